@@ -1,0 +1,97 @@
+"""Settings: environment over TOML over defaults; bad values named; secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import FIELDS, Secret, SettingsError, load_settings
+
+
+def test_defaults_without_any_input() -> None:
+    settings = load_settings({})
+    assert settings.http.host == "127.0.0.1"
+    assert settings.http.port == 8080
+    assert settings.database.url is None
+    assert settings.pgdata == Path(".dialer/pgdata")
+    assert settings.servers == ()
+
+
+def test_environment_wins_over_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "dialer.toml"
+    config.write_text('[http]\nport = 9000\nhost = "0.0.0.0"\n[log]\nformat = "json"\n')
+    settings = load_settings({"DIALER_HTTP_PORT": "9100"}, config)
+    assert settings.http.port == 9100
+    assert settings.http.host == "0.0.0.0"
+    assert settings.log.format == "json"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DIALER_HTTP_PORT": "abc"}, "DIALER_HTTP_PORT"),
+        ({"DIALER_HTTP_PORT": "70000"}, "DIALER_HTTP_PORT"),
+        ({"DIALER_LOG_FORMAT": "xml"}, "DIALER_LOG_FORMAT"),
+        ({"DIALER_DATABASE_URL": "mysql://x"}, "DIALER_DATABASE_URL"),
+        ({"DIALER_TICK_INTERVAL": "-1"}, "DIALER_TICK_INTERVAL"),
+        ({"DIALER_DATABASE_AUTO_MIGRATE": "perhaps"}, "DIALER_DATABASE_AUTO_MIGRATE"),
+    ],
+)
+def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.name == named
+    assert named in str(caught.value)
+
+
+def test_servers_from_toml_and_their_secrets_stay_hidden(tmp_path: Path) -> None:
+    config = tmp_path / "dialer.toml"
+    config.write_text(
+        '[[servers]]\nname = "pbx1"\nami_secret = "s3cret-ami"\nari_password = "s3cret-ari"\n'
+        'driver = "ari"\nchannels = 120\n'
+    )
+    settings = load_settings({"DIALER_DATABASE_URL": "postgresql://u:dbpass@h/db"}, config)
+    (server,) = settings.servers
+    assert server.driver == "ari"
+    assert server.channels == 120
+    assert server.ami_secret.reveal() == "s3cret-ami"
+    shown = repr(settings) + str(settings)
+    for secret in ("s3cret-ami", "s3cret-ari", "dbpass"):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[[servers]]\nhost = "x"\n', "servers[0].name"),
+        ('[[servers]]\nname = "a"\ndriver = "sip"\n', "servers[0].driver"),
+        ('[[servers]]\nname = "a"\nbogus = 1\n', "servers[0].bogus"),
+        ('[[servers]]\nname = "a"\n[[servers]]\nname = "a"\n', "servers"),
+        ("[http\n", "--config"),
+    ],
+)
+def test_bad_server_tables_are_named(tmp_path: Path, toml: str, named: str) -> None:
+    config = tmp_path / "dialer.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        load_settings({}, config)
+
+
+def test_missing_config_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings({}, tmp_path / "absent.toml")
+
+
+def test_secret_is_masked_everywhere() -> None:
+    secret = Secret("hunter2")
+    assert "hunter2" not in repr(secret)
+    assert "hunter2" not in str(secret)
+    assert "hunter2" not in f"{secret}"
+    assert secret.reveal() == "hunter2"
+
+
+def test_every_field_has_documentation_and_a_prefixed_name() -> None:
+    for spec in FIELDS:
+        assert spec.env.startswith("DIALER_")
+        assert spec.doc.endswith(".") or spec.doc.endswith(")")
