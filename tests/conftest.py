@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,10 +16,10 @@ from tests.dbutil import fresh_database, server_url
 
 
 @pytest.fixture(scope="session")
-def database_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_server_url() -> Iterator[str]:
     """Admin URL of the session's PostgreSQL server (external or embedded)."""
     external = os.environ.get("DIALER_TEST_DATABASE_URL")
-    with server_url(external, tmp_path_factory.mktemp("embedded-pg")) as url:
+    with server_url(external) as url:
         yield url
 
 
@@ -35,3 +38,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory outside pytest's private root, for an embedded PostgreSQL."""
+    path = Path(tempfile.mkdtemp(prefix="dialer-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -7,6 +7,8 @@ PostgreSQL), else on an embedded PostgreSQL started in a temporary directory.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,17 +40,23 @@ async def _admin(url: str, statement: str) -> None:
 
 
 @contextmanager
-def server_url(external: str | None, tmp: Path) -> Iterator[str]:
-    """Admin URL of a PostgreSQL server: the external one, or an embedded one for the session."""
+def server_url(external: str | None) -> Iterator[str]:
+    """Admin URL of a PostgreSQL server: the external one, or an embedded one for the session.
+
+    The embedded server gets a directory of its own outside pytest's temporary root: pytest
+    keeps that root private (0700) and the server runs as an unprivileged user when we are root.
+    """
     if external:
         yield with_database(external, urlsplit(external).path.lstrip("/") or "postgres")
         return
-    embedded = EmbeddedPostgres(tmp / "pgdata")
-    embedded.start()
+    home = Path(tempfile.mkdtemp(prefix="dialer-test-pg-"))
+    embedded = EmbeddedPostgres(home / "pgdata")
     try:
+        embedded.start()
         yield embedded.admin_url()
     finally:
         embedded.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @contextmanager

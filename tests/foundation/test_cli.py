@@ -80,19 +80,19 @@ async def _serve_and_stop(env: dict[str, str]) -> tuple[int, dict[str, int], str
 
 
 @pytest.mark.db
-async def test_serve_on_embedded_postgres_answers_and_stops_cleanly(tmp_path: Path) -> None:
-    env = {**os.environ, "DIALER_HTTP_PORT": "0", "DIALER_DATA_DIR": str(tmp_path / "state")}
+async def test_serve_on_embedded_postgres_answers_and_stops_cleanly(scratch_dir: Path) -> None:
+    env = {**os.environ, "DIALER_HTTP_PORT": "0", "DIALER_DATA_DIR": str(scratch_dir / "state")}
     env.pop("DIALER_DATABASE_URL", None)
     code, statuses, content_type, _ = await _serve_and_stop(env)
     assert code == 0
     assert statuses == {"/healthz": 200, "/readyz": 200, "/metrics": 200}
     assert content_type.startswith("text/plain")
-    pgdata = str((tmp_path / "state" / "pgdata").resolve())
+    pgdata = str((scratch_dir / "state" / "pgdata").resolve())
     leftovers = [
         p for p in psutil.process_iter(["cmdline"]) if pgdata in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == []
-    assert (tmp_path / "state" / "pgdata" / "PG_VERSION").exists()
+    assert (scratch_dir / "state" / "pgdata" / "PG_VERSION").exists()
 
 
 @pytest.mark.db
