@@ -1,0 +1,47 @@
+"""``build_api(ctx)``: the control API as an aiohttp sub-application (the lead mounts it at
+``/v1``). Registers every route of the route tables, the one problem middleware, the OpenAPI
+document at ``/openapi.json`` and the webhook sender, which the application owns: it is started
+on startup and stopped (cancelled and awaited) on cleanup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from control_api import routes_admin, routes_campaigns
+from control_api.auth import TokenCache
+from control_api.context import ApiContext
+from control_api.http import CTX, SENDER, TOKENS, Route, problem_middleware, wrap
+from control_api.openapi import document
+from control_api.webhooks import WebhookSender
+from gateway import __version__
+
+ROUTES: tuple[Route, ...] = routes_campaigns.ROUTES + routes_admin.ROUTES
+
+
+def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application:
+    """The ``/v1`` application. ``send_webhooks=False`` leaves deliveries queued (tests)."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=ctx.max_upload_bytes)
+    app[CTX] = ctx
+    app[TOKENS] = TokenCache()
+    spec = document(ROUTES, __version__)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_get("/openapi.json", openapi)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, wrap(route))
+    if send_webhooks:
+        sender = WebhookSender(ctx.engine, ctx.clock)
+        app[SENDER] = sender
+
+        async def run_sender(_: web.Application) -> AsyncIterator[None]:
+            await sender.start()
+            yield
+            await sender.stop()
+
+        app.cleanup_ctx.append(run_sender)
+    return app

@@ -1,0 +1,167 @@
+"""Roles, the permission matrix, and bearer tokens (stored as SHA-256, shown once).
+
+Permission matrix (``MATRIX``; a row per permission, the roles that hold it):
+
+=================  =====  ===  ========  ======
+permission         admin  ops  reviewer  viewer
+=================  =====  ===  ========  ======
+read                 x     x      x        x
+campaign_write       x     x
+campaign_run         x     x
+pause                x     x      x
+resume               x     x      x
+records_write        x     x
+records_read         x     x      x
+numbers_write        x     x
+webhooks_write       x
+tokens_manage        x
+=================  =====  ===  ========  ======
+
+``resume`` is further limited to the campaign's resume owner (the token name) unless the caller
+is an admin: one person explicitly approves a restart. Reviewers (QA, RevOps) may pause for
+quality or compliance but not run campaigns. Viewers only read.
+
+Tokens are 32 random bytes (URL-safe base64); only their SHA-256 is stored, so a database leak
+does not leak credentials. The functions here take a connection; the middleware owns requests.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from control_api.errors import Forbidden, Unauthorized
+from gateway.db.models import Role
+from gateway.settings import Secret
+
+
+class Permission(enum.StrEnum):
+    READ = "read"
+    CAMPAIGN_WRITE = "campaign_write"
+    CAMPAIGN_RUN = "campaign_run"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RECORDS_WRITE = "records_write"
+    RECORDS_READ = "records_read"
+    NUMBERS_WRITE = "numbers_write"
+    WEBHOOKS_WRITE = "webhooks_write"
+    TOKENS_MANAGE = "tokens_manage"
+
+
+_ALL = frozenset(Role)
+_OPS = frozenset({Role.ADMIN, Role.OPS})
+_REVIEW = frozenset({Role.ADMIN, Role.OPS, Role.REVIEWER})
+_ADMIN = frozenset({Role.ADMIN})
+
+MATRIX: dict[Permission, frozenset[Role]] = {
+    Permission.READ: _ALL,
+    Permission.CAMPAIGN_WRITE: _OPS,
+    Permission.CAMPAIGN_RUN: _OPS,
+    Permission.PAUSE: _REVIEW,
+    Permission.RESUME: _REVIEW,
+    Permission.RECORDS_WRITE: _OPS,
+    Permission.RECORDS_READ: _REVIEW,
+    Permission.NUMBERS_WRITE: _OPS,
+    Permission.WEBHOOKS_WRITE: _ADMIN,
+    Permission.TOKENS_MANAGE: _ADMIN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's name (the acting user) and role."""
+
+    name: str
+    role: Role
+
+    def require(self, permission: Permission) -> None:
+        if self.role not in MATRIX[permission]:
+            raise Forbidden(f"role {self.role} may not {permission}", permission=str(permission))
+
+
+def may_resume(principal: Principal, resume_owner: str) -> bool:
+    """Only the campaign's resume owner, or an admin, approves a resume."""
+    return principal.role is Role.ADMIN or (
+        principal.role in MATRIX[Permission.RESUME] and principal.name == resume_owner != ""
+    )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def create_token(conn: AsyncConnection, name: str, role: Role, created_by: str) -> str:
+    """Store a new token's hash; return the token (the only time it is ever visible)."""
+    token = new_token()
+    await conn.execute(
+        text(
+            "INSERT INTO api_tokens (name, role, token_sha256, created_by) "
+            "VALUES (:name, :role, :hash, :by)"
+        ),
+        {"name": name, "role": str(role), "hash": hash_token(token), "by": created_by},
+    )
+    return token
+
+
+async def authenticate(
+    conn: AsyncConnection, header: str | None, bootstrap: Secret | None
+) -> Principal:
+    """The principal for an ``Authorization: Bearer …`` header, or :class:`Unauthorized`."""
+    if header is None or not header.startswith("Bearer "):
+        raise Unauthorized("a bearer token is required")
+    token = header[len("Bearer ") :].strip()
+    if not token:
+        raise Unauthorized("a bearer token is required")
+    if bootstrap is not None and hmac.compare_digest(token.encode(), bootstrap.reveal().encode()):
+        return Principal("bootstrap", Role.ADMIN)
+    row = (
+        await conn.execute(
+            text(
+                "SELECT name, role FROM api_tokens "
+                "WHERE token_sha256 = :hash AND revoked_at IS NULL"
+            ),
+            {"hash": hash_token(token)},
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked token")
+    return Principal(row[0], Role(row[1]))
+
+
+class TokenCache:
+    """Recently authenticated tokens (by SHA-256), kept ``ttl_s`` seconds; owned by the app.
+
+    Spares a database round trip per request. A revocation through this API clears it; a
+    revocation made elsewhere (another instance, the CLI) takes effect within ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, header: str) -> Principal | None:
+        found = self._entries.get(hash_token(header))
+        if found is None or found[1] < self._clock():
+            return None
+        return found[0]
+
+    def put(self, header: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[hash_token(header)] = (principal, self._clock() + self._ttl_s)
+
+    def clear(self) -> None:
+        self._entries.clear()

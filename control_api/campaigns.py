@@ -1,0 +1,252 @@
+"""Campaign service: create, read, update, delete, and lifecycle transitions with audit.
+
+Shared by the HTTP handlers and the CLI. Every change runs in one transaction that locks the
+campaign row, checks the lifecycle (:func:`pacing.lifecycle.apply`), bumps ``version`` and
+writes the audit entry; clients may send the ``version`` they read to refuse lost updates
+(409). The runtime hook is called by the caller *after* commit. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from control_api import audit
+from control_api.errors import Conflict, Invalid, NotFound
+from control_api.schemas import INT32, Field, Reply, Schema
+from gateway.db.retry import validate_rules
+from pacing.errors import ScheduleError
+from pacing.lifecycle import CampaignState, Operation, apply
+
+MAX_ID = 2**63 - 1
+_SETUP = (
+    Field("time_zone", "string", max_length=64, description="IANA zone of the campaign"),
+    Field("default_region", "string", max_length=2, min_length=2, description="e.g. US, GB"),
+    Field("schedule", "object", description="calling windows (pacing.schedule format)"),
+    Field("callee_window_start", "integer", minimum=0, maximum=1439, description="minutes"),
+    Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
+    Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
+    Field("pacing", "object"),
+    Field("abandon_target", "number", minimum=0, maximum=1),
+    Field("queue", "string", max_length=128),
+    Field("retry_rules", "object", description='{"no_answer": {"delay_s": 3600, ...}}'),
+    Field("max_attempts", "integer", minimum=1, maximum=100),
+    Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),
+    Field("owner", "string", max_length=128),
+    Field("resume_owner", "string", max_length=128),
+)
+CREATE = Schema(
+    "CampaignCreate", (Field("name", "string", True, min_length=1, max_length=200), *_SETUP)
+)
+UPDATE = Schema(
+    "CampaignUpdate",
+    (
+        Field("name", "string", min_length=1, max_length=200),
+        *_SETUP,
+        Field("version", "integer", minimum=1, maximum=INT32, description="refuse if changed"),
+    ),
+)
+REPLY = Reply(
+    "Campaign",
+    (
+        Field("id", "integer"),
+        Field("name", "string"),
+        Field("state", "string"),
+        *_SETUP,
+        Field("controlled_until", "datetime", nullable=True),
+        Field("controlled_max_calls", "integer", nullable=True),
+        Field("controlled_progressive", "boolean"),
+        Field("created_at", "datetime"),
+        Field("updated_at", "datetime"),
+        Field("version", "integer"),
+    ),
+)
+COLUMNS = tuple(f.name for f in REPLY.fields)
+_JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules"})
+
+Hook = Callable[[int, str], None]
+Change = Callable[[AsyncConnection, dict[str, Any]], Awaitable[Mapping[str, object] | None]]
+
+
+def check_setup(data: Mapping[str, Any]) -> None:
+    """Cross-field and semantic checks the schema cannot express."""
+    zone = data.get("time_zone")
+    if zone is not None and zone not in zoneinfo.available_timezones():
+        raise Invalid("time_zone", f"unknown time zone {zone!r}")
+    region = data.get("default_region")
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise Invalid("default_region", f"unknown region {region!r}")
+    rules = data.get("retry_rules")
+    if rules is not None:
+        try:
+            validate_rules(rules)
+        except ScheduleError as exc:
+            raise Invalid("retry_rules", str(exc)) from None
+    start, end = data.get("callee_window_start"), data.get("callee_window_end")
+    if start is not None and end is not None and start >= end:
+        raise Invalid("callee_window_end", "must be after callee_window_start")
+
+
+def _assignments(data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    parts, params = [], {}
+    for key, value in data.items():
+        if key in _JSON_COLUMNS:
+            parts.append(f"{key} = CAST(:{key} AS jsonb)")
+            params[key] = _dumps(value)
+        else:
+            parts.append(f"{key} = :{key}")
+            params[key] = value
+    return ", ".join(parts), params
+
+
+def _dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def valid_id(campaign_id: int) -> int:
+    if not 1 <= campaign_id <= MAX_ID:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return campaign_id
+
+
+async def fetch(conn: AsyncConnection, campaign_id: int, *, lock: bool = False) -> dict[str, Any]:
+    """The campaign as a dict of its columns; :class:`NotFound` if absent."""
+    query = f"SELECT {', '.join(COLUMNS)} FROM campaigns WHERE id = :id"  # noqa: S608
+    if lock:
+        query += " FOR UPDATE"
+    row = (await conn.execute(text(query), {"id": valid_id(campaign_id)})).mappings().first()
+    if row is None:
+        raise NotFound(f"campaign {campaign_id} does not exist")
+    return dict(row)
+
+
+async def create(engine: AsyncEngine, actor: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    check_setup(data)
+    fields = dict(data)
+    names = ", ".join(fields)
+    values = ", ".join(f"CAST(:{k} AS jsonb)" if k in _JSON_COLUMNS else f":{k}" for k in fields)
+    params = {k: _dumps(v) if k in _JSON_COLUMNS else v for k, v in fields.items()}
+    try:
+        async with engine.begin() as conn:
+            new_id = (
+                await conn.execute(
+                    text(f"INSERT INTO campaigns ({names}) VALUES ({values}) RETURNING id"),  # noqa: S608
+                    params,
+                )
+            ).scalar_one()
+            after = await fetch(conn, int(new_id))
+            await audit.record(conn, actor, "campaign.create", "campaign", new_id, None, after)
+    except IntegrityError as exc:
+        raise Conflict(f"a campaign named {data['name']!r} already exists") from exc
+    return after
+
+
+async def listing(
+    engine: AsyncEngine, state: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    query = (
+        f"SELECT {', '.join(COLUMNS)} FROM campaigns "  # noqa: S608
+        "WHERE (CAST(:state AS text) IS NULL OR state = :state) "
+        "ORDER BY id LIMIT :limit OFFSET :offset"
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(query), {"state": state, "limit": limit, "offset": offset})
+        return [dict(r) for r in rows.mappings()]
+
+
+async def get(engine: AsyncEngine, campaign_id: int) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        return await fetch(conn, campaign_id)
+
+
+async def update(
+    engine: AsyncEngine, actor: str, campaign_id: int, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    check_setup(data)
+    changes = {k: v for k, v in data.items() if k != "version"}
+    try:
+        async with engine.begin() as conn:
+            before = await fetch(conn, campaign_id, lock=True)
+            expected = data.get("version")
+            if expected is not None and expected != before["version"]:
+                raise Conflict(
+                    "the campaign changed since it was read",
+                    version=before["version"],
+                )
+            merged = {**before, **changes}
+            if merged["callee_window_start"] >= merged["callee_window_end"]:
+                raise Invalid("callee_window_end", "must be after callee_window_start")
+            if changes:
+                sets, params = _assignments(changes)
+                await conn.execute(
+                    text(
+                        f"UPDATE campaigns SET {sets}, version = version + 1, "  # noqa: S608
+                        "updated_at = now() WHERE id = :id"
+                    ),
+                    {**params, "id": campaign_id},
+                )
+            after = await fetch(conn, campaign_id)
+            await audit.record(
+                conn, actor, "campaign.update", "campaign", campaign_id, before, after
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"a campaign named {data.get('name')!r} already exists") from exc
+    return after
+
+
+async def delete(engine: AsyncEngine, actor: str, campaign_id: int) -> None:
+    async with engine.begin() as conn:
+        before = await fetch(conn, campaign_id, lock=True)
+        apply(CampaignState(before["state"]), Operation.DELETE_RECORDS)
+        await conn.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": campaign_id})
+        await audit.record(conn, actor, "campaign.delete", "campaign", campaign_id, before, None)
+
+
+async def transition(
+    engine: AsyncEngine,
+    actor: str,
+    campaign_id: int,
+    operation: Operation,
+    change: Change | None = None,
+    extra: Mapping[str, object] | None = None,
+) -> tuple[dict[str, Any], Mapping[str, object] | None]:
+    """Apply ``operation``; ``change`` runs in the same transaction (records work, governance).
+
+    Returns the campaign after the change and what ``change`` returned. ``extra`` columns are
+    set together with the new state (e.g. the controlled-resume settings).
+    """
+    async with engine.begin() as conn:
+        before = await fetch(conn, campaign_id, lock=True)
+        state = apply(CampaignState(before["state"]), operation)
+        outcome = await change(conn, before) if change is not None else None
+        sets, params = _assignments({"state": str(state), **(extra or {})})
+        await conn.execute(
+            text(
+                f"UPDATE campaigns SET {sets}, version = version + 1, "  # noqa: S608
+                "updated_at = now() WHERE id = :id"
+            ),
+            {**params, "id": campaign_id},
+        )
+        after = await fetch(conn, campaign_id)
+        await audit.record(
+            conn, actor, f"campaign.{operation}", "campaign", campaign_id, before, after
+        )
+    return after, outcome
+
+
+async def count_records(conn: AsyncConnection, campaign_id: int) -> int:
+    return int(
+        (
+            await conn.execute(
+                text("SELECT count(*) FROM records WHERE campaign_id = :id"), {"id": campaign_id}
+            )
+        ).scalar_one()
+    )

@@ -1,0 +1,238 @@
+"""Pause and resume governance (seed ``000``): reasons, the resume checklist, the history.
+
+* A pause takes effect at once and records who, when, a reason category and text.
+* A resume names one approving owner (the caller: the campaign's resume owner, or an admin) and
+  passes a checklist whose every item is *checked here* by asking the runtime (schedule open
+  now, caller-ID numbers available, agents logged in) or probing the webhook targets; the client
+  cannot assert them. A failed item refuses the resume with 409 and the whole checklist.
+* A resume may be controlled: for ``review_minutes`` the pacer caps concurrent calls at
+  ``max_concurrent_calls`` and/or dials progressive only (columns ``controlled_*`` on the
+  campaign, read by the runner).
+* Every pause and resume queues a webhook notification in the same transaction.
+* The history answers "why do we keep pausing?" with counts per reason category.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from control_api import campaigns, webhooks
+from control_api.audit import jsonable
+from control_api.auth import Principal, may_resume
+from control_api.context import CampaignView, Probe, Runtime
+from control_api.errors import Conflict, Forbidden
+from control_api.schemas import Field, Reply, Schema
+from pacing.lifecycle import CampaignState, Operation, apply
+
+CATEGORIES = (
+    "timing",
+    "call_quality",
+    "logging",
+    "compliance",
+    "customer_experience",
+    "process_failure",
+    "other",
+)
+PAUSE = Schema(
+    "Pause",
+    (
+        Field("category", "string", True, enum=CATEGORIES),
+        Field("text", "string", True, min_length=1, max_length=2000),
+    ),
+)
+RESUME = Schema(
+    "Resume",
+    (
+        Field("review_minutes", "integer", minimum=1, maximum=1440),
+        Field("max_concurrent_calls", "integer", minimum=1, maximum=10000),
+        Field("progressive_only", "boolean"),
+        Field("note", "string", max_length=2000),
+    ),
+)
+PAUSE_EVENT = Reply(
+    "PauseEvent",
+    (
+        Field("id", "integer"),
+        Field("campaign_id", "integer"),
+        Field("paused_by", "string"),
+        Field("paused_at", "datetime"),
+        Field("category", "string"),
+        Field("text", "string"),
+        Field("resumed_by", "string", nullable=True),
+        Field("resumed_at", "datetime", nullable=True),
+        Field("checklist", "object", nullable=True),
+        Field("controlled", "object", nullable=True),
+    ),
+)
+_EVENT_COLUMNS = ", ".join(f.name for f in PAUSE_EVENT.fields)
+
+
+def view(campaign: Mapping[str, Any]) -> CampaignView:
+    return CampaignView(
+        id=campaign["id"],
+        name=campaign["name"],
+        state=campaign["state"],
+        time_zone=campaign["time_zone"],
+        schedule=campaign["schedule"],
+        queue=campaign["queue"],
+    )
+
+
+async def pause(
+    engine: AsyncEngine, actor: str, campaign_id: int, category: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """Pause now; returns the campaign. ``actor`` may be a guard (``guard:<name>``)."""
+
+    async def change(conn: AsyncConnection, before: dict[str, Any]) -> Mapping[str, object]:
+        await conn.execute(
+            text(
+                "INSERT INTO pause_events (campaign_id, paused_by, paused_at, category, text) "
+                "VALUES (:cid, :by, :at, :category, :text)"
+            ),
+            {"cid": campaign_id, "by": actor, "at": now, "category": category, "text": reason},
+        )
+        payload = {
+            "campaign_id": campaign_id,
+            "campaign": before["name"],
+            "paused_by": actor,
+            "paused_at": now.isoformat(),
+            "category": category,
+            "text": reason,
+        }
+        await webhooks.enqueue(conn, campaign_id, "campaign.paused", payload)
+        return payload
+
+    after, _ = await campaigns.transition(engine, actor, campaign_id, Operation.PAUSE, change)
+    return after
+
+
+async def checklist(
+    engine: AsyncEngine, runtime: Runtime, probe: Probe, campaign: Mapping[str, Any]
+) -> dict[str, dict[str, object]]:
+    """Check every resume precondition now; each item says ok and what was seen."""
+    cid = int(campaign["id"])
+    async with engine.connect() as conn:
+        urls = await webhooks.targets(conn, cid)
+    open_now = await runtime.schedule_open(view(campaign))
+    numbers = await runtime.callerids_available(cid)
+    agents = await runtime.agents_logged_in(str(campaign["queue"]))
+    reachable = await asyncio.gather(*(probe(u) for u in urls))
+    down = [u for u, ok in zip(urls, reachable, strict=True) if not ok]
+    return {
+        "schedule_open": {"ok": open_now},
+        "callerids_available": {"ok": numbers > 0, "count": numbers},
+        "agents_logged_in": {"ok": agents > 0, "count": agents},
+        "webhooks_reachable": {"ok": not down, "targets": len(urls), "unreachable": down},
+    }
+
+
+async def resume(
+    engine: AsyncEngine,
+    runtime: Runtime,
+    probe: Probe,
+    principal: Principal,
+    campaign_id: int,
+    options: Mapping[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Resume after the owner's approval and a passed checklist; returns the campaign."""
+    current = await campaigns.get(engine, campaign_id)
+    apply(CampaignState(current["state"]), Operation.RESUME)  # 409 before any probing
+    if not may_resume(principal, current["resume_owner"]):
+        raise Forbidden(
+            "only the campaign's resume owner or an admin may approve a resume",
+            resume_owner=current["resume_owner"],
+        )
+    items = await checklist(engine, runtime, probe, current)
+    if not all(item["ok"] for item in items.values()):
+        raise Conflict("the resume checklist failed", checklist=items)
+    controlled = _controlled(options, now)
+    extra: dict[str, object] = {
+        "controlled_until": controlled["until"] if controlled else None,
+        "controlled_max_calls": options.get("max_concurrent_calls") if controlled else None,
+        "controlled_progressive": bool(options.get("progressive_only")) if controlled else False,
+    }
+
+    async def change(conn: AsyncConnection, before: dict[str, Any]) -> Mapping[str, object]:
+        settings = jsonable(controlled) if controlled else None
+        await conn.execute(
+            text(
+                "UPDATE pause_events SET resumed_by = :by, resumed_at = :at, "
+                "checklist = CAST(:checklist AS jsonb), controlled = CAST(:controlled AS jsonb) "
+                "WHERE id = (SELECT max(id) FROM pause_events WHERE campaign_id = :cid "
+                "AND resumed_at IS NULL)"
+            ),
+            {
+                "by": principal.name,
+                "at": now,
+                "checklist": _json(items),
+                "controlled": None if settings is None else _json(settings),
+                "cid": campaign_id,
+            },
+        )
+        payload = {
+            "campaign_id": campaign_id,
+            "campaign": before["name"],
+            "resumed_by": principal.name,
+            "resumed_at": now.isoformat(),
+            "note": options.get("note", ""),
+            "checklist": items,
+            "controlled": settings,
+        }
+        await webhooks.enqueue(conn, campaign_id, "campaign.resumed", payload)
+        return payload
+
+    after, _ = await campaigns.transition(
+        engine, principal.name, campaign_id, Operation.RESUME, change, extra
+    )
+    return after
+
+
+def _controlled(options: Mapping[str, Any], now: datetime) -> dict[str, object] | None:
+    minutes = options.get("review_minutes")
+    if minutes is None:
+        return None
+    return {
+        "review_minutes": minutes,
+        "until": now + timedelta(minutes=minutes),
+        "max_concurrent_calls": options.get("max_concurrent_calls"),
+        "progressive_only": bool(options.get("progressive_only", False)),
+    }
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+async def history(engine: AsyncEngine, campaign_id: int | None, limit: int) -> dict[str, Any]:
+    """Newest pauses first, with counts per category over the whole history."""
+    where = "WHERE campaign_id = :cid" if campaign_id is not None else ""
+    async with engine.connect() as conn:
+        if campaign_id is not None:
+            await campaigns.fetch(conn, campaign_id)
+        rows = await conn.execute(
+            text(
+                f"SELECT {_EVENT_COLUMNS} FROM pause_events {where} "  # noqa: S608
+                "ORDER BY paused_at DESC, id DESC LIMIT :limit"
+            ),
+            {"cid": campaign_id, "limit": limit},
+        )
+        events = [jsonable(dict(r)) for r in rows.mappings()]
+        counts = await conn.execute(
+            text(
+                f"SELECT category, count(*) FROM pause_events {where} "  # noqa: S608
+                "GROUP BY category"
+            ),
+            {"cid": campaign_id},
+        )
+        by_category = {category: 0 for category in CATEGORIES}
+        by_category.update({r[0]: int(r[1]) for r in counts})
+    return {"events": events, "by_category": by_category, "total": sum(by_category.values())}

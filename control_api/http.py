@@ -1,0 +1,186 @@
+"""HTTP plumbing of the control API: route declarations, the one problem middleware, requests.
+
+A :class:`Route` declares everything about an endpoint once — method, path, permission, body
+schema, query fields, replies — and is used both to register the aiohttp handler (wrapped by
+:func:`wrap`, which authenticates, checks the permission and parses the input) and to write the
+OpenAPI document (``control_api.openapi``). :func:`problem_middleware` is the only place that
+turns exceptions into responses: RFC 9457 ``application/problem+json`` for every error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from control_api.auth import Permission, Principal, TokenCache, authenticate
+from control_api.context import ApiContext
+from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge
+from control_api.schemas import INT32, Field, Reply, Schema
+from control_api.webhooks import WebhookSender
+from gateway.logs import event, request_id
+from pacing.lifecycle import OperationRefused
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+CTX: web.AppKey[ApiContext] = web.AppKey("control_api_context", ApiContext)
+TOKENS: web.AppKey[TokenCache] = web.AppKey("control_api_token_cache", TokenCache)
+SENDER: web.AppKey[WebhookSender] = web.AppKey("control_api_webhook_sender", WebhookSender)
+MAX_JSON = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated, parsed request."""
+
+    request: web.Request
+    ctx: ApiContext
+    principal: Principal
+    body: dict[str, Any]
+    query: dict[str, Any]
+    ids: dict[str, int]
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    permission: Permission
+    replies: Mapping[int, Reply | str]
+    body: Schema | None = None
+    query: tuple[Field, ...] = ()
+    upload: bool = False  # raw CSV/XLSX body or multipart form
+    tag: str = "campaigns"
+    ids: tuple[str, ...] = field(default=())
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    token = request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16])
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    except OperationRefused as exc:
+        return problem(
+            409,
+            "Conflict",
+            str(exc),
+            state=str(exc.state),
+            operation=str(exc.operation),
+            allowed=[str(s) for s in exc.allowed],
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.text or exc.reason)
+    except Exception as exc:
+        event(log, "request failed", logging.ERROR, path=request.path, error=repr(exc))
+        return problem(500, "Internal Server Error", "the request failed; see the server log")
+    finally:
+        request_id.reset(token)
+
+
+def _path_ids(route: Route, request: web.Request) -> dict[str, int]:
+    ids = {}
+    for name in route.ids:
+        raw = request.match_info[name]
+        if not raw.isdigit() or not 1 <= int(raw) <= 2**63 - 1:
+            raise NotFound(f"{name} {raw!r} does not exist")
+        ids[name] = int(raw)
+    return ids
+
+
+def _query_value(f: Field, raw: str) -> object:
+    if f.kind == "integer":
+        try:
+            return f.parse(int(raw))
+        except ValueError:
+            raise Invalid(f.name, "must be an integer") from None
+    return f.parse(raw)
+
+
+def parse_query(fields: tuple[Field, ...], request: web.Request) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for f in fields:
+        raw = request.query.get(f.name)
+        if raw is None:
+            if f.required:
+                raise Invalid(f.name, "is required")
+            continue
+        parsed[f.name] = _query_value(f, raw)
+    return parsed
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_JSON:
+        raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON} bytes")
+    raw = await request.content.read(MAX_JSON + 1)
+    if len(raw) > MAX_JSON:
+        raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON} bytes")
+    if not raw.strip():
+        body: object = {}
+    else:
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise Invalid("body", "is not valid JSON") from None
+    return schema.parse(body)
+
+
+def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CTX]
+        header = request.headers.get("Authorization")
+        cache = request.app[TOKENS]
+        principal = cache.get(header) if header is not None else None
+        if principal is None:
+            async with ctx.engine.connect() as conn:
+                principal = await authenticate(conn, header, ctx.bootstrap_token)
+            cache.put(str(header), principal)
+        principal.require(route.permission)
+        ids = _path_ids(route, request)
+        query = parse_query(route.query, request)
+        body = await read_json(request, route.body) if route.body is not None else {}
+        return await route.handler(Call(request, ctx, principal, body, query, ids))
+
+    return handle
+
+
+def notify(request: web.Request) -> None:
+    """Wake the webhook sender after a notification was queued (if the app runs one)."""
+    sender = request.app.get(SENDER)
+    if sender is not None:
+        sender.wake()
+
+
+def reply(data: object, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda v: json.dumps(v, default=str))
+
+
+def paging(default: int = 100) -> tuple[Field, ...]:
+    return (
+        Field("limit", "integer", minimum=1, maximum=1000, description=f"default {default}"),
+        Field("offset", "integer", minimum=0, maximum=INT32),
+    )

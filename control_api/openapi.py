@@ -1,0 +1,133 @@
+"""The OpenAPI 3.1 document, written from the same :class:`control_api.http.Route` table that
+registers the handlers, so the document and the implementation cannot drift apart. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from control_api.exports import CONTENT_TYPES
+from control_api.http import PROBLEM, Route
+from control_api.schemas import Reply
+from control_api.sheets import XLSX_TYPES
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": "string"},
+        "state": {"type": "string"},
+        "allowed": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+_DESCRIPTIONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    401: "missing, unknown or revoked bearer token",
+    403: "the token's role may not do this",
+    404: "not found",
+    409: "refused in the current state (names the state and the allowed states)",
+    413: "body too large",
+    415: "not CSV or XLSX",
+    422: "a field is invalid (named in `field`)",
+}
+
+
+def _response(status: int, spec: Reply | str) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": _DESCRIPTIONS.get(status, "response")}
+    if isinstance(spec, Reply):
+        out["content"] = {"application/json": {"schema": spec.json_schema()}}
+    elif spec == "problem":
+        out["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    elif spec == "file":
+        binary = {"type": "string", "format": "binary"}
+        types = {t.split(";")[0] for t in CONTENT_TYPES.values()}
+        out["content"] = {t: {"schema": binary} for t in sorted(types)}
+    return out
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    replies: dict[int, Reply | str] = {401: "problem", 403: "problem", **route.replies}
+    if route.body is not None or route.query or route.upload:
+        replies.setdefault(422, "problem")
+    if route.body is not None:
+        replies.setdefault(413, "problem")
+    if route.ids:
+        replies.setdefault(404, "problem")
+    return {str(s): _response(s, spec) for s, spec in sorted(replies.items())}
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        }
+        for name in route.ids
+    ]
+    params.extend(
+        {"name": f.name, "in": "query", "required": f.required, "schema": f.json_schema()}
+        for f in route.query
+    )
+    return params
+
+
+def _upload_body() -> dict[str, Any]:
+    binary = {"type": "string", "format": "binary"}
+    content: dict[str, Any] = {"text/csv": {"schema": {"type": "string"}}}
+    content.update({t: {"schema": binary} for t in sorted(XLSX_TYPES)})
+    content["multipart/form-data"] = {
+        "schema": {"type": "object", "properties": {"file": binary}, "required": ["file"]}
+    }
+    return {"required": True, "content": content}
+
+
+def operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_')}".replace(
+            "{", ""
+        )
+        .replace("}", "")
+        .replace("-", "_"),
+        "summary": route.summary,
+        "tags": [route.tag],
+        "security": [{"bearer": []}],
+        "x-permission": str(route.permission),
+        "responses": _responses(route),
+    }
+    params = _parameters(route)
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": route.body.json_schema()}},
+        }
+    elif route.upload:
+        op["requestBody"] = _upload_body()
+    return op
+
+
+def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Dialer control API", "version": version},
+        "servers": [{"url": "/v1"}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

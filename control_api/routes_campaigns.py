@@ -1,0 +1,426 @@
+"""Campaign endpoints: CRUD, lifecycle operations, records (upload, export, delete), diagnostics,
+pause history. Handlers only translate HTTP to the services (``campaigns``, ``records``,
+``governance``, ``exports``) and back; the route table at the bottom declares them once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from control_api import campaigns, exports, governance, records, sheets
+from control_api.audit import jsonable
+from control_api.auth import Permission as P
+from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
+from control_api.http import Call, Route, notify, paging, reply
+from control_api.schemas import INT32, Field, Reply
+from control_api.webhooks import http_probe
+from pacing.lifecycle import CampaignState, Operation, apply
+
+CAMPAIGN = campaigns.REPLY
+
+
+def _campaign(row: dict[str, Any]) -> Any:
+    return jsonable(row)
+
+
+def _changed(call: Call, campaign: dict[str, Any]) -> None:
+    call.ctx.runtime.campaign_changed(int(campaign["id"]), str(campaign["state"]))
+
+
+async def list_campaigns(call: Call) -> web.StreamResponse:
+    rows = await campaigns.listing(
+        call.ctx.engine,
+        call.query.get("state"),
+        call.query.get("limit", 100),
+        call.query.get("offset", 0),
+    )
+    return reply({"campaigns": [_campaign(r) for r in rows]})
+
+
+async def create_campaign(call: Call) -> web.StreamResponse:
+    row = await campaigns.create(call.ctx.engine, call.principal.name, call.body)
+    return reply(_campaign(row), 201)
+
+
+async def get_campaign(call: Call) -> web.StreamResponse:
+    return reply(_campaign(await campaigns.get(call.ctx.engine, call.ids["id"])))
+
+
+async def update_campaign(call: Call) -> web.StreamResponse:
+    row = await campaigns.update(call.ctx.engine, call.principal.name, call.ids["id"], call.body)
+    return reply(_campaign(row))
+
+
+async def delete_campaign(call: Call) -> web.StreamResponse:
+    await campaigns.delete(call.ctx.engine, call.principal.name, call.ids["id"])
+    return web.Response(status=204)
+
+
+async def status(call: Call) -> web.StreamResponse:
+    return reply(jsonable(await records.status(call.ctx.engine, call.ids["id"])))
+
+
+def _simple(operation: Operation) -> Any:
+    async def handler(call: Call) -> web.StreamResponse:
+        row, _ = await campaigns.transition(
+            call.ctx.engine, call.principal.name, call.ids["id"], operation
+        )
+        _changed(call, row)
+        return reply(_campaign(row))
+
+    return handler
+
+
+async def pause(call: Call) -> web.StreamResponse:
+    row = await governance.pause(
+        call.ctx.engine,
+        call.principal.name,
+        call.ids["id"],
+        call.body["category"],
+        call.body["text"],
+        call.ctx.clock(),
+    )
+    notify(call.request)
+    _changed(call, row)
+    return reply(_campaign(row))
+
+
+async def resume(call: Call) -> web.StreamResponse:
+    row = await governance.resume(
+        call.ctx.engine,
+        call.ctx.runtime,
+        call.ctx.probe or http_probe,
+        call.principal,
+        call.ids["id"],
+        call.body,
+        call.ctx.clock(),
+    )
+    notify(call.request)
+    _changed(call, row)
+    return reply(_campaign(row))
+
+
+async def reset(call: Call) -> web.StreamResponse:
+    row, count = await records.reset(
+        call.ctx.engine, call.principal.name, call.ids["id"], call.body
+    )
+    _changed(call, row)
+    return reply({"campaign": _campaign(row), "reset": count})
+
+
+async def force_complete(call: Call) -> web.StreamResponse:
+    row, count = await records.force_complete(call.ctx.engine, call.principal.name, call.ids["id"])
+    _changed(call, row)
+    return reply({"campaign": _campaign(row), "completed": count})
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _upload(call: Call) -> tuple[str, bytes]:
+    request, limit = call.request, call.ctx.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+    if request.content_type == "multipart/form-data":
+        form = await request.multipart()
+        async for part in form:
+            if isinstance(part, BodyPartReader) and part.filename is not None:
+                ctype = part.headers.get("Content-Type", "")
+                try:
+                    kind = sheets.kind_of(ctype, part.filename)
+                except sheets.SheetError as exc:
+                    raise UnsupportedMedia(str(exc)) from None
+                return kind, await _read_part(part, limit)
+        raise Invalid("file", "the form has no file part")
+    try:
+        kind = sheets.kind_of(request.content_type, None)
+    except sheets.SheetError as exc:
+        raise UnsupportedMedia(str(exc)) from None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+        chunks.append(chunk)
+    return kind, b"".join(chunks)
+
+
+async def upload(call: Call) -> web.StreamResponse:
+    campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
+    apply(CampaignState(campaign["state"]), Operation.ADD_DATA)  # refuse before reading
+    kind, data = await _upload(call)
+    report = await records.import_upload(
+        call.ctx.engine, call.principal.name, call.ids["id"], kind, data
+    )
+    return reply(report.as_json())
+
+
+async def export(call: Call) -> web.StreamResponse:
+    fmt = call.query.get("format", "csv")
+    campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
+    apply(CampaignState(campaign["state"]), Operation.DOWNLOAD)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": exports.CONTENT_TYPES[fmt],
+            "Content-Disposition": f'attachment; filename="campaign-{campaign["id"]}.{fmt}"',
+        }
+    )
+    await response.prepare(call.request)
+    await exports.export(call.ctx.engine, int(campaign["id"]), fmt, response.write)
+    await response.write_eof()
+    return response
+
+
+async def delete_records(call: Call) -> web.StreamResponse:
+    deleted = await records.delete_all(
+        call.ctx.engine, call.principal.name, call.ids["id"], call.query.get("confirm")
+    )
+    return reply({"deleted": deleted})
+
+
+async def diagnostics(call: Call) -> web.StreamResponse:
+    campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
+    found = await call.ctx.runtime.diagnostics(int(campaign["id"]), call.query.get("record"))
+    return reply({"campaign_id": campaign["id"], "state": campaign["state"], "runtime": found})
+
+
+async def pauses(call: Call) -> web.StreamResponse:
+    found = await governance.history(call.ctx.engine, call.ids["id"], call.query.get("limit", 100))
+    return reply(found)
+
+
+async def all_pauses(call: Call) -> web.StreamResponse:
+    return reply(await governance.history(call.ctx.engine, None, call.query.get("limit", 100)))
+
+
+_ID = ("id",)
+_STATE = Field("state", "string", enum=tuple(CampaignState))
+_LIST = Reply("CampaignList", (Field("campaigns", "array", items="object"),))
+_STATUS = Reply(
+    "CampaignStatus",
+    (
+        Field("id", "integer"),
+        Field("state", "string"),
+        Field("version", "integer"),
+        Field("records", "object"),
+        Field("controlled_until", "datetime", nullable=True),
+    ),
+)
+_RESET_REPLY = Reply("ResetReply", (Field("campaign", "object"), Field("reset", "integer")))
+_COMPLETE_REPLY = Reply(
+    "ForceCompleteReply", (Field("campaign", "object"), Field("completed", "integer"))
+)
+_IMPORT_REPLY = Reply(
+    "ImportReport",
+    (
+        Field("rows", "integer"),
+        Field("added", "integer"),
+        Field("duplicates", "integer"),
+        Field("blank", "integer"),
+        Field("rejected", "integer"),
+        Field("errors", "array", items="object"),
+    ),
+)
+_HISTORY = Reply(
+    "PauseHistory",
+    (
+        Field("events", "array", items="object"),
+        Field("by_category", "object"),
+        Field("total", "integer"),
+    ),
+)
+_DIAG = Reply(
+    "Diagnostics",
+    (Field("campaign_id", "integer"), Field("state", "string"), Field("runtime", "object")),
+)
+_C: dict[int, Reply | str] = {200: CAMPAIGN, 404: "problem", 409: "problem"}
+
+ROUTES = (
+    Route(
+        "GET",
+        "/campaigns",
+        list_campaigns,
+        "List campaigns",
+        P.READ,
+        {200: _LIST},
+        query=(_STATE, *paging()),
+    ),
+    Route(
+        "POST",
+        "/campaigns",
+        create_campaign,
+        "Create a campaign",
+        P.CAMPAIGN_WRITE,
+        {201: CAMPAIGN, 409: "problem", 422: "problem"},
+        body=campaigns.CREATE,
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}",
+        get_campaign,
+        "Show a campaign",
+        P.READ,
+        {200: CAMPAIGN, 404: "problem"},
+        ids=_ID,
+    ),
+    Route(
+        "PATCH",
+        "/campaigns/{id}",
+        update_campaign,
+        "Change a campaign's setup",
+        P.CAMPAIGN_WRITE,
+        {**_C, 422: "problem"},
+        body=campaigns.UPDATE,
+        ids=_ID,
+    ),
+    Route(
+        "DELETE",
+        "/campaigns/{id}",
+        delete_campaign,
+        "Delete a campaign (not running)",
+        P.CAMPAIGN_WRITE,
+        {204: "empty", 404: "problem", 409: "problem"},
+        ids=_ID,
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}/status",
+        status,
+        "State and record counts",
+        P.READ,
+        {200: _STATUS, 404: "problem"},
+        ids=_ID,
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/start",
+        _simple(Operation.START),
+        "Start",
+        P.CAMPAIGN_RUN,
+        _C,
+        ids=_ID,
+    ),
+    Route(
+        "POST", "/campaigns/{id}/stop", _simple(Operation.STOP), "Stop", P.CAMPAIGN_RUN, _C, ids=_ID
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/pause",
+        pause,
+        "Pause now, with a reason",
+        P.PAUSE,
+        {**_C, 422: "problem"},
+        body=governance.PAUSE,
+        ids=_ID,
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/resume",
+        resume,
+        "Resume (owner approval, checklist)",
+        P.RESUME,
+        {**_C, 422: "problem"},
+        body=governance.RESUME,
+        ids=_ID,
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/reset",
+        reset,
+        "Reset matching records; campaign → ready",
+        P.CAMPAIGN_RUN,
+        {200: _RESET_REPLY, 404: "problem", 409: "problem", 422: "problem"},
+        body=records.RESET,
+        ids=_ID,
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/force-complete",
+        force_complete,
+        "Force complete",
+        P.CAMPAIGN_RUN,
+        {200: _COMPLETE_REPLY, 404: "problem", 409: "problem"},
+        ids=_ID,
+    ),
+    Route(
+        "POST",
+        "/campaigns/{id}/records",
+        upload,
+        "Add records from CSV or XLSX",
+        P.RECORDS_WRITE,
+        {
+            200: _IMPORT_REPLY,
+            404: "problem",
+            409: "problem",
+            413: "problem",
+            415: "problem",
+            422: "problem",
+        },
+        upload=True,
+        ids=_ID,
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}/records/export",
+        export,
+        "Download records and outcomes",
+        P.RECORDS_READ,
+        {200: "file", 404: "problem", 409: "problem", 422: "problem"},
+        query=(Field("format", "string", enum=exports.FORMATS),),
+        ids=_ID,
+    ),
+    Route(
+        "DELETE",
+        "/campaigns/{id}/records",
+        delete_records,
+        "Delete every record (confirm = the record count)",
+        P.RECORDS_WRITE,
+        {
+            200: Reply("Deleted", (Field("deleted", "integer"),)),
+            404: "problem",
+            409: "problem",
+            422: "problem",
+        },
+        query=(Field("confirm", "integer", minimum=0, maximum=INT32),),
+        ids=_ID,
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}/diagnostics",
+        diagnostics,
+        "Why no calls are placed",
+        P.READ,
+        {200: _DIAG, 404: "problem", 422: "problem"},
+        query=(Field("record", "integer", minimum=1, maximum=2**63 - 1),),
+        ids=_ID,
+    ),
+    Route(
+        "GET",
+        "/campaigns/{id}/pauses",
+        pauses,
+        "Pause history with counts per reason",
+        P.READ,
+        {200: _HISTORY, 404: "problem", 422: "problem"},
+        query=(paging()[0],),
+        ids=_ID,
+    ),
+    Route(
+        "GET",
+        "/pauses",
+        all_pauses,
+        "Pause history of every campaign",
+        P.READ,
+        {200: _HISTORY, 422: "problem"},
+        query=(paging()[0],),
+        tag="governance",
+    ),
+)

@@ -1,0 +1,234 @@
+"""Request and response schemas: one definition gives both the parser and the JSON Schema.
+
+A :class:`Schema` is a tuple of :class:`Field`; ``parse`` validates a decoded JSON body and
+raises :class:`control_api.errors.Invalid` naming the first bad field, ``json_schema`` renders
+the same rules for the OpenAPI document, so the documentation cannot disagree with the checks.
+Strings refuse control characters (PostgreSQL cannot store NUL, and CR/LF would corrupt exports);
+integers have bounds that fit their columns. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from control_api.errors import Invalid
+
+Kind = Literal["string", "integer", "number", "boolean", "object", "array", "datetime"]
+NO_CONTROL = r"^[^\u0000-\u001f\u007f]*$"
+INT32 = 2**31 - 1
+
+
+def _has_control(value: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = False
+    nullable: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    min_length: int = 0
+    enum: tuple[str, ...] | None = None
+    items: Kind = "string"
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self._base()
+        if self.description:
+            schema["description"] = self.description
+        if self.nullable:
+            return {"anyOf": [schema, {"type": "null"}]}
+        return schema
+
+    def _base(self) -> dict[str, Any]:
+        if self.enum is not None:
+            return {"type": "string", "enum": list(self.enum)}
+        if self.kind == "datetime":
+            return {"type": "string", "format": "date-time"}
+        if self.kind == "string":
+            schema: dict[str, Any] = {"type": "string", "pattern": NO_CONTROL}
+            if self.min_length:
+                schema["minLength"] = self.min_length
+            if self.max_length is not None:
+                schema["maxLength"] = self.max_length
+            return schema
+        if self.kind in ("integer", "number"):
+            schema = {"type": self.kind}
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+            return schema
+        if self.kind == "array":
+            item = Field("item", self.items, max_length=self.max_length)._base()
+            return {"type": "array", "items": item, "maxItems": 100}
+        return {"type": self.kind}
+
+    def parse(self, value: object) -> object:
+        if value is None:
+            if self.nullable:
+                return None
+            raise Invalid(self.name, "must not be null")
+        if self.enum is not None:
+            if value not in self.enum:
+                raise Invalid(self.name, f"must be one of {', '.join(self.enum)}")
+            return value
+        parser = _PARSERS[self.kind]
+        return parser(self, value)
+
+
+def _string(field: Field, value: object) -> str:
+    if not isinstance(value, str):
+        raise Invalid(field.name, "must be a string")
+    if _has_control(value):
+        raise Invalid(field.name, "must not contain control characters")
+    if len(value) < field.min_length:
+        raise Invalid(field.name, f"must have at least {field.min_length} characters")
+    if field.max_length is not None and len(value) > field.max_length:
+        raise Invalid(field.name, f"must have at most {field.max_length} characters")
+    return value
+
+
+def _number(field: Field, value: object) -> float | int:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if field.kind == "integer":
+        ok = ok and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+    if not ok:
+        raise Invalid(field.name, f"must be an {field.kind}")
+    assert isinstance(value, int | float)
+    number: float | int = int(value) if field.kind == "integer" else float(value)
+    if field.minimum is not None and number < field.minimum:
+        raise Invalid(field.name, f"must be at least {field.minimum}")
+    if field.maximum is not None and number > field.maximum:
+        raise Invalid(field.name, f"must be at most {field.maximum}")
+    return number
+
+
+def _boolean(field: Field, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(field.name, "must be a boolean")
+    return value
+
+
+def _object(field: Field, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(field.name, "must be an object")
+    if _has_nul(value):
+        raise Invalid(field.name, "must not contain NUL characters")
+    return value
+
+
+def _has_nul(value: object) -> bool:
+    """PostgreSQL's JSONB cannot store U+0000 in a key or a string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _array(field: Field, value: object) -> list[object]:
+    if not isinstance(value, list) or len(value) > 100:
+        raise Invalid(field.name, "must be an array of at most 100 items")
+    item = Field(field.name, field.items, max_length=field.max_length)
+    return [item.parse(v) for v in value]
+
+
+def _datetime(field: Field, value: object) -> datetime:
+    if not isinstance(value, str):
+        raise Invalid(field.name, "must be a date-time string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(field.name, "must be an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise Invalid(field.name, "must carry a UTC offset")
+    return parsed
+
+
+_PARSERS = {
+    "string": _string,
+    "integer": _number,
+    "number": _number,
+    "boolean": _boolean,
+    "object": _object,
+    "array": _array,
+    "datetime": _datetime,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A JSON object of named fields (unknown members refused)."""
+
+    name: str
+    fields: tuple[Field, ...]
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {f.name: f.json_schema() for f in self.fields},
+            "additionalProperties": False,
+        }
+        required = [f.name for f in self.fields if f.required]
+        if required:
+            schema["required"] = required
+        return schema
+
+    def parse(self, body: object) -> dict[str, Any]:
+        if not isinstance(body, Mapping):
+            raise Invalid("body", "must be a JSON object")
+        known = {f.name for f in self.fields}
+        for key in body:
+            if key not in known:
+                raise Invalid(str(key), "is not a known field")
+        parsed: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in body:
+                parsed[f.name] = f.parse(body[f.name])
+            elif f.required:
+                raise Invalid(f.name, "is required")
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response body schema, for the OpenAPI document only (every listed member is present)."""
+
+    name: str
+    fields: tuple[Field, ...]
+    open: bool = False  # True: free-form extra members allowed
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {f.name: _loose(f) for f in self.fields},
+            "required": [f.name for f in self.fields],
+        }
+
+
+def _loose(field: Field) -> dict[str, Any]:
+    """Reply fields: the type only (stored data predates today's request limits)."""
+    kind: dict[str, Any]
+    if field.kind == "datetime":
+        kind = {"type": "string"}
+    elif field.kind == "array":
+        kind = {"type": "array", "items": {"type": _json_type(field.items)}}
+    else:
+        kind = {"type": _json_type(field.kind)}
+    if field.nullable:
+        return {"anyOf": [kind, {"type": "null"}]}
+    return kind
+
+
+def _json_type(kind: Kind) -> str:
+    return "string" if kind == "datetime" else kind

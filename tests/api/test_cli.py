@@ -1,0 +1,46 @@
+"""The CLI registrars add their commands to an argparse tree the way ``dialer`` builds it."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from control_api.bench import register_bench
+from control_api.cli import register
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="dialer")
+    root.add_argument("--config", default=None)
+    sub = root.add_subparsers(dest="command", required=True)
+    register(sub)
+    bench = sub.add_parser("bench").add_subparsers(dest="bench_command", required=True)
+    register_bench(bench)
+    return root
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["token", "create", "--role", "ops", "--name", "ann"],
+        ["campaign", "create", "spring", "--time-zone", "Europe/London"],
+        ["campaign", "list"],
+        ["campaign", "pause", "42", "--category", "timing", "--text", "late"],
+        ["campaign", "reset", "42", "--disposition", "no_answer"],
+        ["campaign", "force-complete", "42"],
+        ["records", "import", "42", "file.xlsx"],
+        ["records", "export", "42", "--format", "csv", "-o", "out.csv"],
+        ["bench", "api", "--scale", "0.1", "--json"],
+    ],
+)
+def test_commands_parse_to_a_handler(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
+    assert callable(args.handler)
+
+
+def test_bad_role_and_category_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["token", "create", "--role", "root", "--name", "x"])
+    with pytest.raises(SystemExit):
+        parser().parse_args(["campaign", "pause", "1", "--category", "whim", "--text", "x"])
