@@ -171,13 +171,17 @@ class AgentConfig:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueueConfig:
-    """A queue (strategy ringall) and its agents."""
+    """A queue, its agents and its ring strategy."""
 
     name: str
     agents: tuple[AgentConfig, ...] = ()
     ring_time: Dist = _AGENT_RING
     talk_time: Dist = _TALK
     wrapup: float = 10.0
+    # "ringall" (the recorded trace queues) rings every free member for the head caller;
+    # "rrmemory" with autofill (asterisk_conf/queues.conf) offers each waiting caller its own
+    # free member at once, the one whose last call is the oldest first.
+    strategy: str = "ringall"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,6 +230,7 @@ class SimConfig:
             agents=team,
             talk_time=Dist.lognormal(90.0, 0.6),
             wrapup=10.0,
+            strategy="rrmemory",
         )
         base = cls(
             seed=seed,

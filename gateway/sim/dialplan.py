@@ -72,12 +72,9 @@ def _is(var: str, value: str) -> Cond:
     return lambda v: v.get(var, "") == value
 
 
-def _not_connected(v: Mapping[str, str]) -> bool:
-    return v.get("QUEUESTATUS", "") in ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "")
-
-
 def _connected(v: Mapping[str, str]) -> bool:
-    return not _not_connected(v)
+    """Queue() bridged the caller to an agent (Asterisk leaves QUEUESTATUS empty then)."""
+    return v.get("__CONNECTED", "") == "1"
 
 
 _DIALER_OUTBOUND: Extension = (

@@ -322,7 +322,11 @@ class Queues:
         self.distribute(queue)
 
     def distribute(self, queue: Queue) -> None:
-        """Ring every free member for the first waiting caller that rings no one (ringall)."""
+        """Offer waiting callers to free members, by the queue's strategy."""
+        if queue.config.strategy != "ringall":
+            self._autofill(queue)
+            return
+        # ringall: every free member rings for the first waiting caller that rings no one.
         for call in list(queue.waiting):
             if call.ringing or call.connected is not None or call.caller.gone:
                 continue
@@ -331,6 +335,17 @@ class Queues:
                 return
             for member in free:
                 call.ring(member)
+
+    @staticmethod
+    def _autofill(queue: Queue) -> None:
+        """rrmemory + autofill: each waiting caller rings its own free member, all at once."""
+        free = sorted((m for m in queue.members.values() if m.free), key=lambda m: m.last_call)
+        for call in list(queue.waiting):
+            if not free:
+                return
+            if call.ringing or call.connected is not None or call.caller.gone:
+                continue
+            call.ring(free.pop(0))
 
     def wrapped_up(self, member: Member) -> None:
         if member.state is AgentState.WRAPUP:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 from panoramisk import Manager
 
 from gateway.sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
@@ -58,7 +59,7 @@ async def test_panoramisk_logs_in_and_follows_an_originate(sim: SimAsterisk) -> 
     assert sim.originate_counts["pano-1"] == 1
 
 
-def _production_config(outcome: str, agents: int) -> SimConfig:
+def _production_config(outcome: str, agents: int, strategy: str = "ringall") -> SimConfig:
     def w(name: str) -> float:
         return 1.0 if name == outcome else 0.0
 
@@ -80,6 +81,7 @@ def _production_config(outcome: str, agents: int) -> SimConfig:
         ring_time=Dist.fixed(0.5),
         talk_time=Dist.fixed(5.0),
         wrapup=2.0,
+        strategy=strategy,
     )
     return SimConfig(
         ami_port=0,
@@ -133,6 +135,27 @@ async def test_production_live_answer_connects_to_an_agent() -> None:
         assert cdr.get("Disposition") == "ANSWERED"
         status = [m.get("Status") for m in client.events("QueueMemberStatus")]
         assert status[:2] == ["6", "2"]
+        await client.close()
+
+
+@pytest.mark.parametrize(("strategy", "connected"), [("rrmemory", 2), ("ringall", 1)])
+async def test_simultaneous_answers_and_the_queue_strategy(strategy: str, connected: int) -> None:
+    """Two live answers at once, two free agents: autofill connects both within the 2 s limit;
+    ringall rings both agents for the head caller, so the second caller times out."""
+    async with SimAsterisk(_production_config("live", agents=2, strategy=strategy)) as sim:
+        client = await AmiTestClient.connect(sim.ami_port)
+        await client.login()
+        for attempt in ("c" * 32, "d" * 32):
+            _dialer_originate(client, attempt, amd="0")
+        for attempt in ("c" * 32, "d" * 32):
+            await client.wait_for(is_event("Hangup", Uniqueid=attempt))
+        connects = client.events("AgentConnect")
+        assert len(connects) == connected
+        assert len({c.get("MemberName") for c in connects}) == connected
+        abandoned = [
+            e for e in client.events("UserEvent") if e.get("UserEvent") == "DialerAbandoned"
+        ]
+        assert len(abandoned) == 2 - connected
         await client.close()
 
 
