@@ -1,0 +1,139 @@
+"""Table tests for the guards and the diagnostics model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pacing.callerid import Blocked, Unavailable
+from pacing.diagnostics import Blocker, DiagnosticsInput, diagnose
+from pacing.guards import GuardInputs, ReasonCategory, evaluate
+from pacing.schedule import ClosedReason, WindowState
+from pacing.snapshot import Decision, DecisionReason, RollingStats, WindowCounts
+
+FINE = RollingStats(
+    WindowCounts(500, 150, 120, 2),
+    WindowCounts(5000, 1500, 1200, 24),
+    WindowCounts(50000, 15000, 12000, 240),
+)
+
+
+def stats(hour: WindowCounts = FINE.hour, day: WindowCounts = FINE.day) -> RollingStats:
+    return RollingStats(hour, day, FINE.month)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "guard", "category"),
+    [
+        (GuardInputs(FINE), None, None),
+        (
+            GuardInputs(stats(day=WindowCounts(5000, 1500, 1200, 36))),
+            "abandon_rate",
+            ReasonCategory.COMPLIANCE,
+        ),
+        # 2.7 % over the day trips only in the watch window after a resume.
+        (GuardInputs(stats(day=WindowCounts(5000, 1500, 1200, 33))), None, None),
+        (
+            GuardInputs(stats(day=WindowCounts(5000, 1500, 1200, 33)), watching=True),
+            "abandon_rate",
+            ReasonCategory.COMPLIANCE,
+        ),
+        (
+            GuardInputs(stats(hour=WindowCounts(500, 150, 120, 10))),
+            "abandon_burst",
+            ReasonCategory.COMPLIANCE,
+        ),
+        (
+            GuardInputs(stats(hour=WindowCounts(500, 20, 15, 0))),
+            "answer_rate",
+            ReasonCategory.CUSTOMER_EXPERIENCE,
+        ),
+        (GuardInputs(FINE, mos=3.0, mos_samples=20), "mos", ReasonCategory.CALL_QUALITY),
+        (GuardInputs(FINE, mos=3.5, mos_samples=20), None, None),
+        (
+            GuardInputs(FINE, mos=3.5, mos_samples=20, watching=True),
+            "mos",
+            ReasonCategory.CALL_QUALITY,
+        ),
+        (GuardInputs(FINE, write_failures=3), "attempt_log", ReasonCategory.LOGGING),
+        (GuardInputs(FINE, write_failures=1, watching=True), "attempt_log", ReasonCategory.LOGGING),
+        (
+            GuardInputs(FINE, links_up=0, links_total=2),
+            "asterisk_links",
+            ReasonCategory.PROCESS_FAILURE,
+        ),
+        (GuardInputs(FINE, links_up=1, links_total=2), None, None),
+    ],
+)
+def test_guards(inputs: GuardInputs, guard: str | None, category: ReasonCategory | None) -> None:
+    trip = evaluate(inputs)
+    assert (trip.guard if trip else None) == guard
+    assert (trip.category if trip else None) == category
+    if trip is not None:
+        assert trip.text
+
+
+OPEN = WindowState(True)
+CLOSED = WindowState(
+    False,
+    ClosedReason.OUTSIDE_HOURS,
+    dt.datetime(2026, 1, 7, 14, 0, tzinfo=dt.UTC),
+    "outside calling hours",
+)
+
+
+def test_diagnose_everything_fine() -> None:
+    d = diagnose(
+        DiagnosticsInput(OPEN, 3, agents_logged_in=5, agents_free=1, eligibility={"dialable": 100})
+    )
+    assert d.findings == ()
+    assert d.text.startswith("placing calls")
+
+
+def test_diagnose_lists_every_blocker_most_blocking_first() -> None:
+    from pacing.guards import Trip
+
+    blocked = (Blocked("+12125550100", Unavailable.DAILY_CAP, "100 calls today"),)
+    d = diagnose(
+        DiagnosticsInput(
+            CLOSED,
+            0,
+            blocked,
+            agents_logged_in=2,
+            agents_paused=2,
+            eligibility={"dialable": 0, "waiting_retry": 120, "outside_callee_window": 40},
+            guard=Trip(ReasonCategory.COMPLIANCE, "abandon_rate", "3.1 % over 24 h"),
+            servers_up=0,
+            servers_total=2,
+        )
+    )
+    assert [f.blocker for f in d.findings] == [
+        Blocker.OUTSIDE_SCHEDULE,
+        Blocker.GUARD_TRIPPED,
+        Blocker.SERVERS_UNREACHABLE,
+        Blocker.NO_CALLER_ID,
+        Blocker.NO_AGENTS,
+        Blocker.NO_ELIGIBLE_RECORDS,
+    ]
+    assert "2026-01-07T14:00:00+00:00" in d.text
+    assert d.text.endswith("(+5 more)")
+    records = d.findings[5]
+    assert records.text == "no eligible records (120 waiting retry, 40 outside callee window)"
+    assert d.findings[3].data["numbers"] == {"+12125550100": "daily_cap: 100 calls today"}
+    assert d.as_dict()["findings"][0]["blocker"] == "outside_schedule"
+
+
+def test_diagnose_pacing_limit_when_agents_idle() -> None:
+    decision = Decision(0, DecisionReason.ABANDON_RISK, "risk per call ≤ 1%", 25.0)
+    d = diagnose(
+        DiagnosticsInput(
+            OPEN,
+            2,
+            agents_logged_in=4,
+            agents_free=2,
+            eligibility={"dialable": 9},
+            decision=decision,
+        )
+    )
+    assert [f.blocker for f in d.findings] == [Blocker.PACING_LIMIT]

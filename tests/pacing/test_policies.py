@@ -1,0 +1,266 @@
+"""Table tests for each policy's decision and the abandon controller, with no event loop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pacing.policies import decide, power, predictive, progressive
+from pacing.policies.controller import margin, risk_threshold
+from pacing.policies.model import horizons, quantile_at, quantile_cdf, risk
+from pacing.snapshot import (
+    Agent,
+    AgentState,
+    CallInFlight,
+    CallPhase,
+    Caps,
+    ControlledResume,
+    DecisionReason,
+    Estimates,
+    PacingConfig,
+    PacingMode,
+    PacingSnapshot,
+    RollingStats,
+    WindowCounts,
+)
+
+NOW = 10_000.0
+CAPS = Caps()
+EST = Estimates(
+    live_answer_probability=0.25,
+    machine_probability=0.1,
+    ring_quantiles=tuple(3.0 + 1.7 * k for k in range(11)),
+    talk_log_mean=math.log(60.0) - 0.35,
+    talk_log_sd=0.83,
+    wrap_mean=10.0,
+    sample_size=5000,
+)
+# A healthy day: 2 % abandons over 2000 live answers.
+CALM = RollingStats(
+    hour=WindowCounts(800, 300, 250, 5),
+    day=WindowCounts(8000, 2400, 2000, 40),
+    month=WindowCounts(8000, 2400, 2000, 40),
+)
+
+
+def agents(
+    free: int = 0, busy: tuple[float, ...] = (), wrap: tuple[float, ...] = (), paused: int = 0
+) -> tuple[Agent, ...]:
+    """Agents: ``busy`` and ``wrap`` give how long each has been in that state."""
+    out = [Agent(f"f{i}", AgentState.FREE, NOW - 5) for i in range(free)]
+    out += [Agent(f"b{i}", AgentState.BUSY, NOW - e) for i, e in enumerate(busy)]
+    out += [Agent(f"w{i}", AgentState.WRAP, NOW - e) for i, e in enumerate(wrap)]
+    out += [Agent(f"p{i}", AgentState.PAUSED, NOW - 5) for i in range(paused)]
+    return tuple(out)
+
+
+def ringing(*ages: float) -> tuple[CallInFlight, ...]:
+    return tuple(CallInFlight(f"c{i}", NOW - a) for i, a in enumerate(ages))
+
+
+def snap(
+    mode: PacingMode = PacingMode.PREDICTIVE,
+    *,
+    team: tuple[Agent, ...] = (),
+    calls: tuple[CallInFlight, ...] = (),
+    stats: RollingStats = CALM,
+    caps: Caps = CAPS,
+    resume: ControlledResume | None = None,
+    ratio: float = 2.0,
+) -> PacingSnapshot:
+    return PacingSnapshot(
+        "c1", PacingConfig(mode, power_ratio=ratio), team, calls, stats, EST, caps, resume
+    )
+
+
+WAITING = CallInFlight("w", NOW - 10, CallPhase.WAITING, NOW - 1)
+
+
+@pytest.mark.parametrize(
+    ("team", "calls", "placed", "reason"),
+    [
+        (agents(free=3), (), 3, DecisionReason.PLACING),
+        (agents(free=3), ringing(2, 5), 1, DecisionReason.PLACING),
+        (agents(free=2), ringing(2, 5), 0, DecisionReason.AGENTS_COVERED),
+        (agents(busy=(10, 20)), (), 0, DecisionReason.AGENTS_COVERED),
+        (agents(paused=3), (), 0, DecisionReason.NO_AGENTS),
+        ((), (), 0, DecisionReason.NO_AGENTS),
+    ],
+)
+def test_progressive(
+    team: tuple[Agent, ...], calls: tuple[CallInFlight, ...], placed: int, reason: DecisionReason
+) -> None:
+    decision = progressive.decide(snap(PacingMode.PROGRESSIVE, team=team, calls=calls), NOW)
+    assert (decision.calls, decision.reason) == (placed, reason)
+    assert decision.ring_timeout_s == 25.0
+
+
+@pytest.mark.parametrize(
+    ("team", "calls", "ratio", "placed"),
+    [
+        (agents(free=3), (), 2.0, 6),
+        (agents(free=3), ringing(1, 2), 2.0, 4),
+        (agents(free=3), ringing(1, 2), 1.5, 2),
+        (agents(free=2), (WAITING, *ringing(1)), 3.0, 2),  # the waiting answer claims an agent
+        (agents(busy=(30,)), (), 3.0, 0),
+    ],
+)
+def test_power(
+    team: tuple[Agent, ...], calls: tuple[CallInFlight, ...], ratio: float, placed: int
+) -> None:
+    decision = power.decide(snap(PacingMode.POWER, team=team, calls=calls, ratio=ratio), NOW)
+    assert decision.calls == placed
+
+
+def test_caps_bind_in_order_of_tightness() -> None:
+    team = agents(free=4)
+    lines = power.decide(
+        snap(PacingMode.POWER, team=team, ratio=3.0, caps=Caps(max_lines_per_agent=2.0)), NOW
+    )
+    assert (lines.calls, lines.reason) == (8, DecisionReason.LINES_PER_AGENT_CAP)
+    trunk = power.decide(
+        snap(PacingMode.POWER, team=team, ratio=3.0, caps=Caps(trunk_channels_free=5)), NOW
+    )
+    assert (trunk.calls, trunk.reason) == (5, DecisionReason.TRUNK_CHANNEL_CAP)
+    campaign = power.decide(
+        snap(
+            PacingMode.POWER,
+            team=agents(free=4, busy=(5, 5)),
+            ratio=3.0,
+            caps=Caps(campaign_channels=9),
+        ),
+        NOW,
+    )
+    assert (campaign.calls, campaign.reason) == (7, DecisionReason.CAMPAIGN_CHANNEL_CAP)
+
+
+def test_dispatch_by_mode() -> None:
+    team = agents(free=2)
+    assert decide(snap(PacingMode.PROGRESSIVE, team=team), NOW).calls == 2
+    assert decide(snap(PacingMode.POWER, team=team, ratio=2.0), NOW).calls == 4
+    assert decide(snap(team=team), NOW).risk_threshold is not None
+
+
+def test_model_distributions() -> None:
+    q = (0.0, 10.0, 20.0)
+    assert quantile_cdf(q, -1) == 0.0
+    assert quantile_cdf(q, 5) == pytest.approx(0.25)
+    assert quantile_cdf(q, 15) == pytest.approx(0.75)
+    assert quantile_cdf(q, 25) == 1.0
+    assert quantile_at(q, 0.75) == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize(
+    ("team", "calls", "low", "high"),
+    [
+        # Four idle agents, nothing ringing, 25 % live: more lines than agents, not reckless.
+        (agents(free=4), (), 6, 16),
+        # Every agent just started a call (mean 60 s): nobody will be free within 20 s.
+        (agents(busy=(1, 1, 1, 1)), (), 0, 0),
+        # Two agents end wrap-up within seconds: calls for them.
+        (agents(busy=(1, 1), wrap=(8, 9)), (), 2, 8),
+        # Already 12 lines ringing for two free agents: covered.
+        (agents(free=2), ringing(*range(12)), 0, 1),
+    ],
+)
+def test_predictive_places_for_agents_about_to_be_free(
+    team: tuple[Agent, ...], calls: tuple[CallInFlight, ...], low: int, high: int
+) -> None:
+    decision = predictive.decide(snap(team=team, calls=calls), NOW)
+    assert low <= decision.calls <= high, decision
+
+
+def test_predictive_counts_agents_whose_calls_are_ending() -> None:
+    fresh = snap(team=agents(free=1, busy=(1,) * 10))
+    long = snap(team=agents(free=1, busy=(100,) * 10))
+    assert horizons(fresh, NOW)[-1].surplus_mean < horizons(long, NOW)[-1].surplus_mean
+    assert predictive.decide(fresh, NOW).calls <= predictive.decide(long, NOW).calls
+
+
+def test_predictive_risk_grows_with_each_call() -> None:
+    points = horizons(snap(team=agents(free=3, busy=(40, 80))), NOW)
+    risks = [risk(points, n) for n in range(1, 30)]
+    assert risks == sorted(risks)
+    assert risks[0] < 0.01 < risks[-1]
+
+
+def test_predictive_never_below_progressive() -> None:
+    # Even under a tripped-looking day the floor is one call per free, unclaimed agent.
+    bad = RollingStats(
+        WindowCounts(100, 60, 50, 20), WindowCounts(100, 60, 50, 20), WindowCounts(100, 60, 50, 20)
+    )
+    decision = predictive.decide(snap(team=agents(free=3), stats=bad), NOW)
+    assert decision.calls == 3
+
+
+def test_controlled_resume() -> None:
+    team = agents(free=4)
+    only = ControlledResume(until=NOW + 600, progressive_only=True)
+    assert predictive.decide(snap(team=team, resume=only), NOW).calls == 4
+    capped = ControlledResume(until=NOW + 600, max_concurrent_calls=5)
+    decision = predictive.decide(snap(team=team, resume=capped), NOW)
+    assert (decision.calls, decision.reason) == (5, DecisionReason.CONTROLLED_RESUME_CAP)
+    over = ControlledResume(until=NOW - 1, max_concurrent_calls=5)  # review window ended
+    assert predictive.decide(snap(team=team, resume=over), NOW).calls > 5
+
+
+def test_margin_shrinks_with_evidence() -> None:
+    margins = [margin(live, 0.03) for live in (0, 100, 1000, 10000, 100000)]
+    assert margins == sorted(margins, reverse=True)
+    assert margins[0] == 0.6
+    assert margins[-1] < 0.05
+
+
+@pytest.mark.parametrize(
+    ("stats", "binding", "direction"),
+    [
+        # Under budget all day: loosen.
+        (
+            RollingStats(
+                WindowCounts(900, 300, 250, 2),
+                WindowCounts(9000, 3000, 2500, 20),
+                WindowCounts(9000, 3000, 2500, 20),
+            ),
+            "day",
+            1,
+        ),
+        # A burst of abandons in the last hour (8 %) although the day is fine: tighten at once.
+        (
+            RollingStats(
+                WindowCounts(900, 300, 250, 20),
+                WindowCounts(9000, 3000, 2500, 45),
+                WindowCounts(9000, 3000, 2500, 45),
+            ),
+            "hour",
+            -1,
+        ),
+        # Over budget for the month: tighten.
+        (
+            RollingStats(
+                WindowCounts(900, 300, 250, 5),
+                WindowCounts(9000, 3000, 2500, 50),
+                WindowCounts(90000, 30000, 25000, 800),
+            ),
+            "month",
+            -1,
+        ),
+    ],
+)
+def test_controller(stats: RollingStats, binding: str, direction: int) -> None:
+    threshold = risk_threshold(stats, 0.03)
+    assert threshold.binding == binding
+    assert (threshold.factor > 1.0) if direction > 0 else (threshold.factor < 1.0)
+    assert threshold.theta == pytest.approx(threshold.aim * threshold.factor)
+
+
+def test_controller_reacts_to_a_burst_of_abandons() -> None:
+    team = agents(free=2, busy=(30, 45, 60, 75, 90, 120), wrap=(4,))
+    calm = predictive.decide(snap(team=team), NOW)
+    burst = RollingStats(WindowCounts(800, 300, 250, 25), CALM.day, CALM.month)
+    hit = predictive.decide(snap(team=team, stats=burst), NOW)
+    assert hit.risk_threshold is not None
+    assert calm.risk_threshold is not None
+    assert hit.risk_threshold < calm.risk_threshold / 2
+    assert hit.calls < calm.calls
+    assert hit.calls >= 2  # never below progressive
