@@ -1,0 +1,1 @@
+"""Call tracking: the call-leg state machine and the tracker that turns events into outcomes."""
