@@ -23,6 +23,7 @@ from control_api.schemas import INT32, Field, Reply, Schema
 from gateway.db.retry import validate_rules
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply
+from pacing.schedule_doc import parse_schedule
 
 MAX_ID = 2**63 - 1
 _SETUP = (
@@ -88,6 +89,12 @@ def check_setup(data: Mapping[str, Any]) -> None:
             validate_rules(rules)
         except ScheduleError as exc:
             raise Invalid("retry_rules", str(exc)) from None
+    schedule = data.get("schedule")
+    if schedule:
+        try:
+            parse_schedule(schedule, zone or "UTC")
+        except ScheduleError as exc:
+            raise Invalid("schedule", str(exc)) from None
     start, end = data.get("callee_window_start"), data.get("callee_window_end")
     if start is not None and end is not None and start >= end:
         raise Invalid("callee_window_end", "must be after callee_window_start")

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import campaigns, exports, governance, records, sheets
+from control_api import campaigns, exports, governance, records, sheets, why
 from control_api.audit import jsonable
 from control_api.auth import create_token
 from control_api.errors import ApiError
@@ -225,6 +225,7 @@ def _campaign_commands(subparsers: Subparsers) -> None:
     reset.add_argument("--status", action="append", default=[])
     reset.add_argument("--disposition", action="append", default=[])
     reset.set_defaults(handler=run(campaign_reset))
+    why.register(sub)
 
 
 def _records_commands(subparsers: Subparsers) -> None:

@@ -1,9 +1,18 @@
-"""The one place that builds and wires everything: database, HTTP, background tasks.
+"""The one place that builds and wires everything: database, dialer, pacing, API, metrics.
 
 ``Service.run(stop)`` starts the parts in order and tears them down in reverse when ``stop`` is
-set (SIGINT/SIGTERM in ``dialer serve``): HTTP first stops accepting, background tasks are
-cancelled and awaited, database connections closed, the embedded PostgreSQL stopped last.
-Nothing here is a module-level instance; the Prometheus registry is created per service.
+set (SIGINT/SIGTERM in ``dialer serve``):
+
+1. the database (embedded PostgreSQL unless a URL is configured), migrated;
+2. the metrics registry, the result writer, the dialer (AMI/ARI links to every server), the
+   campaign supervisor and the control API under ``/v1``;
+3. attempts this instance left in flight (a crash, a restart) are handed to the dialer for
+   reconciliation — tracked again by id, never originated again;
+4. background tasks (result writer, supervisor, observer) in one task group.
+
+On the way out the supervisor stops placing calls first, the dialer's links close, the results
+already received are written (bounded wait), HTTP stops, connections close and the embedded
+PostgreSQL stops last. Nothing here is a module-level instance.
 """
 
 from __future__ import annotations
@@ -11,19 +20,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from control_api.app import build_api
+from control_api.context import ApiContext
+from gateway.db import leasing
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.db.engine import make_engine, ping
 from gateway.db.migrate import upgrade
+from gateway.dialing import Dialer
 from gateway.health import add_health_routes
+from gateway.live import LiveRuntime
 from gateway.logs import event
+from gateway.metrics import Metrics
+from gateway.observer import Observer
+from gateway.pool import ServerConfig
+from gateway.results import Outage, ResultWriter
 from gateway.settings import Settings
+from gateway.store import PENDING_SERVER, DbPacers, DbStore
+from gateway.switch import DialerSwitch
+from pacing.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +59,29 @@ class Running:
     database_url: str
     engine: AsyncEngine
     registry: CollectorRegistry
+    dialer: Dialer
+    supervisor: Supervisor
+    writer: ResultWriter
+    store: DbStore
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
 
 
 class Service:
     """The gateway process: owns every long-lived resource and task."""
 
-    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._clock = clock
 
     async def run(
         self, stop: asyncio.Event, on_ready: Callable[[Running], None] | None = None
@@ -55,16 +93,78 @@ class Service:
             stack.push_async_callback(engine.dispose)
             if self.settings.database.auto_migrate:
                 await upgrade(url)
-            app = self._web_app(engine)
-            port = await self._serve_http(stack, app)
-            event(
-                log, "service ready", http_port=port, embedded_db=self.settings.database.url is None
-            )
+            await self._run_wired(stack, url, engine, stop, on_ready)
+        event(log, "service stopped")
+
+    async def _run_wired(
+        self,
+        stack: contextlib.AsyncExitStack,
+        url: str,
+        engine: AsyncEngine,
+        stop: asyncio.Event,
+        on_ready: Callable[[Running], None] | None,
+    ) -> None:
+        metrics = Metrics(self.registry)
+        store = DbStore(engine, self.settings.instance_id, clock=self._clock)
+        recoveries: list[Outage] = []
+        writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
+        dialer = Dialer(
+            [ServerConfig.from_settings(s) for s in self.settings.servers],
+            on_result=writer.submit,
+            on_link_state=metrics.link_state,
+            clock=self._clock,
+            resync_interval_s=5.0,
+        )
+        switch = DialerSwitch(
+            dialer,
+            on_placed=lambda order, server: metrics.call_originated(str(order.campaign_id), server),
+        )
+        supervisor = Supervisor(
+            store,
+            switch,
+            DbPacers(engine, self.settings.instance_id),
+            clock=self._clock,
+            hold=lambda: None if writer.healthy else "attempt results cannot be written",
+            tick_s=self.settings.tick_interval_s,
+        )
+        observer = Observer(metrics, supervisor, dialer, writer, store, recoveries, engine)
+        writer.add_listener(supervisor.settled)
+        writer.add_listener(observer.settled)
+        runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
+        app = self._web_app(engine, runtime)
+        await dialer.start()
+        stack.push_async_callback(dialer.stop)
+        await self._reconcile(engine, dialer)
+        port = await self._serve_http(stack, app)
+        running = Running(port, url, engine, self.registry, dialer, supervisor, writer, store)
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(writer.run(), name="result-writer"),
+                group.create_task(supervisor.run(), name="supervisor"),
+                group.create_task(observer.run(), name="observer"),
+            ]
+            event(log, "service ready", http_port=port, servers=len(self.settings.servers),
+                  embedded_db=self.settings.database.url is None)  # fmt: skip
             if on_ready is not None:
-                on_ready(Running(port, url, engine, self.registry))
+                on_ready(running)
             await stop.wait()
             event(log, "service stopping")
-        event(log, "service stopped")
+            for task in tasks[1:]:
+                task.cancel()
+            await dialer.stop()
+            tasks[0].cancel()
+            await asyncio.wait([tasks[0]])
+            await writer.drain(5.0)
+
+    async def _reconcile(self, engine: AsyncEngine, dialer: Dialer) -> None:
+        """Hand attempts this instance left in flight back to the dialer (never re-dialled)."""
+        left = await leasing.unsettled_attempts(engine, instance_id=self.settings.instance_id)
+        if not left or not self.settings.servers:
+            return
+        fallback = self.settings.servers[0].name
+        pairs = [(a.attempt_id, fallback if a.server == PENDING_SERVER else a.server) for a in left]
+        event(log, "reconciling attempts left in flight", count=len(pairs))
+        await dialer.reconcile(pairs)
 
     async def _database_url(self, stack: contextlib.AsyncExitStack) -> str:
         if self.settings.database.url is not None:
@@ -74,13 +174,17 @@ class Service:
         stack.push_async_callback(asyncio.to_thread, embedded.stop)
         return url
 
-    def _web_app(self, engine: AsyncEngine) -> web.Application:
+    def _web_app(self, engine: AsyncEngine, runtime: LiveRuntime) -> web.Application:
         app = web.Application()
 
         async def database() -> None:
             await ping(engine)
 
         add_health_routes(app, self.registry, {"database": database})
+        context = ApiContext(
+            engine=engine, runtime=runtime, clock=_wall, bootstrap_token=self.settings.api_token
+        )
+        app.add_subapp("/v1", build_api(context))
         return app
 
     async def _serve_http(self, stack: contextlib.AsyncExitStack, app: web.Application) -> int:

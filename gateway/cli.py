@@ -103,7 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     """Sub-commands owned by the other areas (simulator, gateway, pacing, API, deploy)."""
-    del sub, bench_sub  # areas are added here as they land
+    # Imported here so that `dialer --help` stays light.
+    from control_api import bench as api_bench
+    from control_api import cli as api_cli
+    from gateway import confcheck, demo
+    from gateway.bench_gateway import register_bench as register_gateway_bench
+    from gateway.sim import cli as sim_cli
+    from pacing.bench import register_bench as register_pacing_bench
+
+    api_cli.register(sub)
+    api_bench.register_bench(bench_sub)
+    demo.register(sub)
+    confcheck.register(sub)
+    sim_cli.register(sub)
+    sim_cli.register_bench(bench_sub)
+    register_pacing_bench(bench_sub)
+    register_gateway_bench(bench_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ plain dict in tests).
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ class AsteriskServer:
     driver: Driver = "ami"
     channels: int = 200
     originate_rate: float = 50.0
-    trunk: str = "PJSIP/{number}@carrier"
+    trunk: str = "PJSIP/{number}@carrier-a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class Settings:
     servers: tuple[AsteriskServer, ...] = ()
     tick_interval_s: float = 0.25
     api_token: Secret | None = None  # bootstrap admin token accepted by the control API
+    instance_id: str = field(default_factory=socket.gethostname)
 
     @property
     def pgdata(self) -> Path:
@@ -242,6 +244,14 @@ FIELDS: tuple[Field, ...] = (
         _positive_float,
         "0.25",
         "Seconds between two pacing decisions of a running campaign.",
+    ),
+    Field(
+        "DIALER_INSTANCE_ID",
+        ("instance_id",),
+        _text,
+        "(host name)",
+        "Name of this gateway instance; keep it stable across restarts so that calls in flight "
+        "at a crash are reconciled, not dialled again.",
     ),
     Field(
         "DIALER_API_TOKEN",

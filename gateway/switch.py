@@ -1,0 +1,110 @@
+"""The runner's Asterisk port, implemented over the :class:`gateway.dialing.Dialer`.
+
+Translates between the pacing core's vocabulary (:mod:`pacing.ports`, :mod:`pacing.snapshot`)
+and the gateway's (orders → ``OriginateRequest``, queue members → pacing agents, gateway
+refusals → :class:`pacing.ports.PlaceRefused`). It holds no state of its own and never awaits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from gateway.agents import AgentStatus, AgentView
+from gateway.calls.model import OriginateRequest
+from gateway.calls.state import CallState
+from gateway.dialing import Dialer
+from gateway.errors import InvalidValue, NoCapacity
+from pacing.ports import CallOrder, CallPhaseName, PlaceRefused
+from pacing.snapshot import Agent, AgentState
+
+# The pacing core only needs to know whether a call still rings, waits for an agent after a
+# live answer, or no longer needs pacing room (with an agent, or over).
+_PHASE: dict[str, CallPhaseName] = {
+    CallState.QUEUED: "dialing",
+    CallState.DIALING: "dialing",
+    CallState.RINGING: "dialing",
+    CallState.ANSWERED: "answered",
+    CallState.IN_QUEUE: "answered",
+    CallState.CONNECTED: "connected",
+    CallState.SETTLED: "ended",
+    CallState.ENDED: "ended",
+}
+
+_STATE = {
+    AgentStatus.FREE: AgentState.FREE,
+    AgentStatus.RINGING: AgentState.BUSY,  # being connected to a call
+    AgentStatus.ON_CALL: AgentState.BUSY,
+    AgentStatus.WRAPUP: AgentState.WRAP,
+    AgentStatus.PAUSED: AgentState.PAUSED,
+}
+
+
+def pacing_agent(view: AgentView, now: float, wrap_s: float) -> Agent | None:
+    """The pacing core's view of one queue member (``None``: not available at all)."""
+    state = _STATE.get(view.status)
+    if state is None:
+        return None
+    since = now
+    if state is AgentState.BUSY and view.since is not None:
+        since = view.since
+    elif state is AgentState.WRAP and view.wrapup_until is not None:
+        since = view.wrapup_until - wrap_s
+    return Agent(view.interface, state, min(since, now))
+
+
+class DialerSwitch:
+    """:class:`pacing.ports.Switch` over a running :class:`Dialer`."""
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        *,
+        wrap_s: float = 10.0,
+        on_placed: Callable[[CallOrder, str], None] = lambda _order, _server: None,
+    ) -> None:
+        self._dialer = dialer
+        self._on_placed = on_placed
+        self._wrap_s = wrap_s
+        self._watched: set[str] = set()
+
+    def place(self, order: CallOrder) -> str:
+        request = OriginateRequest(
+            attempt_id=order.attempt_id,
+            campaign_id=order.campaign_id,
+            record_id=order.record_id,
+            number=order.number,
+            caller_id_number=order.caller_id_number,
+            caller_id_name=order.caller_id_name,
+            queue=order.queue,
+            ring_timeout_s=order.ring_timeout_s,
+            amd=order.amd,
+        )
+        try:
+            server = self._dialer.originate(request)
+        except NoCapacity as exc:
+            raise PlaceRefused(str(exc), retry=True) from exc
+        except InvalidValue as exc:
+            raise PlaceRefused(str(exc), retry=False) from exc
+        self._on_placed(order, server)
+        return server
+
+    def agents(self, queue: str, now: float) -> tuple[Agent, ...]:
+        if queue not in self._watched:
+            # Agents are known from queue events and QueueStatus resyncs of watched queues:
+            # watch the campaign's queue before its first call, not after.
+            for server in self._dialer.capacity().servers:
+                self._dialer.runtime(server.name).watch_queue(queue)
+            self._watched.add(queue)
+        snapshot = self._dialer.agents(queue)
+        agents = (pacing_agent(view, now, self._wrap_s) for view in snapshot.agents)
+        return tuple(agent for agent in agents if agent is not None)
+
+    def free_channels(self) -> int | None:
+        return self._dialer.capacity().free
+
+    def phases(self) -> Mapping[str, CallPhaseName]:
+        return {aid: _PHASE[call.state] for aid, call in self._dialer.in_flight().items()}
+
+    def links(self) -> tuple[int, int]:
+        capacity = self._dialer.capacity()
+        return capacity.healthy, len(capacity.servers)

@@ -1,0 +1,122 @@
+"""The runner's ports: what the campaign runner needs from the database and from Asterisk.
+
+The runner (:mod:`pacing.runner`) is written against these Protocols so that the pacing package
+never imports the gateway; ``gateway.runtime`` implements them over the record store
+(``gateway.db``) and the dialer (``gateway.dialing``). Values crossing a port are frozen
+dataclasses defined here or structural Protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pacing.outcomes import Outcome
+from pacing.schedule import CampaignSchedule
+from pacing.snapshot import Agent, ControlledResume, PacingConfig
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignView:
+    """What the runner reads of a campaign on every tick."""
+
+    campaign_id: int
+    name: str
+    state: str
+    queue: str
+    config: PacingConfig
+    caller_id_name: str
+    channels: int | None
+    amd: bool
+    resume: ControlledResume | None = None
+    schedule: CampaignSchedule | None = None  # None: no campaign-level calling windows
+    watch_until: float | None = None  # runner clock: end of the tighter watch after a resume
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One record leased for dialling by this instance."""
+
+    record_id: int
+    phone: str
+    caller_id: str | None  # sticky caller ID of earlier attempts, if any
+
+
+@dataclass(frozen=True, slots=True)
+class CallOrder:
+    """One call the runner asks the switch to place."""
+
+    attempt_id: str
+    campaign_id: int
+    record_id: int
+    number: str
+    caller_id_number: str
+    caller_id_name: str
+    queue: str
+    ring_timeout_s: float
+    amd: bool
+
+
+CallPhaseName = Literal["dialing", "answered", "connected", "ended"]
+
+
+class Result(Protocol):
+    """The fields of a settled attempt the runner uses (the gateway's AttemptResult has them)."""
+
+    @property
+    def attempt_id(self) -> str: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def ring_s(self) -> float | None: ...
+    @property
+    def talk_s(self) -> float | None: ...
+
+
+class Store(Protocol):
+    """The database side."""
+
+    async def campaign(self, campaign_id: int) -> CampaignView | None: ...
+    async def lease(self, campaign_id: int, limit: int) -> Sequence[Lease]: ...
+    async def caller_id(self, campaign_id: int, lease: Lease) -> str | None: ...
+    async def start_attempt(self, order: CallOrder) -> None: ...
+    async def placed(self, servers: Sequence[tuple[str, str]]) -> None: ...
+    async def release(self, campaign_id: int, record_ids: Sequence[int]) -> None: ...
+    async def fail_attempt(self, order: CallOrder, outcome: Outcome, detail: str) -> None: ...
+    async def pause(self, campaign_id: int, category: str, text: str) -> None: ...
+    async def complete_if_exhausted(self, campaign_id: int) -> bool: ...
+    async def history(self, campaign_id: int) -> Sequence[tuple[float, Outcome, int]]:
+        """Settled attempts of the last 30 days: (seconds ago, outcome, count) buckets."""
+        ...
+
+
+class Switch(Protocol):
+    """The Asterisk side: place calls without awaiting them, report agents and room."""
+
+    def place(self, order: CallOrder) -> str: ...
+    def agents(self, queue: str, now: float) -> tuple[Agent, ...]: ...
+    def free_channels(self) -> int | None: ...
+    def links(self) -> tuple[int, int]: ...  # (servers with a ready link, servers)
+    def phases(self) -> Mapping[str, CallPhaseName]:
+        """Where each call in flight is, by attempt id (calls not listed are not known)."""
+        ...
+
+
+class PlaceRefused(Exception):
+    """The switch refused an order before dialling (no capacity, invalid value)."""
+
+    def __init__(self, reason: str, *, retry: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry  # True: put the record back (capacity); False: the order is bad
+
+
+class Pacers(Protocol):
+    """The one-pacer-per-campaign lease in the database, shared by every gateway instance."""
+
+    async def running_campaigns(self) -> Sequence[int]: ...
+    async def acquire(self, campaign_id: int) -> bool: ...  # take or renew; False: another has it
+    async def release(self, campaign_id: int) -> None: ...

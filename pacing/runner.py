@@ -1,0 +1,265 @@
+"""The campaign runner: the shell that carries out the pure pacing decisions.
+
+Design. One :class:`CampaignRunner` per running campaign, owned by the supervisor's task group.
+Every tick it gathers a :class:`~pacing.snapshot.PacingSnapshot` (agents from the switch, the
+calls it has in flight, rolling statistics and live estimates it keeps from settled attempts,
+caps), asks :func:`pacing.policies.decide`, and carries the decision out: lease that many eligible
+records, pick each one's caller ID, write the attempt (status *dialing*) and only then hand the
+order to the switch, which never makes the runner wait for the call. Writing before sending is
+what makes a crash safe: an attempt that may have reached Asterisk is always in the database,
+so a restarted instance reconciles it instead of dialling the record again.
+
+Settled attempts come back through :meth:`CampaignRunner.settled` (called by the result writer
+after the outcome is stored); they leave the in-flight set and feed the estimators.
+
+Before placing anything the runner checks the campaign's calling windows (evaluated at most every
+30 s: holiday tables are not free) and the guards (:mod:`pacing.guards`: abandon rate about to
+breach the target, answer-rate collapse, estimated MOS too low, every Asterisk link down), with
+the tighter thresholds during the watch window after a resume; a tripped guard pauses the
+campaign with its reason. At start the rolling windows are seeded from the last 30 days of
+settled attempts, so a restart does not forget the abandon history.
+
+The runner stops placing calls the moment the campaign is no longer ``running`` (pause, stop,
+force complete), and completes the campaign when nothing in it can ever be dialled again.
+Nothing here decides how many calls to place; that is the policy's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pacing.guards import GuardInputs, Trip, evaluate
+from pacing.outcomes import Outcome
+from pacing.policies import decide
+from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
+from pacing.snapshot import AgentState, CallInFlight, CallPhase, Caps, Decision, PacingSnapshot
+from pacing.stats import AbandonWindows, CallEstimator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunnerStatus:
+    """What the runner last did, for diagnostics and the demo view."""
+
+    last_tick: float = 0.0
+    last_decision: Decision | None = None
+    placed: int = 0
+    refused: int = 0
+    no_records: bool = False
+    no_caller_id: int = 0
+    held: str | None = None  # why no call may be placed now (results unwritable, ...)
+    schedule: str = ""  # the calling window's state, in words
+    trip: Trip | None = None  # the guard that paused the campaign, if one did
+    outcomes: dict[Outcome, int] = field(default_factory=dict)
+
+
+class CampaignRunner:
+    """Paces one campaign; see the module docstring."""
+
+    def __init__(
+        self,
+        campaign_id: int,
+        store: Store,
+        switch: Switch,
+        *,
+        clock: Callable[[], float],
+        wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        hold: Callable[[], str | None] = lambda: None,
+        tick_s: float = 0.25,
+    ) -> None:
+        self.campaign_id = campaign_id
+        self._wall = wall
+        self._hold = hold
+        self._schedule_checked = -1e18
+        self._schedule_open = True
+        self._mos: deque[float] = deque(maxlen=50)
+        self._seeded = False
+        self._store = store
+        self._switch = switch
+        self._clock = clock
+        self._tick_s = tick_s
+        self._in_flight: dict[str, CallInFlight] = {}
+        self._windows = AbandonWindows()
+        self._estimator = CallEstimator()
+        self.status = RunnerStatus()
+        self.last_snapshot: PacingSnapshot | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def record_mos(self, mos: float) -> None:
+        """The estimated MOS of one answered call of this campaign."""
+        self._mos.append(mos)
+
+    async def seed(self) -> None:
+        """Load the last 30 days of outcomes into the rolling windows (once)."""
+        if self._seeded:
+            return
+        now = self._clock()
+        for seconds_ago, outcome, count in await self._store.history(self.campaign_id):
+            for _ in range(count):
+                self._windows.add(now - seconds_ago, outcome)
+        self._seeded = True
+
+    def settled(self, result: Result) -> None:
+        """An attempt of this campaign has a recorded outcome."""
+        call = self._in_flight.pop(result.attempt_id, None)
+        now = self._clock()
+        self._windows.add(now, result.outcome)
+        dialled = call.dialled_at if call is not None else None
+        self._estimator.record_attempt(result.outcome, result.ring_s, dialled_at=dialled)
+        if result.talk_s is not None and result.outcome is Outcome.ANSWERED:
+            self._estimator.record_talk(result.talk_s)
+        counts = self.status.outcomes
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+
+    def _calls(self, now: float) -> tuple[CallInFlight, ...]:
+        """Calls that still need pacing room: ringing, or answered and waiting for an agent.
+
+        A call connected to an agent shows as that busy agent instead; one that is over but not
+        yet settled needs no room. Waiting calls keep the time they were first seen waiting.
+        """
+        phases = self._switch.phases()
+        calls = []
+        for attempt_id, call in list(self._in_flight.items()):
+            phase = phases.get(attempt_id, "dialing")
+            if phase in ("connected", "ended"):
+                continue
+            if phase == "answered" and call.phase is not CallPhase.WAITING:
+                call = CallInFlight(attempt_id, call.dialled_at, CallPhase.WAITING, now)
+                self._in_flight[attempt_id] = call
+            calls.append(call)
+        return tuple(calls)
+
+    def snapshot(self, view: CampaignView, now: float) -> PacingSnapshot:
+        """The policy's view of this campaign now."""
+        agents = self._switch.agents(view.queue, now)
+        calls = self._calls(now)
+        ringing = [c.dialled_at for c in calls if c.phase is CallPhase.RINGING]
+        # Count finished attempts only as complete cohorts (see CallEstimator.record_attempt).
+        self._estimator.release(min(ringing) if ringing else None)
+        talking = [now - a.since for a in agents if a.state is AgentState.BUSY]
+        return PacingSnapshot(
+            campaign_id=str(self.campaign_id),
+            config=view.config,
+            agents=agents,
+            calls=calls,
+            stats=self._windows.read(now),
+            estimates=self._estimator.estimates(talking),
+            caps=Caps(
+                campaign_channels=view.channels,
+                trunk_channels_free=self._switch.free_channels(),
+            ),
+            resume=view.resume,
+        )
+
+    async def run(self) -> None:
+        """Tick until the campaign leaves ``running``; cancelled by the supervisor."""
+        await self.seed()
+        while True:
+            view = await self._store.campaign(self.campaign_id)
+            if view is None or view.state != "running":
+                return
+            await self.tick(view)
+            await asyncio.sleep(self._tick_s)
+
+    async def tick(self, view: CampaignView) -> Decision:
+        """One decision, carried out."""
+        now = self._clock()
+        snapshot = self.snapshot(view, now)
+        self.last_snapshot = snapshot
+        decision = decide(snapshot, now)
+        self.status.last_tick = now
+        self.status.last_decision = decision
+        self.status.held = self._hold() or self._closed(view)
+        if self.status.held is not None:
+            return decision
+        trip = self._guard(view, snapshot, now)
+        if trip is not None:
+            self.status.trip = trip
+            await self._store.pause(self.campaign_id, trip.category.value,
+                                    f"{trip.guard}: {trip.text}")  # fmt: skip
+            return decision
+        if decision.calls > 0:
+            await self._place(view, decision)
+        elif not self._in_flight and await self._store.complete_if_exhausted(self.campaign_id):
+            log.info("campaign completed", extra={"fields": {"campaign": self.campaign_id}})
+        return decision
+
+    def _closed(self, view: CampaignView) -> str | None:
+        """Why the campaign's calling windows forbid calls now (None: open)."""
+        if view.schedule is None:
+            self.status.schedule = "no campaign calling windows"
+            return None
+        now = self._clock()
+        if now - self._schedule_checked >= 30.0:
+            state = view.schedule.state(self._wall())
+            self._schedule_checked, self._schedule_open = now, state.open
+            opens = f"; opens {state.next_open.isoformat()}" if state.next_open else ""
+            self.status.schedule = state.detail + ("" if state.open else opens)
+        return None if self._schedule_open else f"outside schedule: {self.status.schedule}"
+
+    def _guard(self, view: CampaignView, snapshot: PacingSnapshot, now: float) -> Trip | None:
+        up, total = self._switch.links()
+        mos = sum(self._mos) / len(self._mos) if self._mos else None
+        watching = view.watch_until is not None and now < view.watch_until
+        return evaluate(GuardInputs(
+            stats=snapshot.stats, abandon_target=view.config.abandon_target, mos=mos,
+            mos_samples=len(self._mos), links_up=up, links_total=total, watching=watching,
+        ))  # fmt: skip
+
+    async def _place(self, view: CampaignView, decision: Decision) -> None:
+        leases = await self._store.lease(self.campaign_id, decision.calls)
+        self.status.no_records = not leases
+        if not leases and not self._in_flight:
+            await self._store.complete_if_exhausted(self.campaign_id)
+            return
+        unplaced: list[int] = []
+        servers: list[tuple[str, str]] = []
+        for lease in leases:
+            caller_id = await self._store.caller_id(self.campaign_id, lease)
+            if caller_id is None:
+                self.status.no_caller_id += 1
+                unplaced.append(lease.record_id)
+                continue
+            order = CallOrder(
+                attempt_id=uuid.uuid4().hex,
+                campaign_id=self.campaign_id,
+                record_id=lease.record_id,
+                number=lease.phone,
+                caller_id_number=caller_id,
+                caller_id_name=view.caller_id_name,
+                queue=view.queue,
+                ring_timeout_s=decision.ring_timeout_s,
+                amd=view.amd,
+            )
+            server = await self._send(order)
+            if server is None:
+                unplaced.append(lease.record_id)
+            else:
+                servers.append((order.attempt_id, server))
+        await self._store.placed(servers)
+        if unplaced:
+            await self._store.release(self.campaign_id, unplaced)
+
+    async def _send(self, order: CallOrder) -> str | None:
+        """Write the attempt, then send it: the server, or None when the record goes back."""
+        await self._store.start_attempt(order)
+        try:
+            server = self._switch.place(order)
+        except PlaceRefused as refused:
+            self.status.refused += 1
+            outcome = Outcome.CANCELLED if refused.retry else Outcome.FAILED
+            await self._store.fail_attempt(order, outcome, refused.reason)
+            return None
+        self._in_flight[order.attempt_id] = CallInFlight(order.attempt_id, self._clock())
+        self.status.placed += 1
+        return server
