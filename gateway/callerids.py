@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.logs import event
 from pacing.callerid import (
+    Blocked,
     CallerIdNumber,
     Choice,
     NumberStatus,
@@ -105,6 +106,13 @@ class CallerIdBook:
             for n in pool.numbers
             if unavailable(n, pool.usage.get(n.number, NumberUsage()), now) is None
         )
+
+    async def blocked(self, campaign_id: int) -> tuple[Blocked, ...]:
+        """Every number of the pool that cannot take a call now, with why."""
+        pool = await self._pool(campaign_id)
+        now = self._wall()
+        found = (unavailable(n, pool.usage.get(n.number, NumberUsage()), now) for n in pool.numbers)
+        return tuple(b for b in found if b is not None)
 
     async def rest_collapsed(self, campaign_id: int) -> list[RestOrder]:
         """Rest the numbers whose answer rate collapsed against the pool's; return the orders."""

@@ -104,8 +104,7 @@ class LiveRuntime:
         runner = self._supervisor.runners.get(campaign_id)
         capacity = self._dialer.capacity()
         queue = self._dialer.agents(str(campaign.queue))
-        last = self._caller_ids.last_choice.get(campaign_id)
-        blocked = last.unavailable if last is not None else ()
+        blocked = await self._caller_ids.blocked(campaign_id)
         diagnosis = diagnose(DiagnosticsInput(
             schedule=self._window(campaign, now),
             callerid_available=await self.callerids_available(campaign_id),

@@ -7,13 +7,15 @@ refusals → :class:`pacing.ports.PlaceRefused`). It holds no state of its own a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 
 from gateway.agents import AgentStatus, AgentView
 from gateway.calls.model import OriginateRequest
 from gateway.calls.state import CallState
 from gateway.dialing import Dialer
-from gateway.errors import InvalidValue, NoCapacity
+from gateway.errors import GatewayError, InvalidValue, NoCapacity
 from pacing.ports import CallOrder, CallPhaseName, PlaceRefused
 from pacing.snapshot import Agent, AgentState
 
@@ -88,10 +90,23 @@ class DialerSwitch:
         self._on_placed(order, server)
         return server
 
+    async def watch(self, queue: str) -> None:
+        """Follow ``queue``'s agents from now on, with a QueueStatus resync right away.
+
+        Agents are known from queue events and QueueStatus resyncs of watched queues; a campaign
+        must see its agents before its first call, not a resync interval after it.
+        """
+        for server in self._dialer.capacity().servers:
+            runtime = self._dialer.runtime(server.name)
+            runtime.watch_queue(queue)
+            if server.healthy:
+                with contextlib.suppress(GatewayError, TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        await runtime.resync_queues()
+        self._watched.add(queue)
+
     def agents(self, queue: str, now: float) -> tuple[Agent, ...]:
         if queue not in self._watched:
-            # Agents are known from queue events and QueueStatus resyncs of watched queues:
-            # watch the campaign's queue before its first call, not after.
             for server in self._dialer.capacity().servers:
                 self._dialer.runtime(server.name).watch_queue(queue)
             self._watched.add(queue)

@@ -164,6 +164,9 @@ class CampaignRunner:
     async def run(self) -> None:
         """Tick until the campaign leaves ``running``; cancelled by the supervisor."""
         await self.seed()
+        first = await self._store.campaign(self.campaign_id)
+        if first is not None:
+            await self._switch.watch(first.queue)
         while True:
             view = await self._store.campaign(self.campaign_id)
             if view is None or view.state != "running":

@@ -21,7 +21,7 @@ from tests.gateway.conftest import FAST, DialerFactory, Recorder, request, wait_
 
 # gateway/sim registers a plain (non-async) aiohttp handler; aiohttp warns, and warnings are
 # errors here. Reported to the simulator's owner; tolerated in these tests only.
-pytestmark = pytest.mark.filterwarnings("ignore:Bare functions are deprecated:DeprecationWarning")
+
 
 SimFactory = Callable[..., Awaitable[SimAsterisk]]
 
