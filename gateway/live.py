@@ -120,6 +120,13 @@ class LiveRuntime:
         ))  # fmt: skip
         body: dict[str, object] = {"campaign_id": campaign_id, "state": str(campaign.state)}
         body.update(diagnosis.as_dict())
+        if campaign.state != "running":
+            reason = (
+                f"the campaign is {campaign.state}: it places no calls until started or resumed"
+            )
+            findings = [{"blocker": "not_running", "text": reason, "data": {}}]
+            findings.extend(diagnosis.as_dict()["findings"])
+            body.update(text=reason, findings=findings)
         if campaign.state == "running" and runner is None:
             body["note"] = "no runner on this instance: paced by another gateway instance"
         if runner is not None and runner.status.held:
