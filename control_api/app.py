@@ -1,7 +1,9 @@
 """``build_api(ctx)``: the control API as an aiohttp sub-application (the lead mounts it at
 ``/v1``). Registers every route of the route tables, the one problem middleware, the OpenAPI
 document at ``/openapi.json`` and the webhook sender, which the application owns: it is started
-on startup and stopped (cancelled and awaited) on cleanup.
+on startup and stopped (cancelled and awaited) on cleanup. The application also owns the token
+cache and the shared reads (:class:`control_api.availability.Coalescer`) of tokens and of the
+hot status endpoint.
 """
 
 from __future__ import annotations
@@ -10,10 +12,21 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import routes_admin, routes_campaigns
+from control_api import records, routes_admin, routes_campaigns
 from control_api.auth import TokenCache
+from control_api.availability import Coalescer
 from control_api.context import ApiContext
-from control_api.http import CTX, SENDER, TOKENS, Route, problem_middleware, wrap
+from control_api.http import (
+    AUTH,
+    CTX,
+    SENDER,
+    STATUS,
+    TOKENS,
+    Route,
+    auth_reads,
+    problem_middleware,
+    wrap,
+)
 from control_api.openapi import document
 from control_api.webhooks import WebhookSender
 from gateway import __version__
@@ -26,6 +39,8 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
     app = web.Application(middlewares=[problem_middleware], client_max_size=ctx.max_upload_bytes)
     app[CTX] = ctx
     app[TOKENS] = TokenCache()
+    app[AUTH] = auth_reads(ctx)
+    app[STATUS] = Coalescer(lambda campaign_id: records.status_json(ctx.engine, campaign_id))
     spec = document(ROUTES, __version__)
 
     async def openapi(_: web.Request) -> web.Response:

@@ -7,11 +7,14 @@ ApiError                  root: HTTP status, title, detail and extra members of 
 ├── Conflict       409    the resource is not in a state that allows this (lifecycle, version)
 ├── PayloadTooLarge 413   an upload over the configured size limit
 ├── UnsupportedMedia 415  an upload that is not CSV or XLSX
-└── Invalid        422    a request field is malformed; ``field`` names it
+├── Invalid        422    a request field is malformed; ``field`` names it
+└── ServiceUnavailable 503 the database is out of reach right now (pool exhausted, timed out,
+                          connection lost); the problem carries ``retry_after_s``
 
 :class:`pacing.lifecycle.OperationRefused` is translated to a 409 naming the current state and
-the allowed states by the one problem middleware (``control_api.problems``); nothing else turns
-exceptions into responses.
+the allowed states by the one problem middleware (``control_api.http``), and so are database
+unavailability errors (:func:`control_api.availability.unavailable`) to a 503; nothing else
+turns exceptions into responses.
 """
 
 from __future__ import annotations
@@ -70,3 +73,14 @@ class Invalid(ApiError):
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(f"{field}: {detail}", field=field)
         self.field = field
+
+
+class ServiceUnavailable(ApiError):
+    """The database cannot serve the request now; the client should retry later."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s

@@ -3,7 +3,9 @@
 Every format writes to a ``sink`` (an async ``bytes`` consumer: the HTTP response or a file) in
 bounded pieces, so memory stays flat in the number of records:
 
-* CSV is PostgreSQL's own ``COPY … TO STDOUT (FORMAT csv, HEADER)`` relayed chunk by chunk.
+* CSV is PostgreSQL's own ``COPY … TO STDOUT (FORMAT csv, HEADER)``: the driver hands over
+  pieces of a few kilobytes, which are gathered and passed on in chunks of about
+  :data:`CHUNK` bytes (fewer, larger writes to the HTTP response); no row is touched in Python.
 * XML is written by hand, batch by batch, from a server-side cursor.
 * XLSX uses openpyxl's write-only mode, which spools rows to a temporary file; the finished
   file is then streamed out in 256 KiB chunks.
@@ -55,6 +57,7 @@ COLUMNS = (
 )
 PDF_MAX_ROWS = 5000
 BATCH = 5000
+CHUNK = 1024 * 1024
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM records WHERE campaign_id = :cid ORDER BY id"  # noqa: S608
 
 
@@ -66,12 +69,23 @@ async def export(engine: AsyncEngine, campaign_id: int, fmt: str, sink: Sink) ->
 
 async def _csv(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     query = _SELECT.replace(":cid", "$1")
+    pending = bytearray()
+
+    async def gather(piece: bytes) -> None:
+        pending.extend(piece)
+        if len(pending) >= CHUNK:
+            chunk = bytes(pending)
+            pending.clear()
+            await sink(chunk)
+
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
         status = await raw.copy_from_query(
-            query, campaign_id, output=sink, format="csv", header=True
+            query, campaign_id, output=gather, format="csv", header=True
         )
+    if pending:
+        await sink(bytes(pending))
     return int(str(status).split()[-1]) if status else 0
 
 

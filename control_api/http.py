@@ -19,8 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from control_api.auth import Permission, Principal, TokenCache, authenticate
+from control_api.availability import Coalescer, unavailable
 from control_api.context import ApiContext
-from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge
+from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge, ServiceUnavailable
 from control_api.schemas import INT32, Field, Reply, Schema
 from control_api.webhooks import WebhookSender
 from gateway.logs import event, request_id
@@ -31,6 +32,8 @@ PROBLEM = "application/problem+json"
 CTX: web.AppKey[ApiContext] = web.AppKey("control_api_context", ApiContext)
 TOKENS: web.AppKey[TokenCache] = web.AppKey("control_api_token_cache", TokenCache)
 SENDER: web.AppKey[WebhookSender] = web.AppKey("control_api_webhook_sender", WebhookSender)
+AUTH: web.AppKey[Coalescer[str, Principal]] = web.AppKey("control_api_auth_reads", Coalescer)
+STATUS: web.AppKey[Coalescer[int, bytes]] = web.AppKey("control_api_status_reads", Coalescer)
 MAX_JSON = 1024 * 1024
 
 
@@ -66,7 +69,16 @@ class Route:
 
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
+    response = web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
+    if status == 503:
+        response.headers["Retry-After"] = str(extra.get("retry_after_s", 1))
+    return response
+
+
+def _unavailable_problem(exc: BaseException) -> web.Response:
+    detail = f"the database is busy or out of reach ({type(exc).__name__}); retry shortly"
+    gone = ServiceUnavailable(detail)
+    return problem(gone.status, gone.title, gone.detail, **gone.extra)
 
 
 @web.middleware
@@ -92,6 +104,9 @@ async def problem_middleware(
             raise
         return problem(exc.status, exc.reason, exc.text or exc.reason)
     except Exception as exc:
+        if unavailable(exc):
+            event(log, "database unavailable", logging.WARNING, path=request.path, error=repr(exc))
+            return _unavailable_problem(exc)
         event(log, "request failed", logging.ERROR, path=request.path, error=repr(exc))
         return problem(500, "Internal Server Error", "the request failed; see the server log")
     finally:
@@ -156,8 +171,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
         cache = request.app[TOKENS]
         principal = cache.get(header) if header is not None else None
         if principal is None:
-            async with ctx.engine.connect() as conn:
-                principal = await authenticate(conn, header, ctx.bootstrap_token)
+            principal = await request.app[AUTH].get(header or "")
             cache.put(str(header), principal)
         principal.require(route.permission)
         ids = _path_ids(route, request)
@@ -184,3 +198,13 @@ def paging(default: int = 100) -> tuple[Field, ...]:
         Field("limit", "integer", minimum=1, maximum=1000, description=f"default {default}"),
         Field("offset", "integer", minimum=0, maximum=INT32),
     )
+
+
+def auth_reads(ctx: ApiContext) -> Coalescer[str, Principal]:
+    """Token look-ups shared by concurrent requests carrying the same header."""
+
+    async def load(header: str) -> Principal:
+        async with ctx.engine.connect() as conn:
+            return await authenticate(conn, header or None, ctx.bootstrap_token)
+
+    return Coalescer(load)

@@ -20,8 +20,10 @@ callback_at               ISO 8601 date-time (campaign zone when no offset) or a
 A row with a bad value is reported with its row number and reason and skipped; good rows are
 kept. CR, LF and other control characters in any cell are a row error. Blank rows are ignored.
 Numbers are parsed with ``phonenumbers`` and the campaign's default region; an already-E.164
-number takes a fast path that skips text parsing but still checks validity. Time zones from the
-number are looked up once per prefix (all but the last four digits) per import.
+number takes a fast path that skips text parsing and checks validity with
+:class:`control_api.phones.Validity` (the same answer as ``phonenumbers.is_valid_number``, from
+precompiled patterns). Other spellings are parsed once per distinct text per import. Time zones
+from the number are looked up once per prefix (all but the last four digits) per import.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import phonenumbers
 from phonenumbers import timezone as phone_tz
+
+from control_api.phones import Validity
 
 KNOWN = ("phone", "name", "time_zone", "priority", "skill", "agent", "callback_at")
 MAX_CELL = 1000
@@ -71,6 +74,14 @@ class Contact:
 class Header:
     index: dict[str, int]  # known column -> position
     custom: list[tuple[str, int]]  # custom column name -> position
+    known: tuple[int, ...] = ()  # position of each KNOWN column in order, -1 when absent
+    width: int = 0  # one past the last used position
+
+    @classmethod
+    def of(cls, index: dict[str, int], custom: list[tuple[str, int]]) -> Header:
+        used = [*index.values(), *(p for _, p in custom)]
+        known = tuple(index.get(name, -1) for name in KNOWN)
+        return cls(index, custom, known, max(used, default=-1) + 1)
 
 
 def header(cells: Sequence[str]) -> Header:
@@ -92,7 +103,7 @@ def header(cells: Sequence[str]) -> Header:
             custom.append((cells[position].strip(), position))
     if "phone" not in index:
         raise HeaderError("the header row has no 'phone' column")
-    return Header(index, custom)
+    return Header.of(index, custom)
 
 
 @dataclass(slots=True)
@@ -103,45 +114,44 @@ class RowChecker:
     campaign_zone: str
     zones: frozenset[str] = field(default_factory=lambda: frozenset(zoneinfo.available_timezones()))
     _prefix_zones: dict[str, list[str]] = field(default_factory=dict)
+    _validity: Validity = field(default_factory=Validity)
+    _parsed: dict[str, str | None] = field(default_factory=dict)  # raw text -> E.164 / invalid
 
     def check(self, hdr: Header, number: int, cells: Sequence[str]) -> Contact | RowError | None:
         """A contact, a row error, or None for a blank row."""
-        if not any(c.strip() for c in cells):
+        joined = "".join(cells)
+        if not joined.strip():
             return None
-        if _CONTROL.search("".join(cells)):
+        if _CONTROL.search(joined):
             return RowError(number, "a cell contains a line break or control character")
-        if max(map(len, cells)) > MAX_CELL:
+        if len(joined) > MAX_CELL and max(map(len, cells)) > MAX_CELL:
             return RowError(number, f"a cell is longer than {MAX_CELL} characters")
 
-        def get(name: str) -> str:
-            position = hdr.index.get(name)
-            return cells[position].strip() if position is not None and position < len(cells) else ""
-
+        # The used cells stripped, padded to the header's width plus one "" (absent columns
+        # have position -1, so they read that "").
+        stripped = [c.strip() for c in cells[: hdr.width]]
+        stripped.extend([""] * (hdr.width + 1 - len(stripped)))
         try:
-            return self._contact(hdr, number, cells, get)
+            return self._contact(hdr, number, stripped)
         except ValueError as exc:
             return RowError(number, str(exc))
 
-    def _contact(self, hdr: Header, number: int, cells: Sequence[str], get: Any) -> Contact:
-        phone = self.normalise(get("phone"))
-        zone = get("time_zone") or None
-        if zone is not None and zone not in self.zones:
+    def _contact(self, hdr: Header, number: int, stripped: list[str]) -> Contact:
+        phone, name, zone, priority, skill, agent, callback = [stripped[i] for i in hdr.known]
+        e164 = self.normalise(phone)
+        if zone and zone not in self.zones:
             raise ValueError(f"time_zone: unknown zone {zone!r}")
-        custom = {
-            name: cells[position].strip()
-            for name, position in hdr.custom
-            if position < len(cells) and cells[position].strip()
-        }
+        custom = {key: stripped[position] for key, position in hdr.custom if stripped[position]}
         return Contact(
             row=number,
-            phone=phone,
-            name=get("name"),
-            time_zone=zone,
-            time_zones=[zone] if zone else self.zones_for(phone),
-            priority=_priority(get("priority")),
-            skill=get("skill"),
-            agent=get("agent"),
-            callback_at=self._when(get("callback_at")),
+            phone=e164,
+            name=name,
+            time_zone=zone or None,
+            time_zones=[zone] if zone else self.zones_for(e164),
+            priority=_priority(priority),
+            skill=skill,
+            agent=agent,
+            callback_at=self._when(callback),
             custom=custom,
         )
 
@@ -149,15 +159,17 @@ class RowChecker:
         """E.164 form of ``raw``; ValueError naming the problem."""
         if not raw:
             raise ValueError("phone: missing")
-        parsed = _fast(raw) if _E164.fullmatch(raw) else None
-        if parsed is None:
-            try:
-                parsed = phonenumbers.parse(raw, self.region)
-            except phonenumbers.NumberParseException:
-                raise ValueError(f"phone: {raw!r} is not a phone number") from None
-        if not phonenumbers.is_valid_number(parsed):
+        split = _split_e164(raw) if _E164.fullmatch(raw) else None
+        if split is not None:
+            if self._validity.valid(*split):
+                return raw  # already E.164 without leading zeros: its own formatting
             raise ValueError(f"phone: {raw!r} is not a valid number")
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if raw not in self._parsed:
+            self._parsed[raw] = _parse(raw, self.region)
+        e164 = self._parsed[raw]
+        if e164 is None:
+            raise ValueError(f"phone: {raw!r} is not a valid number")
+        return e164
 
     def zones_for(self, e164: str) -> list[str]:
         prefix = e164[:-4]
@@ -189,8 +201,8 @@ class RowChecker:
         return when
 
 
-def _fast(raw: str) -> phonenumbers.PhoneNumber | None:
-    """Split an E.164 string without text parsing; None when the slow path is needed."""
+def _split_e164(raw: str) -> tuple[int, str] | None:
+    """(calling code, national number) of an E.164 string; None when the parser must decide."""
     digits = raw[1:]
     for length in (1, 2, 3):
         code = int(digits[:length])
@@ -198,8 +210,22 @@ def _fast(raw: str) -> phonenumbers.PhoneNumber | None:
             national = digits[length:]
             if national.startswith("0"):
                 return None  # leading zeros (Italy and others): let the parser decide
-            return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+            return code, national
     return None
+
+
+def _parse(raw: str, region: str) -> str | None:
+    """E.164 of any spelling ``phonenumbers`` understands; None when valid-looking but invalid.
+
+    ValueError when it is not a phone number at all.
+    """
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"phone: {raw!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _priority(raw: str) -> int:

@@ -54,7 +54,12 @@ def _response(status: int, spec: Reply | str) -> dict[str, Any]:
 
 
 def _responses(route: Route) -> dict[str, Any]:
-    replies: dict[int, Reply | str] = {401: "problem", 403: "problem", **route.replies}
+    replies: dict[int, Reply | str] = {
+        401: "problem",
+        403: "problem",
+        503: "problem",
+        **route.replies,
+    }
     if route.body is not None or route.query or route.upload:
         replies.setdefault(422, "problem")
     if route.body is not None:

@@ -13,7 +13,7 @@ from control_api import campaigns, exports, governance, records, sheets
 from control_api.audit import jsonable
 from control_api.auth import Permission as P
 from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
-from control_api.http import Call, Route, notify, paging, reply
+from control_api.http import STATUS, Call, Route, notify, paging, reply
 from control_api.schemas import INT32, Field, Reply
 from control_api.webhooks import http_probe
 from pacing.lifecycle import CampaignState, Operation, apply
@@ -59,7 +59,8 @@ async def delete_campaign(call: Call) -> web.StreamResponse:
 
 
 async def status(call: Call) -> web.StreamResponse:
-    return reply(jsonable(await records.status(call.ctx.engine, call.ids["id"])))
+    body = await call.request.app[STATUS].get(call.ids["id"])
+    return web.Response(body=body, content_type="application/json")
 
 
 def _simple(operation: Operation) -> Any:

@@ -41,6 +41,15 @@ _T = re.compile(rb"<t\b[^>]*>(.*?)</t>|<t\b[^>]*/>", re.S)
 _SI = re.compile(rb"<si>(.*?)</si>|<si/>", re.S)
 _RPH = re.compile(rb"<rPh\b.*?</rPh>", re.S)
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+# The fast path (on the decoded sheet): one row, one common-shape cell, a body of only those.
+_S_ROW = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_S_ROWNUM = re.compile(r'\br="(\d+)"')
+_S_CELL_TEXT = (
+    r'<c r="([A-Z]{1,3})\d+"(?: s="\d+")?(?: t="(\w+)")?(?: s="\d+")?'
+    r'(?:/>|>(?:<v>([^<]+)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)</c>)'
+)
+_S_CELL = re.compile(_S_CELL_TEXT)
+_S_BODY = re.compile(r"(?:\s*(?:" + _S_CELL_TEXT + r"))*\s*")
 
 
 class SheetError(Exception):
@@ -155,25 +164,105 @@ def read_xlsx(data: bytes) -> Iterator[Row]:
         sheet = book.read(_first_sheet(book))
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise SheetError(f"the file is not a readable XLSX workbook ({exc})") from None
-    for row in _ROW.finditer(sheet):
-        number = _ROWNUM.search(row.group(1))
+    try:
+        text = sheet.decode("utf-8")
+    except UnicodeDecodeError:
+        yield from _scan(sheet, shared)  # an undecodable cell is then reported on its own row
+        return
+    yield from _fast_rows(text, shared)
+
+
+def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
+    """Rows made only of common cell shapes are read with one pattern; others generically.
+
+    A row qualifies when its body holds nothing but cells like ``<c r="B7" s="1" t="s"><v>3</v>
+    </c>``, ``<c r="A7" t="inlineStr"><is><t>x</t></is></c>`` or ``<c r="C7"/>``; for such a
+    row the generic scanner would give the same cells, only several times slower.
+    """
+    columns: dict[str, int] = {}  # column letters -> index, for this sheet
+    for row in _S_ROW.finditer(text):
+        body = row.group(2) or ""
+        if not _S_BODY.fullmatch(body):
+            yield from _scan_one(row.group(0).encode(), shared)
+            continue
+        number = _S_ROWNUM.search(row.group(1))
         if number is None:
             continue
         cells: list[str] = []
-        for cell in _CELL.finditer(row.group(2) or b""):
-            attrs = cell.group(1)
-            ref = _REF.search(attrs)
-            column = _column(ref.group(1)) if ref else len(cells)
+        for letters, kind, value, inline in _S_CELL.findall(body):
+            column = columns.get(letters)
+            if column is None:
+                column = columns[letters] = _column(letters.encode())
+            if kind == "inlineStr" and "&" not in inline and "_x" not in inline:
+                cell = inline
+            else:
+                cell = _fast_value(kind, value, inline, shared)
             if column > 16384:
                 continue
-            while len(cells) < column:
-                cells.append("")
-            try:
-                value = _value(attrs, cell.group(2) or b"", shared)
-            except (UnicodeDecodeError, ValueError):
-                value = "\x00"  # undecodable cell: the row check reports it
-            if column < len(cells):
-                cells[column] = value
+            if column == len(cells):
+                cells.append(cell)
+            elif column > len(cells):
+                cells.extend([""] * (column - len(cells)))
+                cells.append(cell)
             else:
-                cells.append(value)
+                cells[column] = cell
         yield int(number.group(1)), cells
+
+
+def _fast_value(kind: str, value: str, inline: str, shared: list[str]) -> str:
+    if kind == "inlineStr":
+        return _unescape_text(inline)
+    if not value:
+        return ""  # no <v>: the generic reader's empty cell
+    if kind == "s":
+        if not value.isascii():
+            return "\x00"  # as the generic reader: not an index, the row check reports it
+        try:
+            index = int(value)
+        except ValueError:
+            return "\x00"
+        return shared[index] if 0 <= index < len(shared) else ""
+    if kind in ("", "n"):
+        return _number(value)
+    if kind == "b":
+        return "TRUE" if value == "1" else "FALSE"
+    return _unescape_text(value)
+
+
+def _unescape_text(raw: str) -> str:
+    if "&" in raw:
+        raw = html.unescape(raw)
+    if "_x" in raw:
+        raw = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw)
+    return raw
+
+
+def _scan(sheet: bytes, shared: list[str]) -> Iterator[Row]:
+    for row in _ROW.finditer(sheet):
+        yield from _scan_one(row.group(0), shared)
+
+
+def _scan_one(row_xml: bytes, shared: list[str]) -> Iterator[Row]:
+    """The generic reader of one ``<row>`` element: any cell shape, decoded cell by cell."""
+    row = _ROW.match(row_xml)
+    number = _ROWNUM.search(row.group(1)) if row is not None else None
+    if row is None or number is None:
+        return
+    cells: list[str] = []
+    for cell in _CELL.finditer(row.group(2) or b""):
+        attrs = cell.group(1)
+        ref = _REF.search(attrs)
+        column = _column(ref.group(1)) if ref else len(cells)
+        if column > 16384:
+            continue
+        while len(cells) < column:
+            cells.append("")
+        try:
+            value = _value(attrs, cell.group(2) or b"", shared)
+        except (UnicodeDecodeError, ValueError):
+            value = "\x00"  # undecodable cell: the row check reports it
+        if column < len(cells):
+            cells[column] = value
+        else:
+            cells.append(value)
+    yield int(number.group(1)), cells
