@@ -37,6 +37,7 @@ from gateway.db.engine import make_engine, ping
 from gateway.db.migrate import upgrade
 from gateway.dialing import Dialer
 from gateway.health import add_health_routes
+from gateway.instances import Instances
 from gateway.live import LiveRuntime
 from gateway.logs import event
 from gateway.metrics import Metrics
@@ -78,8 +79,10 @@ class Service:
         *,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
+        takeover_after_s: float = 30.0,
     ) -> None:
         self.settings = settings
+        self._takeover_after_s = takeover_after_s
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
 
@@ -127,7 +130,17 @@ class Service:
             hold=lambda: None if writer.healthy else "attempt results cannot be written",
             tick_s=self.settings.tick_interval_s,
         )
-        observer = Observer(metrics, supervisor, dialer, writer, store, recoveries, engine)
+        instances = Instances(
+            engine,
+            self.settings.instance_id,
+            dialer.reconcile,
+            wall=_wall,
+            fallback_server=self.settings.servers[0].name if self.settings.servers else None,
+            dead_after_s=self._takeover_after_s,
+        )
+        observer = Observer(
+            metrics, supervisor, dialer, writer, store, recoveries, engine, instances
+        )
         writer.add_listener(supervisor.settled)
         writer.add_listener(observer.settled)
         runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)

@@ -1,0 +1,137 @@
+"""Two gateway instances on one database: one is killed mid-campaign, the other takes over.
+
+Instance A is a real ``dialer serve`` process and paces the campaign; it is SIGKILLed while
+calls are in flight. Instance B (in this process) must take the campaign's pacer lease over,
+adopt A's calls in flight once A's heartbeat is stale, settle every attempt, keep dialling, and
+never originate an attempt twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gateway.app import Running, Service
+from gateway.demo import set_up_campaign, wait_ready, with_simulated_servers
+from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
+from gateway.sim import SimAsterisk, SimConfig
+from tests.e2e.conftest import TIME_SCALE, OwnDatabase, until
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+_BY_INSTANCE = text(
+    "SELECT instance_id, status, count(*) FROM attempts WHERE campaign_id = :cid "
+    "GROUP BY instance_id, status"
+)
+_IDS = text("SELECT id FROM attempts WHERE campaign_id = :cid")
+
+
+def _config(path: Path, sim: SimAsterisk) -> Path:
+    creds = sim.credentials
+    path.write_text(
+        "[[servers]]\n"
+        f'name = "sim"\nami_port = {sim.ami_port}\nami_username = "{creds.ami_user}"\n'
+        f'ami_secret = "{creds.ami_secret}"\nari_port = {sim.ari_port}\n'
+        f'ari_username = "{creds.ari_user}"\nari_password = "{creds.ari_password}"\n'
+        'channels = 400\noriginate_rate = 100\ntrunk = "PJSIP/{number}@carrier-a"\n'
+    )
+    return path
+
+
+async def _serve_a(config: Path, url: str, token: str) -> tuple[asyncio.subprocess.Process, int]:
+    env = {
+        **os.environ,
+        "DIALER_DATABASE_URL": url,
+        "DIALER_INSTANCE_ID": "instance-a",
+        "DIALER_HTTP_PORT": "0",
+        "DIALER_API_TOKEN": token,
+        "DIALER_TICK_INTERVAL": "0.1",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdout is not None
+    async with asyncio.timeout(60):
+        while True:
+            line = (await proc.stdout.readline()).decode()
+            assert line, "instance A exited before serving"
+            if line.startswith("dialer: serving on "):
+                return proc, int(line.rsplit(":", 1)[1])
+
+
+async def _ids(running: Running, cid: int) -> set[str]:
+    async with running.engine.connect() as conn:
+        return {str(i) for i in (await conn.execute(_IDS, {"cid": cid})).scalars()}
+
+
+async def _counts(running: Running, cid: int) -> dict[tuple[str, str], int]:
+    async with running.engine.connect() as conn:
+        rows = (await conn.execute(_BY_INSTANCE, {"cid": cid})).all()
+    return {(str(i), str(s)): int(n) for i, s, n in rows}
+
+
+async def test_a_killed_instance_is_taken_over_without_losing_or_repeating_a_call(
+    own_database: OwnDatabase, scratch_dir: Path
+) -> None:
+    token = secrets.token_urlsafe(16)
+    config = SimConfig.demo(agents=10, seed=5, ami_port=0, ari_port=0, time_scale=TIME_SCALE)
+    async with SimAsterisk(config) as sim:
+        proc, port = await _serve_a(_config(scratch_dir / "a.toml", sim), own_database.url, token)
+        try:
+            campaign = await set_up_campaign(f"http://127.0.0.1:{port}/v1", token, 400, seed=21)
+            cid = campaign.campaign_id
+            settings = Settings(
+                http=HttpSettings(port=0),
+                database=DatabaseSettings(url=Secret(own_database.url)),
+                api_token=Secret(token),
+                instance_id="instance-b",
+                tick_interval_s=0.1,
+                servers=_config_servers(sim),
+            )
+            stop = asyncio.Event()
+            ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+            service_b = Service(settings, takeover_after_s=6.0).run(stop, on_ready=ready.set_result)
+            task_b = asyncio.create_task(service_b)
+            running = await asyncio.wait_for(wait_ready(ready, task_b), 60)
+
+            async def a_is_dialling() -> bool:
+                counts = await _counts(running, cid)
+                return counts.get(("instance-a", "dialing"), 0) >= 3 and counts.get(
+                    ("instance-a", "settled"), 0) >= 5  # fmt: skip
+
+            await until(a_is_dialling, 120, "instance A to have calls settled and in flight")
+            assert not any(i == "instance-b" for i, _ in await _counts(running, cid))
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            before_kill = await _ids(running, cid)
+
+            async def taken_over() -> bool:
+                counts = await _counts(running, cid)
+                placed_by_b = len(await _ids(running, cid) - before_kill)
+                return counts.get(("instance-a", "dialing"), 0) == 0 and placed_by_b >= 5
+
+            await until(taken_over, 120, "instance B to adopt A's calls and place new ones")
+            counts_after = await _counts(running, cid)
+            assert ("instance-b", "dialing") in counts_after or (
+                "instance-b", "settled") in counts_after  # fmt: skip
+            assert all(status == "settled" for i, status in counts_after if i == "instance-a")
+            ids = await _ids(running, cid)
+            counts = sim.originate_counts
+            assert {counts.get(i, 0) for i in ids} == {1}, "an attempt was originated twice"
+            stop.set()
+            await asyncio.wait_for(task_b, 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def _config_servers(sim: SimAsterisk) -> tuple[AsteriskServer, ...]:
+    return with_simulated_servers(Settings(), sim, "unused").servers
