@@ -65,6 +65,7 @@ class Observer:
         self._recoveries = recoveries
         self._interval_s = interval_s
         self._reconnects: dict[tuple[str, str], int] = {}
+        self._trips: dict[int, object] = {}  # the last trip counted per campaign
         self._rested_at = 0.0
 
     def settled(self, result: AttemptResult) -> None:
@@ -153,6 +154,10 @@ class Observer:
     def _observe(self) -> None:
         for campaign_id, runner in list(self._supervisor.runners.items()):
             campaign = str(campaign_id)
+            trip = runner.status.trip
+            if trip is not None and self._trips.get(campaign_id) is not trip:
+                self._trips[campaign_id] = trip
+                self._metrics.guard_tripped(campaign, trip.guard)
             snapshot = runner.last_snapshot
             if snapshot is None:
                 continue

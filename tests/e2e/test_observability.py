@@ -74,8 +74,16 @@ async def test_metrics_during_a_campaign_have_sane_values(stack: Stack) -> None:
     seizures = _value(m, "dialer_call_seizures_total", campaign=cid)
     assert 0 < answers <= seizures
     for histogram in ("dialer_call_ring_seconds", "dialer_call_talk_seconds",
-                      "dialer_call_post_dial_delay_seconds", "dialer_call_mos"):  # fmt: skip
+                      "dialer_call_post_dial_delay_seconds", "dialer_call_mos",
+                      "dialer_call_duration_seconds", "dialer_call_agent_connect_seconds",
+                      "dialer_rtcp_jitter_seconds", "dialer_rtcp_packet_loss_ratio",
+                      "dialer_rtcp_rtt_seconds"):  # fmt: skip
         assert _value(m, f"{histogram}_count", campaign=cid) > 0, histogram
+    acd = _value(m, "dialer_call_duration_seconds_sum", campaign=cid) / _value(
+        m, "dialer_call_duration_seconds_count", campaign=cid)  # fmt: skip
+    assert 0 < acd < 3600
+    assert _value(m, "dialer_pacing_dial_level", campaign=cid) >= 0
+    assert _value(m, "dialer_link_rtt_seconds_count", server="sim", link="ami") > 0
     mos_mean = _value(m, "dialer_call_mos_sum", campaign=cid) / _value(
         m, "dialer_call_mos_count", campaign=cid)  # fmt: skip
     assert 1.0 <= mos_mean <= 4.5
@@ -112,9 +120,8 @@ async def test_metrics_during_a_campaign_have_sane_values(stack: Stack) -> None:
 async def test_a_real_prometheus_fires_the_abandon_alert_from_the_gateway(
     stack: Stack, prometheus_path: str, scratch_dir: Path
 ) -> None:
-    # Overdial on purpose: power pacing at 5 lines per agent with all but one agent paused.
-    for ext in range(102, 111):
-        stack.sim.world.pause_agent("sales", f"Agent {ext}", paused=True, reason="test")
+    # Overdial on purpose: power pacing at 5 lines per free agent answers far more live calls
+    # than 10 agents can take within 2 s.
     campaign = await set_up_campaign(stack.api, stack.token, records=300, seed=9)
     headers = {"Authorization": f"Bearer {stack.token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
@@ -138,3 +145,13 @@ async def test_a_real_prometheus_fires_the_abandon_alert_from_the_gateway(
             )
 
         await prom.wait_for(firing, "the abandon alert to fire", timeout_s=120)
+
+    async def guard_paused() -> bool:
+        view = await stack.running.store.campaign(campaign.campaign_id)
+        return view is not None and view.state == "paused"
+
+    await until(guard_paused, 120, "the abandon guard to pause the overdialling campaign")
+    await asyncio.sleep(1.5)  # one observer round
+    m = await _scrape(stack)
+    trips = _value(m, "dialer_guard_trips_total", campaign=str(campaign.campaign_id))
+    assert trips >= 1
