@@ -139,6 +139,9 @@ class DbStore:
         choice = await self.caller_ids.pick(campaign_id, lease.phone, lease.caller_id)
         return choice.number
 
+    async def caller_ids_available(self, campaign_id: int) -> int:
+        return await self.caller_ids.available(campaign_id)
+
     async def start_attempt(self, order: CallOrder) -> None:
         start = leasing.AttemptStart(
             attempt_id=order.attempt_id,

@@ -220,6 +220,9 @@ class CampaignRunner:
         ))  # fmt: skip
 
     async def _place(self, view: CampaignView, decision: Decision) -> None:
+        if await self._store.caller_ids_available(self.campaign_id) == 0:
+            self.status.no_caller_id += 1  # no record is leased for nothing; diagnostics say why
+            return
         leases = await self._store.lease(self.campaign_id, decision.calls)
         self.status.no_records = not leases
         if not leases and not self._in_flight:
