@@ -32,7 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.db.errors import DatabaseError
-from gateway.db.retry import RetryPolicy, next_step
+from gateway.db.retry import next_step, parse_rules
 from pacing.outcomes import Outcome
 
 
@@ -268,7 +268,7 @@ async def settle_attempt(engine: AsyncEngine, result: AttemptResult) -> Settled 
             return None
         record_id, campaign_id = int(row[0]), int(row[1])
         c = await _campaign(conn, campaign_id)
-        policy = RetryPolicy.from_json(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
+        policy = parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
         attempts = int(
             (
                 await conn.execute(

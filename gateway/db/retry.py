@@ -1,31 +1,25 @@
-"""Retry rules: what happens to a record after an attempt settles. Pure: no I/O, no clock.
+"""Retry rules for stored records: the campaign's ``retry_rules`` JSON → :mod:`pacing.retry`.
 
 A campaign's ``retry_rules`` JSON maps an outcome to ``{"delay_s": int, "max_attempts": int}``;
-missing outcomes use :data:`DEFAULT_RULES` and the campaign-wide ``max_attempts``. Some outcomes
-end the record whatever the rules say: ``answered`` (reached), ``failed`` (the number does not
-work), ``dnc`` (must never be called) and ``unknown`` (the callee may have been reached, so it is
-never redialled automatically). An ``abandoned`` call is retried no sooner than the campaign's
-hold-off (72 h by default, the UK rule). Malformed rules raise
-:class:`pacing.errors.ScheduleError`, naming the outcome and key.
+missing outcomes use the pacing defaults and the campaign-wide ``max_attempts``. The decision
+itself (final outcomes, attempt limits, the abandoned-call hold-off) is
+:func:`pacing.retry.plan_retry`; this module only parses the stored document and turns the
+verdict into the record's status and reason. Malformed rules raise
+:class:`pacing.errors.ScheduleError`, naming the outcome and key. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from gateway.db.models import RecordStatus
 from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
+from pacing.retry import RetryRule, RetryRules, RetryVerdict, plan_retry
 
-
-@dataclass(frozen=True, slots=True)
-class RetryRule:
-    delay_s: int
-    max_attempts: int | None = None  # None: the campaign's max_attempts
-
-
+# Status and reason of a record whose attempt ended in a final outcome.
 FINAL = {
     Outcome.ANSWERED: (RecordStatus.DONE, "answered"),
     Outcome.FAILED: (RecordStatus.DONE, "failed"),
@@ -33,34 +27,19 @@ FINAL = {
     Outcome.UNKNOWN: (RecordStatus.DONE, "outcome unknown"),
 }
 
-DEFAULT_RULES: Mapping[Outcome, RetryRule] = {
-    Outcome.ABANDONED: RetryRule(0),
-    Outcome.MACHINE: RetryRule(4 * 3600),
-    Outcome.NO_ANSWER: RetryRule(3600),
-    Outcome.BUSY: RetryRule(600),
-    Outcome.CONGESTION: RetryRule(300),
-    Outcome.CANCELLED: RetryRule(60),
-}
 
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int
-    abandon_holdoff_s: int
-    rules: Mapping[Outcome, RetryRule]
-
-    @classmethod
-    def from_json(
-        cls, rules: Mapping[str, object], max_attempts: int, abandon_holdoff_s: int
-    ) -> RetryPolicy:
-        parsed = dict(DEFAULT_RULES)
-        for key, value in rules.items():
-            try:
-                outcome = Outcome(key)
-            except ValueError:
-                raise ScheduleError(f"retry_rules: unknown outcome {key!r}") from None
-            parsed[outcome] = _rule(key, value)
-        return cls(max_attempts, abandon_holdoff_s, parsed)
+def parse_rules(
+    document: Mapping[str, object], max_attempts: int, abandon_holdoff_s: int
+) -> RetryRules:
+    """The campaign's rules from its stored JSON (defaults for the outcomes it leaves out)."""
+    parsed = dict(RetryRules().rules)
+    for key, value in document.items():
+        try:
+            outcome = Outcome(key)
+        except ValueError:
+            raise ScheduleError(f"retry_rules: unknown outcome {key!r}") from None
+        parsed[outcome] = _rule(key, value)
+    return RetryRules(max_attempts, dt.timedelta(seconds=abandon_holdoff_s), parsed)
 
 
 def _rule(key: str, value: object) -> RetryRule:
@@ -72,31 +51,27 @@ def _rule(key: str, value: object) -> RetryRule:
         raise ScheduleError(f"retry_rules.{key}.delay_s: must be a non-negative integer")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ScheduleError(f"retry_rules.{key}.max_attempts: must be a positive integer")
-    return RetryRule(delay, limit)
+    return RetryRule(dt.timedelta(seconds=delay), limit)
 
 
 def validate_rules(rules: Mapping[str, object]) -> None:
     """Raise :class:`ScheduleError` if ``rules`` would not parse."""
-    RetryPolicy.from_json(rules, 1, 0)
+    parse_rules(rules, 1, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class NextStep:
     status: RecordStatus
-    next_attempt_at: datetime | None
+    next_attempt_at: dt.datetime | None
     reason: str
 
 
-def next_step(policy: RetryPolicy, outcome: Outcome, attempts: int, now: datetime) -> NextStep:
+def next_step(rules: RetryRules, outcome: Outcome, attempts: int, now: dt.datetime) -> NextStep:
     """The record's status after its ``attempts``-th attempt ended in ``outcome`` at ``now``."""
-    if outcome in FINAL:
-        status, reason = FINAL[outcome]
+    plan = plan_retry(rules, outcome, attempts, now)
+    if plan.verdict is RetryVerdict.FINAL:
+        status, reason = FINAL.get(outcome, (RecordStatus.DONE, str(outcome)))
         return NextStep(status, None, reason)
-    rule = policy.rules.get(outcome, RetryRule(0))
-    limit = rule.max_attempts if rule.max_attempts is not None else policy.max_attempts
-    if attempts >= min(limit, policy.max_attempts):
+    if plan.verdict is RetryVerdict.EXHAUSTED:
         return NextStep(RecordStatus.DONE, None, f"max attempts ({outcome})")
-    delay = rule.delay_s
-    if outcome is Outcome.ABANDONED:
-        delay = max(delay, policy.abandon_holdoff_s)
-    return NextStep(RecordStatus.RETRY, now + timedelta(seconds=delay), str(outcome))
+    return NextStep(RecordStatus.RETRY, plan.at, str(outcome))
