@@ -19,6 +19,7 @@ from gateway.agents import AgentView, QueueSnapshot
 from gateway.ami.adapter import LinkStats, LinkTiming
 from gateway.calls.model import AttemptResult, CallQuality, InFlightCall, OriginateRequest
 from gateway.calls.runtime import ServerRuntime
+from gateway.calls.state import CallState
 from gateway.errors import InvalidValue, NoCapacity, UnknownServer
 from gateway.pool import PoolSnapshot, ServerConfig, choose
 
@@ -140,6 +141,14 @@ class Dialer:
         for runtime in self._runtimes.values():
             calls.update(runtime.tracker.in_flight())
         return calls
+
+    def state_of(self, attempt_id: str) -> CallState | None:
+        """Where one call in flight is (None: not tracked), without building the whole map."""
+        for runtime in self._runtimes.values():
+            state = runtime.tracker.state_of(attempt_id)
+            if state is not None:
+                return state
+        return None
 
     def link_stats(self) -> tuple[LinkStats, ...]:
         """State, reconnects, Ping RTT and volumes of every AMI and ARI link."""

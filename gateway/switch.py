@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from gateway.agents import AgentStatus, AgentView
 from gateway.calls.model import OriginateRequest
@@ -117,8 +117,9 @@ class DialerSwitch:
     def free_channels(self) -> int | None:
         return self._dialer.capacity().free
 
-    def phases(self) -> Mapping[str, CallPhaseName]:
-        return {aid: _PHASE[call.state] for aid, call in self._dialer.in_flight().items()}
+    def phase(self, attempt_id: str) -> CallPhaseName | None:
+        state = self._dialer.state_of(attempt_id)
+        return None if state is None else _PHASE[state]
 
     def links(self) -> tuple[int, int]:
         capacity = self._dialer.capacity()

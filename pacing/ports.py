@@ -8,7 +8,7 @@ dataclasses defined here or structural Protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -102,8 +102,8 @@ class Switch(Protocol):
     def agents(self, queue: str, now: float) -> tuple[Agent, ...]: ...
     def free_channels(self) -> int | None: ...
     def links(self) -> tuple[int, int]: ...  # (servers with a ready link, servers)
-    def phases(self) -> Mapping[str, CallPhaseName]:
-        """Where each call in flight is, by attempt id (calls not listed are not known)."""
+    def phase(self, attempt_id: str) -> CallPhaseName | None:
+        """Where one call in flight is (None: not known to the switch)."""
         ...
 
 

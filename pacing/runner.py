@@ -127,10 +127,9 @@ class CampaignRunner:
         A call connected to an agent shows as that busy agent instead; one that is over but not
         yet settled needs no room. Waiting calls keep the time they were first seen waiting.
         """
-        phases = self._switch.phases()
         calls = []
         for attempt_id, call in list(self._in_flight.items()):
-            phase = phases.get(attempt_id, "dialing")
+            phase = self._switch.phase(attempt_id) or "dialing"
             if phase in ("connected", "ended"):
                 continue
             if phase == "answered" and call.phase is not CallPhase.WAITING:
