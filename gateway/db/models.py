@@ -35,21 +35,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pacing.callerid import NumberStatus as NumberStatus
+from pacing.eligibility import DialStatus
+
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
-class RecordStatus(enum.StrEnum):
-    """Where a contact record stands. ``new``/``retry``/``callback`` are dialable."""
-
-    NEW = "new"
-    RETRY = "retry"
-    CALLBACK = "callback"
-    DIALING = "dialing"
-    DONE = "done"
-    DNC = "dnc"
-
+# The status vocabularies belong to the pacing core (it decides on them); the columns store them.
+RecordStatus = DialStatus  # ``new``/``retry``/``callback`` are dialable
 
 DIALABLE = (RecordStatus.NEW, RecordStatus.RETRY, RecordStatus.CALLBACK)
 
@@ -57,12 +52,6 @@ DIALABLE = (RecordStatus.NEW, RecordStatus.RETRY, RecordStatus.CALLBACK)
 class AttemptStatus(enum.StrEnum):
     DIALING = "dialing"
     SETTLED = "settled"
-
-
-class NumberStatus(enum.StrEnum):
-    ACTIVE = "active"
-    RESTING = "resting"
-    RETIRED = "retired"
 
 
 class Role(enum.StrEnum):
