@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 
 from gateway import validate
 from gateway.ami import events as ev
-from gateway.ami.linkstate import LinkInput, LinkState, apply, backoff_delay
+from gateway.ami.linkstate import LinkInput, LinkState, apply
 from gateway.ami.parser import AmiParser
+from gateway.ami.reconnect import LinkLoop, run_link
 from gateway.errors import (
     ActionFailed,
     AuthenticationFailed,
@@ -217,35 +218,25 @@ class AmiLink:
 
     async def run(self) -> None:
         """Connect, log in, serve, reconnect with backoff; return only after :meth:`stop`."""
-        self._transition(LinkInput.START)
-        attempt = 0
-        while not self._stopping.is_set():
-            was_ready = False
-            try:
-                was_ready = await self._session()
-            except (OSError, TimeoutError, GatewayError) as exc:
-                log.warning("ami link %s: %s: %s", self.endpoint.server, type(exc).__name__, exc)
-            finally:
-                was_ready = was_ready or self._state is LinkState.READY
-                await self._teardown()
-            if self._stopping.is_set():
-                break
-            self._transition(LinkInput.FAILED)
-            if was_ready:
-                attempt = 0
-                if self._on_lost is not None:
-                    self._on_lost()
-            delay = backoff_delay(
-                attempt, base=self.timing.backoff_base, cap=self.timing.backoff_cap, rand=self._rand
+        await run_link(
+            LinkLoop(
+                name=f"ami link {self.endpoint.server}",
+                log=log,
+                session=self._session,
+                teardown=self._teardown,
+                transition=self._transition,
+                is_ready=lambda: self._state is LinkState.READY,
+                stopping=self._stopping,
+                backoff=(self.timing.backoff_base, self.timing.backoff_cap),
+                rand=self._rand,
+                errors=(OSError, TimeoutError, GatewayError),
+                on_lost=self._on_lost,
+                on_retry=self._count_reconnect,
             )
-            attempt += 1
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._stopping.wait()
-            if not self._stopping.is_set():
-                self.reconnects += 1
-                self._transition(LinkInput.RETRY)
-        self._transition(LinkInput.STOP)
+        )
+
+    def _count_reconnect(self) -> None:
+        self.reconnects += 1
 
     async def stop(self) -> None:
         """Ask :meth:`run` to finish; it closes the socket (the run task's owner awaits it)."""

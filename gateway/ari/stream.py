@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from gateway.ami.linkstate import LinkInput, LinkState, apply, backoff_delay
+from gateway.ami.linkstate import LinkInput, LinkState, apply
+from gateway.ami.reconnect import LinkLoop, run_link
 from gateway.ari.errors import error_for
 from gateway.ari.events import ApplicationReplaced, AriEvent, parse_frame
 from gateway.errors import AriError, GatewayError, LinkDown, ProtocolError
@@ -73,39 +74,32 @@ class AriEventStream:
         return self._state
 
     async def run(self) -> None:
-        self._transition(LinkInput.START)
-        attempt = 0
-        while not self._stopping.is_set():
-            was_ready = False
-            try:
-                was_ready = await self._session_once()
-            except (aiohttp.ClientError, OSError, TimeoutError, GatewayError) as exc:
-                log.warning("ari link %s: %s: %s", self.server, type(exc).__name__, exc)
-            finally:
-                was_ready = was_ready or self._state is LinkState.READY
-                ws, self._ws = self._ws, None
-                if ws is not None:
-                    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                        async with asyncio.timeout(1.0):
-                            await ws.close()
-            if self._stopping.is_set():
-                break
-            self._transition(LinkInput.FAILED)
-            if was_ready:
-                attempt = 0
-                if self._on_lost is not None:
-                    self._on_lost()
-            delay = backoff_delay(
-                attempt, base=self._backoff[0], cap=self._backoff[1], rand=self._rand
+        await run_link(
+            LinkLoop(
+                name=f"ari link {self.server}",
+                log=log,
+                session=self._session_once,
+                teardown=self._close_socket,
+                transition=self._transition,
+                is_ready=lambda: self._state is LinkState.READY,
+                stopping=self._stopping,
+                backoff=self._backoff,
+                rand=self._rand,
+                errors=(aiohttp.ClientError, OSError, TimeoutError, GatewayError),
+                on_lost=self._on_lost,
+                on_retry=self._count_reconnect,
             )
-            attempt += 1
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._stopping.wait()
-            if not self._stopping.is_set():
-                self.reconnects += 1
-                self._transition(LinkInput.RETRY)
-        self._transition(LinkInput.STOP)
+        )
+
+    def _count_reconnect(self) -> None:
+        self.reconnects += 1
+
+    async def _close_socket(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await ws.close()
 
     async def stop(self) -> None:
         self._stopping.set()
