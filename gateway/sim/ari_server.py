@@ -147,12 +147,7 @@ class AriHub:
     async def events(self, request: web.Request) -> web.StreamResponse:
         app = request.query.get("app", "")
         if not app:
-            return web.Response(
-                status=400,
-                text=_MISSING_APP_HTML,
-                content_type="text/html",
-                headers=HEADERS,
-            )
+            return await self._refuse_missing_app(request)
         ws = web.WebSocketResponse(heartbeat=None)
         await ws.prepare(request)
         sock = _Socket(ws, app)
@@ -178,6 +173,28 @@ class AriHub:
                 await writer
         return ws
 
+    async def _refuse_missing_app(self, request: web.Request) -> web.StreamResponse:
+        """As recorded: a 400 with an HTML body, then a second bare 400 on the same socket.
+
+        Asterisk answers the upgrade twice (the second time from its WebSocket module, with
+        ``Sec-WebSocket-Version``) and then closes; a client must not reuse that connection.
+        """
+        refusal = web.Response(
+            status=400, text=_MISSING_APP_HTML, content_type="text/html", headers=HEADERS
+        )
+        refusal.force_close()
+        await refusal.prepare(request)
+        await refusal.write_eof()
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(_SECOND_400)
+        return refusal
+
+
+_SECOND_400 = (
+    b"HTTP/1.1 400 Bad Request\r\nServer: Asterisk\r\nCache-Control: no-cache, no-store\r\n"
+    b"Sec-WebSocket-Version: 7, 8, 13\r\nContent-Length: 0\r\n\r\n"
+)
 
 _MISSING_APP_HTML = (
     '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\r\n<html><head>\r\n'

@@ -176,3 +176,27 @@ async def test_application_replaced_and_continue(sim: SimAsterisk) -> None:
         assert "StasisEnd" in [e["type"] for e in events]
         await first.close()
         await second.close()
+
+
+async def test_ws_upgrade_without_app_is_refused_twice_as_recorded(sim: SimAsterisk) -> None:
+    """A missing ``app`` gets the recorded HTML 400, then a bare 400, then the socket closes."""
+    recorded = (TRACES / "ari-error-ws-400-missing-app.response.http").read_bytes()
+    request = (
+        "GET /ari/events?api_key=dialer:dialer-secret HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{sim.ari_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.ari_port)
+    try:
+        writer.write(request.encode())
+        async with asyncio.timeout(5):
+            received = await reader.read()  # until the simulator closes the socket
+    finally:
+        writer.close()
+    assert received.count(b"HTTP/1.1 400 Bad Request\r\n") == 2
+    first, _, second = received.partition(b"</html>\r\n")
+    assert b"HTTP request is missing param: [app]" in first
+    assert recorded.split(b"\r\n\r\n", 1)[1].split(b"HTTP/1.1")[0] in first + b"</html>\r\n"
+    assert second.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Sec-WebSocket-Version: 7, 8, 13\r\n" in second
+    assert second.endswith(b"Content-Length: 0\r\n\r\n")
