@@ -222,18 +222,20 @@ def build_app(sim: SimAsterisk) -> web.Application:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The admin routes answer even while ARI is stalled or delayed (they end those faults),
+        # but like ARI they need the ARI credentials: a fault is one request away from a drop.
         is_admin = request.path.startswith("/sim/")
         if not is_admin:
             await asyncio.wait_for(sim.ari_hub.running.wait(), 300)
-            cfg = sim.config
-            if not _authorized(request, cfg.ari_user, cfg.ari_password):
-                return ari_error(
-                    401,
-                    "Authentication required",
-                    **{"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'},
-                )
-            if sim.faults.response_delay > 0:
-                await asyncio.sleep(sim.faults.response_delay)
+        cfg = sim.config
+        if not _authorized(request, cfg.ari_user, cfg.ari_password):
+            return ari_error(
+                401,
+                "Authentication required",
+                **{"WWW-Authenticate": 'Basic realm="Asterisk REST Interface"'},
+            )
+        if not is_admin and sim.faults.response_delay > 0:
+            await asyncio.sleep(sim.faults.response_delay)
         try:
             return await handler(request)
         except web.HTTPMethodNotAllowed as exc:

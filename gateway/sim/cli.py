@@ -78,7 +78,7 @@ async def _serve(config: SimConfig) -> int:
             f"ARI  http://{host}:{sim.ari_port}/ari  user={c.ari_user} password={c.ari_password}"
             f" app={c.ari_app}"
         )
-        print(f"ADMIN http://{host}:{sim.admin_port}/sim/  (faults, stats; no auth)", flush=True)
+        print(f"ADMIN http://{host}:{sim.admin_port}/sim/  (faults, stats; ARI auth)", flush=True)
         await stop.wait()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)

@@ -272,8 +272,12 @@ async def test_faults_drop_stall_restart_malformed_delay(
 async def test_admin_endpoint_and_drop_ari(sim: SimAsterisk) -> None:
     base = f"http://127.0.0.1:{sim.admin_port}"
     auth = {"Authorization": aiohttp.encode_basic_auth("dialer", "dialer-secret")}
-    async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(f"{base}/ari/events?app=dialer", headers=auth)
+    async with aiohttp.ClientSession() as anonymous:
+        refused = await anonymous.post(f"{base}/sim/faults/drop_ari")
+        assert refused.status == 401
+        assert (await anonymous.get(f"{base}/sim/stats")).status == 401
+    async with aiohttp.ClientSession(headers=auth) as http:
+        ws = await http.ws_connect(f"{base}/ari/events?app=dialer")
         resp = await http.post(f"{base}/sim/faults/drop_ari")
         assert await resp.json() == {"dropped": 1}
         msg = await asyncio.wait_for(ws.receive(), 5)
