@@ -1,30 +1,47 @@
-"""The AMI link to one Asterisk server: the only module that owns an AMI socket.
+"""The AMI link to one Asterisk server, carried by panoramisk 1.4; the only module importing it.
 
-Why not panoramisk (pinned at 1.4 and kept as the project's dependency): its traps, confirmed by
-running it, fight this gateway at the two places that matter most. Its protocol replays every
-action still waiting for a reply when the socket drops, which turns a lost ``OriginateResponse``
-into a second call to the same person; marking ``originate`` forgettable instead leaves its
-future unresolved for ever. ``connect()`` returns before login, and an ``Async: true``
-Originate's future resolves only at ``OriginateResponse`` (as a list). Working around all of
-that would leave little of panoramisk in use, while the gateway needs its own pure parser
-anyway (``gateway.ami.parser``) and must read ~40 events per call at thousands of calls per
-second. So the client here is written on asyncio streams, and nothing in the gateway imports
-panoramisk.
+What panoramisk does here. A private ``Manager`` subclass opens each session (``connect()`` →
+``loop.create_connection`` with the private ``AMIProtocol`` subclass below, whose
+``data_received`` gets the socket's bytes). Every action but Originate (Login, Filter, Ping,
+Hangup, CoreShowChannels, QueueStatus …) is a ``panoramisk.actions.Action`` sent with
+``Manager.send_action``: panoramisk serialises it, registers it by ``ActionID`` in its protocol's
+``responses`` map and writes it; the caller awaits the Action's future under a timeout.
 
-What the link guarantees:
+Its traps (confirmed by running it), and how each is neutralised:
 
-* login is awaited (``Authentication failed`` raises :class:`AuthenticationFailed`); then one
-  ``Filter`` per used event is installed so only those events arrive;
-* an ``Originate`` is written exactly once, fire-and-forget, with the caller's ``ActionID``: it
-  is never queued inside the link and never replayed; its ``Response`` and ``OriginateResponse``
-  reach ``on_event`` like any event, and the tracker settles the call from them;
-* other actions are awaited with a timeout; when the socket drops their futures fail with
-  :class:`LinkDown` and they are not replayed either;
-* a ``Ping`` every ``ping_interval`` measures the round trip; a missed Ping or a silent socket
-  closes the session, and the link reconnects with exponential backoff and jitter;
-* every state change goes through :mod:`gateway.ami.linkstate` and is reported to ``on_state``.
+* **Replay.** ``AMIProtocol.close`` moves unanswered actions to ``Manager.awaiting_actions``, and
+  ``send_awaiting_actions`` (run on ``FullyBooted``) sends them again on the next session: a lost
+  reply to an Originate becomes a second call. Here ``close``/``connection_lost`` fail every
+  pending future at once with :class:`LinkDown` and queue nothing, ``send_awaiting_actions`` only
+  empties the queue and is no longer registered, and each session has a fresh ``responses`` map.
+* **Originate futures.** An ``Async: true`` Originate's future resolves only at
+  ``OriginateResponse`` (as a list); a forgettable one never does. So an Originate is never an
+  Action: validated, serialised once in the caller's header order with the caller's ``ActionID``,
+  and written to the protocol's transport, with no ``responses`` entry and no future: nothing to
+  replay or leak, nothing awaited. Its ``Response`` and ``OriginateResponse`` reach ``on_event``
+  like any event, and the tracker settles the call from them.
+* **Login.** ``connect()`` returns before login, and a Manager given a ``username`` logs in from a
+  done-callback. None is given: the link sends ``Login`` itself and awaits it (``Authentication
+  failed`` raises :class:`AuthenticationFailed`), then one ``Filter`` per used event; only then is
+  it ``ready``.
+* **Its reconnect and pinger.** ``Manager.connection_made`` (after a failed connect) and
+  ``connection_lost`` schedule ``connect()`` again, and a Ping timer is armed whose answers nobody
+  checks. Both are overridden: only :func:`gateway.ami.reconnect.run_link` reconnects (exponential
+  backoff with jitter, through :mod:`gateway.ami.linkstate`); the link's ping loop measures the
+  round trip and ends a session whose Ping is not answered, and a watchdog ends a silent one.
+  panoramisk's own delays are set from the link's timing, so a timer armed by mistake would show
+  in the tests within seconds.
+* **Parsing speed.** ``Message.from_line`` and its fnmatch dispatch read ~70,000 events per CPU
+  second on the recorded traces: too few for ~40 events per call at 2,300 calls/s. The protocol
+  feeds the pure :class:`~gateway.ami.parser.AmiParser` (~330,000) and
+  :func:`~gateway.ami.events.parse_event` instead: a response to an awaited action is matched in
+  panoramisk's ``responses`` map by ``ActionID``, list items are collected on their Action up to
+  the ``…Complete`` event, and every other event goes to ``on_event`` in arrival order.
+* ``panoramisk.testing`` changes a module-level setting (the line end): never imported.
 
-Events are delivered to ``on_event`` in arrival order from the one reader task.
+Every ``ActionID`` on the wire is the link's (``gw-<n>``) or the Originate caller's, so anything
+panoramisk sent by itself would stand out; the tests assert that nothing does. Every state change
+goes through :mod:`gateway.ami.linkstate` and is reported to ``on_state``.
 """
 
 from __future__ import annotations
@@ -33,15 +50,21 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
 
 from gateway import validate
 from gateway.ami import events as ev
+from gateway.ami.linkconfig import AmiEndpoint, LinkStats, LinkTiming
 from gateway.ami.linkstate import LinkInput, LinkState, apply
-from gateway.ami.parser import AmiParser
+from gateway.ami.parser import AmiParser, Message
 from gateway.ami.reconnect import LinkLoop, run_link
 from gateway.errors import (
     ActionFailed,
@@ -51,52 +74,193 @@ from gateway.errors import (
     ProtocolError,
 )
 
+__all__ = ["AmiEndpoint", "AmiLink", "LinkStats", "LinkTiming", "serialize"]
+
 log = logging.getLogger("gateway.ami")
 
 Headers = Sequence[tuple[str, str]]
+Answer = ev.Response | list[ev.AmiEvent]
 
-
-@dataclass(frozen=True, slots=True)
-class AmiEndpoint:
-    """Where and as whom to log in; the secret never appears in ``repr``."""
-
-    server: str
-    host: str
-    port: int
-    username: str
-    secret: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkTiming:
-    connect_timeout: float = 5.0
-    action_timeout: float = 5.0
-    ping_interval: float = 5.0
-    ping_timeout: float = 5.0
-    idle_timeout: float = 20.0  # no bytes at all for this long: the peer is gone
-    backoff_base: float = 0.5
-    backoff_cap: float = 10.0
-    read_size: int = 1 << 18
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStats:
-    """Per-link figures for the metrics layer."""
-
-    server: str
-    link: str  # "ami" | "ari"
-    state: str
-    reconnects: int
-    ping_rtt_s: float | None
-    events: int
-    bytes_in: int
-    originates_written: int
+# the typed events that can answer an awaited action (they carry its ActionID)
+_ANSWERS = frozenset({ev.Response, ev.CoreShowChannel, ev.QueueMemberEvent, ev.ListComplete})
 
 
 def serialize(headers: Headers) -> bytes:
     """One AMI action on the wire; every header is checked for CR/LF/NUL first."""
     validate.header_values(headers)
     return ("".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode()
+
+
+def _action(headers: Headers, action_id: str) -> Any:
+    """A panoramisk Action: repeated keys become a list (it keeps one value per key)."""
+    validate.header_values(headers)
+    fields: dict[str, str | list[str]] = {"ActionID": action_id}
+    spelled: dict[str, str] = {"actionid": "ActionID"}  # its keys are case-insensitive
+    for key, value in headers:
+        name = spelled.setdefault(key.lower(), key)
+        old = fields.get(name)
+        if old is None:
+            fields[name] = value
+        elif isinstance(old, list):
+            old.append(value)
+        else:
+            fields[name] = [old, value]
+    return Action(fields)
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's protocol with the gateway's parser on the read path and no replay on close."""
+
+    def __init__(self, link: AmiLink) -> None:
+        super().__init__()
+        self._link = link
+        self._loop = asyncio.get_running_loop()
+        self._parser = AmiParser(keep=ev.TYPED_EVENTS)
+        self.closed = False
+        self.last_rx = self._loop.time()
+        #: why the session ended (a result, never an exception: nobody may be left to read it)
+        self.lost: asyncio.Future[BaseException] = self._loop.create_future()
+        self.gone = asyncio.Event()  # connection_lost has run: the socket is closed
+
+    def data_received(self, data: bytes) -> None:
+        link = self._link
+        link.bytes_in += len(data)
+        self.last_rx = self._loop.time()
+        try:
+            self._deliver(self._parser.feed(data))
+        except Exception as exc:  # no banner, a 1 MiB message, a failing consumer: session over
+            self._shut(exc, abort=True)
+        if link.banner is None:
+            link.banner = self._parser.banner
+
+    def _deliver(self, messages: list[Message]) -> None:
+        link = self._link
+        on_event = link._on_event
+        responses = self.responses
+        typed = 0
+        for msg in messages:
+            try:
+                event = ev.parse_event(msg)
+            except ProtocolError as exc:  # one bad message is skipped, not the session
+                link.malformed += 1
+                log.warning("ami link %s: malformed message skipped: %s", link.endpoint.server, exc)
+                continue
+            if event is None:
+                continue
+            typed += 1
+            if type(event) in _ANSWERS:
+                action = responses.get(event.action_id)  # type: ignore[union-attr]
+                if action is not None and self._answer(action, event):
+                    continue
+            on_event(event)
+        link.events += typed
+
+    def _answer(self, action: Any, event: ev.AmiEvent) -> bool:
+        """Give ``event`` to the awaited ``action``; False if it does not answer it."""
+        kind = type(event)
+        result: Answer
+        if action.as_list:
+            if kind is ev.Response and event.success:  # type: ignore[union-attr]
+                return True  # "… will follow": the items come next
+            if kind is not ev.Response and kind is not ev.ListComplete:
+                action.responses.append(event)
+                return True
+            result = event if kind is ev.Response else action.responses  # type: ignore[assignment]
+        elif kind is ev.Response:
+            result = event  # type: ignore[assignment]
+        else:
+            return False
+        del self.responses[action.id]
+        if not action.future.done():
+            action.future.set_result(result)
+        return True
+
+    def write_unanswered(self, data: bytes) -> bool:
+        """Write an action nobody awaits (an Originate): no ``responses`` entry, no future."""
+        transport = self.transport
+        if self.closed or transport.is_closing():
+            return False
+        transport.write(data)
+        return True
+
+    def close(self) -> None:
+        """Close without replay (panoramisk's ``close`` queues unanswered actions to resend)."""
+        self._shut(LinkDown(f"{self._link.endpoint.server}: AMI session closed by the gateway"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        server = self._link.endpoint.server
+        why = "closed by the server" if exc is None else f"lost ({exc})"
+        reason = LinkDown(f"{server}: AMI connection {why}")
+        reason.__cause__ = exc
+        self.closed = True  # the transport is gone already
+        self._shut(reason)
+        self.gone.set()
+        if self.factory is not None:
+            self.factory.connection_lost(exc)
+
+    def _shut(self, reason: BaseException, *, abort: bool = False) -> None:
+        if not self.lost.done():
+            self.lost.set_result(reason)
+        pending = list(self.responses.values())
+        self.responses.clear()
+        server = self._link.endpoint.server
+        for action in pending:  # they fail now; they are never resent
+            if not action.future.done():
+                action.future.set_exception(LinkDown(f"{server}: AMI link lost"))
+        if not self.closed:
+            self.closed = True
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+
+
+class _Manager(Manager):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's Manager opening sessions for one :class:`AmiLink`; its login, pinger,
+    reconnect and replay are switched off, because the link does each of them once, itself."""
+
+    protocol: _Protocol | None
+
+    def __init__(self, link: AmiLink) -> None:
+        ep, t = link.endpoint, link.timing
+        super().__init__(
+            host=ep.host,
+            port=ep.port,
+            ssl=False,
+            encoding="utf8",
+            protocol_factory=lambda: _Protocol(link),
+            log=log,
+            forgetable_actions=(),
+            ping_delay=max(1, math.ceil(t.ping_interval)),
+            ping_interval=max(1, math.ceil(t.ping_interval)),
+            reconnect_timeout=max(1, math.ceil(t.backoff_cap)),
+        )  # no username: its login would run in a done-callback, unawaited
+        self.callbacks.clear()  # drops FullyBooted → send_awaiting_actions
+        self.patterns.clear()
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        """Wire the new protocol as panoramisk does, minus login, pinger and reconnect."""
+        if f.cancelled() or f.exception() is not None:
+            return  # the session awaiting connect() raises; run_link decides what comes next
+        _, protocol = f.result()
+        if self.protocol is not None and self.protocol is not protocol:
+            self.protocol.close()
+        self.protocol = protocol
+        protocol.factory = self
+        protocol.log = self.log
+        protocol.config = self.config
+        protocol.encoding = self.encoding = self.config["encoding"]
+        self.responses = protocol.responses
+        self._connected = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False  # and no call_later(reconnect_timeout, connect)
+
+    def ping(self) -> None:
+        """Never armed: the link's own ping loop checks the answers."""
+
+    async def send_awaiting_actions(self, *_: object) -> None:
+        self.awaiting_actions.clear()  # never resend anything
 
 
 class AmiLink:
@@ -111,7 +275,7 @@ class AmiLink:
         on_ready: Callable[[], Awaitable[None]] | None = None,
         on_lost: Callable[[], None] | None = None,
         filters: Sequence[str] = ev.USED_EVENTS,
-        timing: LinkTiming = LinkTiming(),
+        timing: LinkTiming | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -121,13 +285,12 @@ class AmiLink:
         self._on_ready = on_ready
         self._on_lost = on_lost
         self._filters = tuple(filters)
-        self.timing = timing
+        self.timing = timing or LinkTiming()
         self._clock = clock
         self._rand = rand
         self._state = LinkState.DISCONNECTED
-        self._writer: asyncio.StreamWriter | None = None
-        self._pending: dict[str, asyncio.Future[ev.Response]] = {}
-        self._lists: dict[str, tuple[list[ev.AmiEvent], asyncio.Future[None]]] = {}
+        self._manager = _Manager(self)
+        self._protocol: _Protocol | None = None
         self._ids = itertools.count(1)
         self._stopping = asyncio.Event()
         self.reconnects = 0
@@ -167,54 +330,34 @@ class AmiLink:
         the bytes were handed to the transport, never that Asterisk received them.
         """
         data = serialize(headers)
-        writer = self._writer
-        if self._state is not LinkState.READY or writer is None or writer.is_closing():
+        protocol = self._protocol
+        if self._state is not LinkState.READY or protocol is None:
             return False
-        writer.write(data)
+        if not protocol.write_unanswered(data):
+            return False
         self.originates_written += 1
         return True
 
     async def action(self, headers: Headers, *, wait_s: float | None = None) -> ev.Response:
         """Send an action (without ``ActionID``; one is added) and await its response."""
-        writer = self._writer
-        if writer is None or writer.is_closing():
-            raise LinkDown(f"{self.endpoint.server}: AMI link is {self._state}")
-        name = headers[0][1] if headers else "?"
-        action_id = f"gw-{next(self._ids)}"
-        future: asyncio.Future[ev.Response] = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = future
-        try:
-            writer.write(serialize([headers[0], ("ActionID", action_id), *headers[1:]]))
-            async with asyncio.timeout(wait_s or self.timing.action_timeout):
-                response = await future
-        except TimeoutError:
-            raise ActionFailed(name, "no response in time") from None
-        finally:
-            self._pending.pop(action_id, None)
-        if not response.success:
-            raise ActionFailed(name, response.message)
-        return response
+        answer = await self._call(headers, wait_s)
+        if not answer.success:
+            raise ActionFailed(headers[0][1], answer.message)
+        return answer
 
     async def list_action(
         self, headers: Headers, *, wait_s: float | None = None
     ) -> list[ev.AmiEvent]:
         """Send a list action (CoreShowChannels, QueueStatus) and collect its typed items."""
-        action_id = f"gw-list-{next(self._ids)}"
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        items: list[ev.AmiEvent] = []
-        self._lists[action_id] = (items, done)
-        try:
-            writer = self._writer
-            if writer is None or writer.is_closing():
-                raise LinkDown(f"{self.endpoint.server}: AMI link is {self._state}")
-            writer.write(serialize([headers[0], ("ActionID", action_id), *headers[1:]]))
-            async with asyncio.timeout(wait_s or self.timing.action_timeout * 2):
-                await done
-        except TimeoutError:
-            raise ActionFailed(headers[0][1], "list did not complete in time") from None
-        finally:
-            self._lists.pop(action_id, None)
-        return items
+        answer = await self._request(
+            headers,
+            wait_s or self.timing.action_timeout * 2,
+            as_list=True,
+            late="list did not complete in time",
+        )
+        if isinstance(answer, ev.Response):  # refused before any item
+            raise ActionFailed(headers[0][1], answer.message)
+        return answer
 
     async def run(self) -> None:
         """Connect, log in, serve, reconnect with backoff; return only after :meth:`stop`."""
@@ -241,39 +384,73 @@ class AmiLink:
     async def stop(self) -> None:
         """Ask :meth:`run` to finish; it closes the socket (the run task's owner awaits it)."""
         self._stopping.set()
-        writer = self._writer
-        if writer is not None:
-            writer.close()
+        self._manager.close()
 
     # --- one session ---------------------------------------------------------------------
 
-    async def _session(self) -> bool:
-        t = self.timing
-        async with asyncio.timeout(t.connect_timeout):
-            reader, writer = await asyncio.open_connection(self.endpoint.host, self.endpoint.port)
-        self._writer = writer
-        self._transition(LinkInput.CONNECTED)
-        reader_task = asyncio.create_task(self._read_loop(reader), name="ami-reader")
-        tasks: set[asyncio.Task[None]] = {reader_task}
+    async def _call(self, headers: Headers, wait_s: float | None = None) -> ev.Response:
+        """Send a plain action and return its ``Response``, whether Success or Error."""
+        wait = wait_s or self.timing.action_timeout
+        answer = await self._request(headers, wait, as_list=False, late="no response in time")
+        assert isinstance(answer, ev.Response)  # only a Response answers a plain action
+        return answer
+
+    async def _request(
+        self, headers: Headers, wait_s: float, *, as_list: bool, late: str
+    ) -> Answer:
+        """Send ``headers`` as a panoramisk Action and await its future, under ``wait_s``."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed or protocol.transport.is_closing():
+            raise LinkDown(f"{self.endpoint.server}: AMI link is {self._state}")
+        action = _action(headers, f"gw-{next(self._ids)}")
+        future = self._manager.send_action(action, as_list=as_list)
         try:
-            ready = asyncio.create_task(self._become_ready(), name="ami-login")
-            tasks.add(ready)
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if ready not in done:
-                reader_task.result()  # the socket closed during login: raise why
-                raise LinkDown("connection closed during login")
-            ready.result()
-            tasks.discard(ready)
+            async with asyncio.timeout(wait_s):
+                answer: Answer = await future
+        except TimeoutError:
+            raise ActionFailed(headers[0][1], late) from None
+        finally:
+            protocol.responses.pop(action.id, None)
+        return answer
+
+    async def _open(self) -> _Protocol:
+        manager = self._manager
+        manager.loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.timing.connect_timeout):
+            # connect() is panoramisk's create_connection task; its done-callback (our
+            # connection_made) has wired the protocol to the manager before this await returns
+            _, protocol = await manager.connect()
+        self._protocol = protocol
+        return protocol  # type: ignore[no-any-return]
+
+    async def _session(self) -> bool:
+        protocol = await self._open()
+        if self._stopping.is_set():
+            return False
+        self._transition(LinkInput.CONNECTED)
+        lost = protocol.lost
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            login = asyncio.create_task(self._become_ready(), name="ami-login")
+            tasks.add(login)
+            first: list[asyncio.Future[Any]] = [login, lost]
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if not login.done():
+                raise lost.result()  # the socket closed during login: why
+            tasks.discard(login)
+            login.result()
             tasks.add(asyncio.create_task(self._ping_loop(), name="ami-ping"))
+            tasks.add(asyncio.create_task(self._watch_idle(protocol), name="ami-idle"))
             if self._on_ready is not None:
                 tasks.add(asyncio.create_task(self._run_on_ready(), name="ami-on-ready"))
             while True:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
+                waits: list[asyncio.Future[Any]] = [*tasks, lost]
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in tasks & done:
                     tasks.discard(task)
                     task.result()  # raises why the session ended
-                if reader_task in done:
-                    return True
+                if lost.done():
+                    raise lost.result()
         finally:
             for task in tasks:
                 task.cancel()
@@ -290,12 +467,10 @@ class AmiLink:
 
     async def _become_ready(self) -> None:
         ep = self.endpoint
-        try:
-            await self.action(
-                [("Action", "Login"), ("Username", ep.username), ("Secret", ep.secret)]
-            )
-        except ActionFailed as exc:
-            raise AuthenticationFailed(f"{ep.server}: {exc.message}") from exc
+        login = [("Action", "Login"), ("Username", ep.username), ("Secret", ep.secret)]
+        answer = await self._call(login)  # no answer in time is ActionFailed, not a refusal
+        if not answer.success:
+            raise AuthenticationFailed(f"{ep.server}: {answer.message}")
         for name in self._filters:
             try:
                 await self.action(
@@ -313,63 +488,26 @@ class AmiLink:
             await self.action([("Action", "Ping")], wait_s=self.timing.ping_timeout)
             self.ping_rtt_s = self._clock() - start
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        parser = AmiParser(keep=ev.TYPED_EVENTS)
+    async def _watch_idle(self, protocol: _Protocol) -> None:
+        loop = asyncio.get_running_loop()
+        limit = self.timing.idle_timeout
         while True:
-            async with asyncio.timeout(self.timing.idle_timeout):
-                data = await reader.read(self.timing.read_size)
-            if not data:
-                raise LinkDown(f"{self.endpoint.server}: AMI connection closed by the server")
-            self.bytes_in += len(data)
-            for msg in parser.feed(data):
-                try:
-                    event = ev.parse_event(msg)
-                except ProtocolError as exc:  # one bad message is skipped, not the session
-                    self.malformed += 1
-                    log.warning(
-                        "ami link %s: malformed message skipped: %s", self.endpoint.server, exc
-                    )
-                    continue
-                if event is not None:
-                    self._dispatch(event)
-            if self.banner is None and parser.banner:
-                self.banner = parser.banner
-
-    def _dispatch(self, event: ev.AmiEvent) -> None:
-        self.events += 1
-        kind = type(event)
-        if kind is ev.Response:
-            future = self._pending.pop(event.action_id, None)  # type: ignore[union-attr]
-            if future is not None:
-                if not future.done():
-                    future.set_result(event)  # type: ignore[arg-type]
-                return
-        elif kind is ev.CoreShowChannel or kind is ev.QueueMemberEvent or kind is ev.ListComplete:
-            entry = self._lists.get(event.action_id)  # type: ignore[union-attr]
-            if entry is not None:
-                if kind is ev.ListComplete:
-                    if not entry[1].done():
-                        entry[1].set_result(None)
-                else:
-                    entry[0].append(event)
-                return
-        self._on_event(event)
+            silent = loop.time() - protocol.last_rx
+            if silent >= limit:
+                raise LinkDown(f"{self.endpoint.server}: no bytes from the server for {limit:g} s")
+            await asyncio.sleep(limit - silent)
 
     async def _teardown(self) -> None:
-        writer, self._writer = self._writer, None
-        error = LinkDown(f"{self.endpoint.server}: AMI link lost")
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(error)
-        self._pending.clear()
-        for _, done in self._lists.values():
-            if not done.done():
-                done.set_exception(error)
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError, TimeoutError, ProtocolError):
-                async with asyncio.timeout(1.0):
-                    await writer.wait_closed()
+        protocol, self._protocol = self._protocol, None
+        self._manager.close()  # also a protocol that a timed-out connect() left behind
+        if protocol is None:
+            return
+        protocol.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await protocol.gone.wait()
+        except TimeoutError:  # the peer does not take our bytes: drop them
+            protocol.transport.abort()
 
     def _transition(self, event: LinkInput) -> None:
         old = self._state

@@ -54,6 +54,7 @@ class ActionContext:
         return self.sim.world
 
     def dispatch(self, msg: AmiMessage) -> None:
+        self.sim.note_received(self.session.number, msg)
         aid = msg.get("ActionID")
         action = msg.action
         if not action:

@@ -108,13 +108,17 @@ class AmiSession(asyncio.Protocol):
         self._flush_scheduled = False
         self.closing = False
         self.peer = ("127.0.0.1", 0)
+        self.number = 0  # this connection's number (SimAsterisk.ami_connections)
 
     # -- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.peer = transport.get_extra_info("peername") or self.peer
-        self.ctx.sim.ami_sessions.add(self)
+        sim = self.ctx.sim
+        sim.ami_connections += 1
+        self.number = sim.ami_connections
+        sim.ami_sessions.add(self)
         transport.write(BANNER)
 
     def connection_lost(self, exc: Exception | None) -> None:

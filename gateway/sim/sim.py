@@ -2,13 +2,16 @@
 
 ``async with SimAsterisk(SimConfig(ami_port=0, ari_port=0, time_scale=0.05)) as sim:`` starts
 both listeners on free ports; ``sim.faults`` injects failures, ``sim.world`` offers the agent
-API, ``sim.originate_counts`` proves there was no double dial. This is the one place that builds
-and owns everything; it must not contain protocol or call logic.
+API, ``sim.originate_counts`` proves there was no double dial, and ``sim.ami_received`` holds the
+last AMI actions received (with the number of the connection that sent each), so a test can assert
+on exactly what a client put on the wire. This is the one place that builds and owns everything;
+it must not contain protocol or call logic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +22,7 @@ from aiohttp import web
 
 from gateway.sim.ami_actions import ActionContext
 from gateway.sim.ami_server import AmiHub, AmiSession
+from gateway.sim.amiproto import AmiMessage
 from gateway.sim.ari_server import AriHub, build_app
 from gateway.sim.channels import Channel
 from gateway.sim.config import SimConfig
@@ -40,6 +44,9 @@ class SimCredentials:
     ari_app: str = "dialer"
 
 
+RECEIVED_KEPT = 10_000  # AMI actions kept in ``SimAsterisk.ami_received``
+
+
 class SimAsterisk:
     """A simulated Asterisk 22 speaking AMI (TCP) and ARI (HTTP + WebSocket)."""
 
@@ -52,6 +59,12 @@ class SimAsterisk:
         self.ari_hub = AriHub(self)
         self.faults = Faults(self)
         self.ami_sessions: set[AmiSession] = set()
+        self.ami_connections = 0  # AMI connections accepted so far; numbers them from 1
+        #: (connection number, action) for the last RECEIVED_KEPT actions, oldest first
+        self.ami_received: collections.deque[tuple[int, AmiMessage]] = collections.deque(
+            maxlen=RECEIVED_KEPT
+        )
+        self._received = asyncio.Event()
         self._world: World | None = None
         self._ami_server: asyncio.Server | None = None
         self._runner: web.AppRunner | None = None
@@ -133,6 +146,13 @@ class SimAsterisk:
         """ActionID or ChannelId → how many Originates (AMI or ARI) carried it."""
         return dict(self.world.originate_counts)
 
+    async def wait_received(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds; it is checked again after each AMI action received."""
+        async with asyncio.timeout(within):
+            while not predicate():
+                self._received.clear()
+                await self._received.wait()
+
     async def wait_idle(self, within: float = 10.0) -> None:
         """Wait until no channel is left (every call of the world has ended)."""
         await asyncio.wait_for(self.world.channels.idle.wait(), within)
@@ -150,6 +170,11 @@ class SimAsterisk:
         }
 
     # -- used by the protocol servers -----------------------------------------------------------
+    def note_received(self, connection: int, msg: AmiMessage) -> None:
+        """Every AMI action read, before it is carried out."""
+        self.ami_received.append((connection, msg))
+        self._received.set()
+
     def place(self, req: OriginateRequest, reply: SyncReply | None = None) -> OriginateDial:
         return self.world.originate(req, reply)
 
