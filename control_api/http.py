@@ -171,8 +171,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
         cache = request.app[TOKENS]
         principal = cache.get(header) if header is not None else None
         if principal is None:
+            generation = cache.generation
             principal = await request.app[AUTH].get(header or "")
-            cache.put(str(header), principal)
+            cache.put(str(header), principal, generation)
         principal.require(route.permission)
         ids = _path_ids(route, request)
         query = parse_query(route.query, request)
