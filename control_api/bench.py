@@ -43,6 +43,7 @@ from control_api.auth import create_token
 from control_api.cli import open_engine
 from control_api.context import ApiContext, StaticRuntime
 from gateway.db.models import Role
+from gateway.heap import freeze_startup_heap
 from pacing.lifecycle import Operation
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -203,6 +204,7 @@ async def bench_api(engine: AsyncEngine, cid: int, requests: int) -> dict[str, f
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    freeze_startup_heap()  # as ``dialer serve`` does once it is ready
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}/v1/campaigns/{cid}/status"
     spawn = multiprocessing.get_context("spawn")
