@@ -77,3 +77,25 @@ async def test_a_late_file_error_rolls_back_every_batch(engine: AsyncEngine) -> 
     with pytest.raises(Invalid, match="CSV line"):
         await records.import_upload(engine, "tests", cid, "csv", broken, batch_size=1)
     assert (await records.counts(engine, cid))["new"] == 0
+
+
+async def test_custom_columns_are_stored_as_written(engine: AsyncEngine) -> None:
+    cid = await _campaign(engine)
+    upload = (
+        'phone,Notes,"Say ""hi""",Ünïcode\n'
+        '+12125550501,"a ""quoted"" \\ back\\slash",x,é 😀 ☎\n'
+        "+12125550502,,,\n"
+        "+12125550503,,y,\n"
+    ).encode()
+    report = await records.import_upload(engine, "tests", cid, "csv", upload)
+    assert (report.added, report.errors) == (3, [])
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT custom FROM records WHERE campaign_id = :c ORDER BY phone"), {"c": cid}
+        )
+        stored = [r[0] for r in rows]
+    assert stored == [
+        {"Notes": 'a "quoted" \\ back\\slash', 'Say "hi"': "x", "Ünïcode": "é 😀 ☎"},
+        {},
+        {'Say "hi"': "y"},
+    ]
