@@ -194,7 +194,10 @@ class RowChecker:
         if serial is not None:
             if not 1 <= serial <= 2958465:
                 raise ValueError(f"callback_at: {raw!r} is not a date")
-            local = (_EXCEL_EPOCH + timedelta(days=serial)).replace(tzinfo=None)
+            # Whole milliseconds (Excel's own precision): the binary fraction of 09:30 read as
+            # days is a microsecond past it.
+            since = timedelta(milliseconds=round(serial * 86_400_000))
+            local = (_EXCEL_EPOCH + since).replace(tzinfo=None)
             return local.replace(tzinfo=zoneinfo.ZoneInfo(self.campaign_zone))
         try:
             when = datetime.fromisoformat(raw)
