@@ -277,10 +277,32 @@ def _table(results: dict[str, dict[str, float]]) -> Table:
     return table
 
 
+async def _cleanup(engine: AsyncEngine, after_id: int) -> None:
+    """Delete the campaigns (and so the records) this run created, so runs do not pile up: the
+    next run's import, counts and scans then meet the same table, not millions more rows."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT id FROM campaigns WHERE id > :after AND name LIKE 'bench-%'"),
+            {"after": after_id},
+        )
+        created = [int(r[0]) for r in rows]
+    for cid in created:
+        await campaigns.delete(engine, ACTOR, cid)
+
+
 def _handler(args: argparse.Namespace) -> int:
     async def main() -> dict[str, dict[str, float]]:
         async with open_engine(args, pool_size=20) as engine:
-            return await run_all(engine, args.scale, args.only)
+            async with engine.connect() as conn:
+                before = int(
+                    (
+                        await conn.execute(text("SELECT coalesce(max(id), 0) FROM campaigns"))
+                    ).scalar_one()
+                )
+            try:
+                return await run_all(engine, args.scale, args.only)
+            finally:
+                await _cleanup(engine, before)
 
     results = asyncio.run(main())
     if args.json:
