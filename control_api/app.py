@@ -2,8 +2,9 @@
 ``/v1``). Registers every route of the route tables, the one problem middleware, the OpenAPI
 document at ``/openapi.json`` and the webhook sender, which the application owns: it is started
 on startup and stopped (cancelled and awaited) on cleanup. The application also owns the token
-cache and the shared reads (:class:`control_api.availability.Coalescer`) of tokens and of the
-hot status endpoint.
+cache, the shared reads (:class:`control_api.availability.Coalescer`) of tokens and of the hot
+status endpoint, and the status endpoint's record counts (:class:`control_api.status.
+RecordCounts`), whose background refreshes it cancels and awaits on cleanup.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import records, routes_admin, routes_campaigns
+from control_api import routes_admin, routes_campaigns, status
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
 from control_api.context import ApiContext
 from control_api.http import (
     AUTH,
+    COUNTS,
     CTX,
     SENDER,
     STATUS,
@@ -40,7 +42,11 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
     app[CTX] = ctx
     app[TOKENS] = TokenCache()
     app[AUTH] = auth_reads(ctx)
-    app[STATUS] = Coalescer(lambda campaign_id: records.status_json(ctx.engine, campaign_id))
+    counts = status.RecordCounts(
+        lambda campaign_id: status.read_counts(ctx.engine, campaign_id), clock=ctx.monotonic
+    )
+    app[COUNTS] = counts
+    app[STATUS] = Coalescer(lambda campaign_id: status.status_json(ctx.engine, counts, campaign_id))
     spec = document(ROUTES, __version__)
 
     async def openapi(_: web.Request) -> web.Response:
@@ -49,6 +55,12 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
     app.router.add_get("/openapi.json", openapi)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, wrap(route))
+
+    async def own_counts(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await counts.close()
+
+    app.cleanup_ctx.append(own_counts)
     if send_webhooks:
         sender = WebhookSender(ctx.engine, ctx.clock)
         app[SENDER] = sender

@@ -143,14 +143,18 @@ async def authenticate(
 class TokenCache:
     """Recently authenticated tokens (by SHA-256), kept ``ttl_s`` seconds; owned by the app.
 
-    Spares a database round trip per request. A revocation through this API clears it; a
-    revocation made elsewhere (another instance, the CLI) takes effect within ``ttl_s``.
+    Spares a database round trip per request. A revocation through this API clears it after
+    it commits, and bumps ``generation``: a look-up that began before the clear (and may have
+    read the token as still valid) passes the generation it saw to :meth:`put`, which then keeps
+    nothing, so a revoked token is refused from the first request after the revocation's reply.
+    A revocation made elsewhere (another instance, the CLI) takes effect within ``ttl_s``.
     """
 
     def __init__(self, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[Principal, float]] = {}
+        self.generation = 0
 
     def get(self, header: str) -> Principal | None:
         found = self._entries.get(hash_token(header))
@@ -158,10 +162,14 @@ class TokenCache:
             return None
         return found[0]
 
-    def put(self, header: str, principal: Principal) -> None:
+    def put(self, header: str, principal: Principal, generation: int) -> None:
+        """Keep ``principal``, unless the cache was cleared since ``generation`` was read."""
+        if generation != self.generation:
+            return
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[hash_token(header)] = (principal, self._clock() + self._ttl_s)
 
     def clear(self) -> None:
         self._entries.clear()
+        self.generation += 1

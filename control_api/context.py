@@ -12,6 +12,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -86,8 +87,9 @@ class ApiContext:
     """Everything :func:`control_api.app.build_api` needs.
 
     ``bootstrap_token`` is accepted as an admin token (for creating the first real tokens);
-    ``clock`` gives wall-clock time for stored timestamps; ``probe`` checks that a webhook URL
-    answers (None: the default HTTP probe with a 2 s timeout).
+    ``clock`` gives wall-clock time for stored timestamps; ``monotonic`` measures intervals (the
+    age of cached record counts); ``probe`` checks that a webhook URL answers (None: the default
+    HTTP probe with a 2 s timeout).
     """
 
     engine: AsyncEngine
@@ -96,3 +98,4 @@ class ApiContext:
     bootstrap_token: Secret | None = None
     max_upload_bytes: int = 40 * 1024 * 1024
     probe: Probe | None = None
+    monotonic: Callable[[], float] = time.monotonic

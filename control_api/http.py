@@ -23,6 +23,7 @@ from control_api.availability import Coalescer, unavailable
 from control_api.context import ApiContext
 from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge, ServiceUnavailable
 from control_api.schemas import INT32, Field, Reply, Schema
+from control_api.status import RecordCounts
 from control_api.webhooks import WebhookSender
 from gateway.logs import event, request_id
 from pacing.lifecycle import OperationRefused
@@ -34,6 +35,7 @@ TOKENS: web.AppKey[TokenCache] = web.AppKey("control_api_token_cache", TokenCach
 SENDER: web.AppKey[WebhookSender] = web.AppKey("control_api_webhook_sender", WebhookSender)
 AUTH: web.AppKey[Coalescer[str, Principal]] = web.AppKey("control_api_auth_reads", Coalescer)
 STATUS: web.AppKey[Coalescer[int, bytes]] = web.AppKey("control_api_status_reads", Coalescer)
+COUNTS: web.AppKey[RecordCounts] = web.AppKey("control_api_record_counts", RecordCounts)
 MAX_JSON = 1024 * 1024
 
 
@@ -171,8 +173,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
         cache = request.app[TOKENS]
         principal = cache.get(header) if header is not None else None
         if principal is None:
+            generation = cache.generation
             principal = await request.app[AUTH].get(header or "")
-            cache.put(str(header), principal)
+            cache.put(str(header), principal, generation)
         principal.require(route.permission)
         ids = _path_ids(route, request)
         query = parse_query(route.query, request)

@@ -17,7 +17,6 @@ event loop keeps the database counters, and they are merged at the end.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,18 +33,7 @@ MAX_ROWS = 1_000_000
 MAX_REPORTED_ERRORS = 1000
 Progress = Callable[[int], None]
 
-_TMP_COLUMNS = (
-    "row_no",
-    "phone",
-    "name",
-    "time_zone",
-    "time_zones",
-    "priority",
-    "skill",
-    "agent",
-    "callback_at",
-    "custom",
-)
+_TMP_COLUMNS = ("row_no", *Contact._fields[1:])  # a checked Contact is a staging row
 _CREATE = text(
     "CREATE TEMP TABLE import_rows (row_no int, phone text, name text, "
     "time_zone text, time_zones text[], priority smallint, skill text, agent text, "
@@ -122,27 +110,12 @@ class _Batches:
                 report.duplicates += 1
             else:
                 seen.add(checked.phone)
-                batch.append(_tuple(checked))
+                batch.append(checked)
                 if len(batch) >= size:
                     break
         if self._header is None:
             raise HeaderError("the file is empty: no header row")
         return batch
-
-
-def _tuple(c: Contact) -> tuple[object, ...]:
-    return (
-        c.row,
-        c.phone,
-        c.name,
-        c.time_zone,
-        c.time_zones,
-        c.priority,
-        c.skill,
-        c.agent,
-        c.callback_at,
-        json.dumps(c.custom) if c.custom else "{}",
-    )
 
 
 @dataclass(slots=True)

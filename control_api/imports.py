@@ -33,6 +33,8 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import timezone as phone_tz
@@ -56,8 +58,9 @@ class RowError:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(NamedTuple):
+    """A checked row, field for field the importer's staging row (it is copied as it is)."""
+
     row: int
     phone: str
     name: str
@@ -67,7 +70,7 @@ class Contact:
     skill: str
     agent: str
     callback_at: datetime | None
-    custom: dict[str, str]
+    custom: str  # the non-empty custom cells as a JSON object
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,14 @@ class Header:
     custom: list[tuple[str, int]]  # custom column name -> position
     known: tuple[int, ...] = ()  # position of each KNOWN column in order, -1 when absent
     width: int = 0  # one past the last used position
+    custom_json: tuple[tuple[str, int], ...] = ()  # (name as a JSON string + ":", position)
 
     @classmethod
     def of(cls, index: dict[str, int], custom: list[tuple[str, int]]) -> Header:
         used = [*index.values(), *(p for _, p in custom)]
         known = tuple(index.get(name, -1) for name in KNOWN)
-        return cls(index, custom, known, max(used, default=-1) + 1)
+        keys = tuple((_json_string(name) + ":", position) for name, position in custom)
+        return cls(index, custom, known, max(used, default=-1) + 1, keys)
 
 
 def header(cells: Sequence[str]) -> Header:
@@ -141,7 +146,6 @@ class RowChecker:
         e164 = self.normalise(phone)
         if zone and zone not in self.zones:
             raise ValueError(f"time_zone: unknown zone {zone!r}")
-        custom = {key: stripped[position] for key, position in hdr.custom if stripped[position]}
         return Contact(
             row=number,
             phone=e164,
@@ -152,7 +156,7 @@ class RowChecker:
             skill=skill,
             agent=agent,
             callback_at=self._when(callback),
-            custom=custom,
+            custom=_custom_json(hdr, stripped),
         )
 
     def normalise(self, raw: str) -> str:
@@ -190,7 +194,10 @@ class RowChecker:
         if serial is not None:
             if not 1 <= serial <= 2958465:
                 raise ValueError(f"callback_at: {raw!r} is not a date")
-            local = (_EXCEL_EPOCH + timedelta(days=serial)).replace(tzinfo=None)
+            # Whole milliseconds (Excel's own precision): the binary fraction of 09:30 read as
+            # days is a microsecond past it.
+            since = timedelta(milliseconds=round(serial * 86_400_000))
+            local = (_EXCEL_EPOCH + since).replace(tzinfo=None)
             return local.replace(tzinfo=zoneinfo.ZoneInfo(self.campaign_zone))
         try:
             when = datetime.fromisoformat(raw)
@@ -226,6 +233,15 @@ def _parse(raw: str, region: str) -> str | None:
     if not phonenumbers.is_valid_number(parsed):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _custom_json(hdr: Header, stripped: list[str]) -> str:
+    """The non-empty custom cells as a JSON object, keys in column order (what json.dumps of the
+    same dict gives, short of the spaces; encoded by hand because this runs once a row)."""
+    if not hdr.custom_json:
+        return "{}"
+    members = [key + _json_string(stripped[at]) for key, at in hdr.custom_json if stripped[at]]
+    return "{" + ",".join(members) + "}"
 
 
 def _priority(raw: str) -> int:

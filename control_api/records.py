@@ -1,4 +1,4 @@
-"""Record operations on the database: import, reset, force complete, delete, counts, status.
+"""Record operations on the database: import, reset, force complete, delete, counts.
 
 Shared by the HTTP handlers and the CLI; each operation is one transaction that holds the
 campaign row lock, passes the lifecycle check and writes the audit entry
@@ -8,7 +8,6 @@ Imports live in :mod:`control_api.importer` (re-exported here). No HTTP here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from control_api import campaigns
-from control_api.audit import jsonable
-from control_api.errors import Conflict, Invalid, NotFound
+from control_api.errors import Conflict, Invalid
 from control_api.importer import ImportReport as ImportReport
 from control_api.importer import import_upload as import_upload
 from control_api.schemas import Field, Schema
@@ -151,35 +149,6 @@ async def counts(engine: AsyncEngine, campaign_id: int) -> dict[str, int]:
         )
         found = {r[0]: int(r[1]) for r in rows}
     return {str(s): found.get(str(s), 0) for s in RecordStatus}
-
-
-async def status(engine: AsyncEngine, campaign_id: int) -> dict[str, Any]:
-    """State, version and records per status, in one query (the hot status endpoint)."""
-    async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    text(
-                        "SELECT c.id, c.state, c.version, c.controlled_until, "
-                        "(SELECT json_object_agg(s.status, s.n) FROM (SELECT status, count(*) AS n "
-                        "FROM records WHERE campaign_id = c.id GROUP BY status) s) AS records "
-                        "FROM campaigns c WHERE c.id = :cid"
-                    ),
-                    {"cid": campaigns.valid_id(campaign_id)},
-                )
-            )
-            .mappings()
-            .first()
-        )
-    if row is None:
-        raise NotFound(f"campaign {campaign_id} does not exist")
-    found = row["records"] or {}
-    return {**row, "records": {str(s): int(found.get(str(s), 0)) for s in RecordStatus}}
-
-
-async def status_json(engine: AsyncEngine, campaign_id: int) -> bytes:
-    """:func:`status` encoded once as the JSON reply body (shared by coalesced requests)."""
-    return json.dumps(jsonable(await status(engine, campaign_id))).encode()
 
 
 async def complete_if_exhausted(engine: AsyncEngine, actor: str, campaign_id: int) -> bool:

@@ -329,8 +329,8 @@ async def revoke_token(call: Call) -> web.StreamResponse:
         name = done.scalar_one_or_none()
         if name is None:
             raise NotFound(f"token {call.ids['id']} does not exist or is revoked")
-        call.request.app[TOKENS].clear()
         await audit.record(conn, call.principal.name, "token.revoke", "token", name, None, None)
+    call.request.app[TOKENS].clear()  # after the commit: a look-up from now on sees it
     return web.Response(status=204)
 
 

@@ -10,10 +10,11 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from control_api import campaigns, exports, governance, records, sheets
+from control_api import status as status_reads
 from control_api.audit import jsonable
 from control_api.auth import Permission as P
 from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
-from control_api.http import STATUS, Call, Route, notify, paging, reply
+from control_api.http import COUNTS, STATUS, Call, Route, notify, paging, reply
 from control_api.schemas import INT32, Field, Reply
 from control_api.webhooks import http_probe
 from pacing.lifecycle import CampaignState, Operation, apply
@@ -27,6 +28,11 @@ def _campaign(row: dict[str, Any]) -> Any:
 
 def _changed(call: Call, campaign: dict[str, Any]) -> None:
     call.ctx.runtime.campaign_changed(int(campaign["id"]), str(campaign["state"]))
+
+
+def _records_changed(call: Call) -> None:
+    """The campaign's records may have changed: its next status waits for a fresh count."""
+    call.request.app[COUNTS].invalidate(call.ids["id"])
 
 
 async def list_campaigns(call: Call) -> web.StreamResponse:
@@ -54,7 +60,10 @@ async def update_campaign(call: Call) -> web.StreamResponse:
 
 
 async def delete_campaign(call: Call) -> web.StreamResponse:
-    await campaigns.delete(call.ctx.engine, call.principal.name, call.ids["id"])
+    try:
+        await campaigns.delete(call.ctx.engine, call.principal.name, call.ids["id"])
+    finally:
+        _records_changed(call)
     return web.Response(status=204)
 
 
@@ -104,15 +113,23 @@ async def resume(call: Call) -> web.StreamResponse:
 
 
 async def reset(call: Call) -> web.StreamResponse:
-    row, count = await records.reset(
-        call.ctx.engine, call.principal.name, call.ids["id"], call.body
-    )
+    try:
+        row, count = await records.reset(
+            call.ctx.engine, call.principal.name, call.ids["id"], call.body
+        )
+    finally:
+        _records_changed(call)
     _changed(call, row)
     return reply({"campaign": _campaign(row), "reset": count})
 
 
 async def force_complete(call: Call) -> web.StreamResponse:
-    row, count = await records.force_complete(call.ctx.engine, call.principal.name, call.ids["id"])
+    try:
+        row, count = await records.force_complete(
+            call.ctx.engine, call.principal.name, call.ids["id"]
+        )
+    finally:
+        _records_changed(call)
     _changed(call, row)
     return reply({"campaign": _campaign(row), "completed": count})
 
@@ -159,9 +176,12 @@ async def upload(call: Call) -> web.StreamResponse:
     campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
     apply(CampaignState(campaign["state"]), Operation.ADD_DATA)  # refuse before reading
     kind, data = await _upload(call)
-    report = await records.import_upload(
-        call.ctx.engine, call.principal.name, call.ids["id"], kind, data
-    )
+    try:
+        report = await records.import_upload(
+            call.ctx.engine, call.principal.name, call.ids["id"], kind, data
+        )
+    finally:
+        _records_changed(call)
     return reply(report.as_json())
 
 
@@ -182,9 +202,12 @@ async def export(call: Call) -> web.StreamResponse:
 
 
 async def delete_records(call: Call) -> web.StreamResponse:
-    deleted = await records.delete_all(
-        call.ctx.engine, call.principal.name, call.ids["id"], call.query.get("confirm")
-    )
+    try:
+        deleted = await records.delete_all(
+            call.ctx.engine, call.principal.name, call.ids["id"], call.query.get("confirm")
+        )
+    finally:
+        _records_changed(call)
     return reply({"deleted": deleted})
 
 
@@ -212,7 +235,16 @@ _STATUS = Reply(
         Field("id", "integer"),
         Field("state", "string"),
         Field("version", "integer"),
-        Field("records", "object"),
+        Field("records", "object", description="records per status, as of records_as_of"),
+        Field(
+            "records_as_of",
+            "datetime",
+            description=(
+                "database time of the counted snapshot: counts are refreshed at most once a "
+                f"second per campaign and are never more than {status_reads.MAX_AGE_S:g} s old; "
+                "a change made through this API shows at once"
+            ),
+        ),
         Field("controlled_until", "datetime", nullable=True),
     ),
 )
@@ -296,7 +328,7 @@ ROUTES = (
         "GET",
         "/campaigns/{id}/status",
         status,
-        "State and record counts",
+        f"State (read now) and record counts (at most {status_reads.MAX_AGE_S:g} s old)",
         P.READ,
         {200: _STATUS, 404: "problem"},
         ids=_ID,

@@ -225,6 +225,8 @@ def _loose(field: Field) -> dict[str, Any]:
         kind = {"type": "array", "items": {"type": _json_type(field.items)}}
     else:
         kind = {"type": _json_type(field.kind)}
+    if field.description:
+        kind["description"] = field.description
     if field.nullable:
         return {"anyOf": [kind, {"type": "null"}]}
     return kind

@@ -48,8 +48,9 @@ _S_CELL_TEXT = (
     r'<c r="([A-Z]{1,3})\d+"(?: s="\d+")?(?: t="(\w+)")?(?: s="\d+")?'
     r'(?:/>|>(?:<v>([^<]+)</v>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)</c>)'
 )
-_S_CELL = re.compile(_S_CELL_TEXT)
-_S_BODY = re.compile(r"(?:\s*(?:" + _S_CELL_TEXT + r"))*\s*")
+# Each common cell, or (last group) the start of any other cell: the row then takes the generic
+# path. Anything else in a row body is not a cell, and both readers skip it.
+_S_CELLS = re.compile(_S_CELL_TEXT + r"|(<c\b)")
 
 
 class SheetError(Exception):
@@ -175,38 +176,48 @@ def read_xlsx(data: bytes) -> Iterator[Row]:
 def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
     """Rows made only of common cell shapes are read with one pattern; others generically.
 
-    A row qualifies when its body holds nothing but cells like ``<c r="B7" s="1" t="s"><v>3</v>
-    </c>``, ``<c r="A7" t="inlineStr"><is><t>x</t></is></c>`` or ``<c r="C7"/>``; for such a
-    row the generic scanner would give the same cells, only several times slower.
+    A row qualifies when every cell in its body is like ``<c r="B7" s="1" t="s"><v>3</v></c>``,
+    ``<c r="A7" t="inlineStr"><is><t>x</t></is></c>`` or ``<c r="C7"/>``; for such a row the
+    generic scanner would give the same cells, only several times slower. One pass finds the
+    cells and, through the pattern's last group, any cell of another shape.
     """
     columns: dict[str, int] = {}  # column letters -> index, for this sheet
     for row in _S_ROW.finditer(text):
-        body = row.group(2) or ""
-        if not _S_BODY.fullmatch(body):
+        cells = _fast_cells(_S_CELLS.findall(row.group(2) or ""), shared, columns)
+        if cells is None:
             yield from _scan_one(row.group(0).encode(), shared)
             continue
         number = _S_ROWNUM.search(row.group(1))
-        if number is None:
+        if number is not None:
+            yield int(number.group(1)), cells
+
+
+def _fast_cells(
+    found: list[tuple[str, str, str, str, str]], shared: list[str], columns: dict[str, int]
+) -> list[str] | None:
+    """The cells of one row's common-shape matches; None if a cell of another shape was met
+    (its match has no column letters)."""
+    cells: list[str] = []
+    for letters, kind, value, inline, _ in found:
+        if not letters:
+            return None
+        column = columns.get(letters)
+        if column is None:
+            column = columns[letters] = _column(letters.encode())
+        if kind == "inlineStr" and "&" not in inline and "_x" not in inline:
+            cell = inline
+        else:
+            cell = _fast_value(kind, value, inline, shared)
+        if column > 16384:
             continue
-        cells: list[str] = []
-        for letters, kind, value, inline in _S_CELL.findall(body):
-            column = columns.get(letters)
-            if column is None:
-                column = columns[letters] = _column(letters.encode())
-            if kind == "inlineStr" and "&" not in inline and "_x" not in inline:
-                cell = inline
-            else:
-                cell = _fast_value(kind, value, inline, shared)
-            if column > 16384:
-                continue
-            if column == len(cells):
-                cells.append(cell)
-            elif column > len(cells):
-                cells.extend([""] * (column - len(cells)))
-                cells.append(cell)
-            else:
-                cells[column] = cell
-        yield int(number.group(1)), cells
+        if column == len(cells):
+            cells.append(cell)
+        elif column > len(cells):
+            cells.extend([""] * (column - len(cells)))
+            cells.append(cell)
+        else:
+            cells[column] = cell
+    return cells
 
 
 def _fast_value(kind: str, value: str, inline: str, shared: list[str]) -> str:

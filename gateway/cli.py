@@ -20,6 +20,7 @@ from gateway.app import Running, Service
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.db.errors import DatabaseError
 from gateway.db.migrate import upgrade_sync
+from gateway.heap import freeze_startup_heap
 from gateway.logs import configure
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -49,6 +50,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     def announce(running: Running) -> None:
+        freeze_startup_heap()  # full GC passes no longer stall requests (gateway.heap)
         print(f"dialer: serving on http://{settings.http.host}:{running.http_port}", flush=True)
 
     try:

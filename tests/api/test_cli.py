@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
         ["records", "import", "42", "file.xlsx"],
         ["records", "export", "42", "--format", "csv", "-o", "out.csv"],
         ["bench", "api", "--scale", "0.1", "--json"],
+        ["bench", "api", "--only", "import,status"],
     ],
 )
 def test_commands_parse_to_a_handler(argv: list[str]) -> None:
@@ -44,3 +45,10 @@ def test_bad_role_and_category_are_refused() -> None:
         parser().parse_args(["token", "create", "--role", "root", "--name", "x"])
     with pytest.raises(SystemExit):
         parser().parse_args(["campaign", "pause", "1", "--category", "whim", "--text", "x"])
+
+
+def test_bench_parts_are_checked() -> None:
+    assert parser().parse_args(["bench", "api", "--only", "status"]).only == {"status"}
+    assert parser().parse_args(["bench", "api"]).only == {"import", "reset", "export", "status"}
+    with pytest.raises(SystemExit):
+        parser().parse_args(["bench", "api", "--only", "import,speed"])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from control_api.auth import MATRIX, Permission, Principal, may_resume
+from control_api.auth import MATRIX, Permission, Principal, TokenCache, may_resume
 from gateway.db.models import Role
 from tests.api.conftest import BOOTSTRAP, Api
 
@@ -118,8 +118,20 @@ async def test_revoked_token_is_refused(api: Api) -> None:
         "/v1/tokens", json={"name": "temp", "role": "viewer"}, headers=api.auth(A)
     )
     token = (await created.json())["token"]
+    mine = {"Authorization": f"Bearer {token}"}
+    assert (await api.client.get("/v1/campaigns", headers=mine)).status == 200  # now cached
     listed = (await (await api.client.get("/v1/tokens", headers=api.auth(A))).json())["tokens"]
     token_id = max(t["id"] for t in listed if t["name"] == "temp")
     assert (await api.client.delete(f"/v1/tokens/{token_id}", headers=api.auth(A))).status == 204
-    again = await api.client.get("/v1/campaigns", headers={"Authorization": f"Bearer {token}"})
+    again = await api.client.get("/v1/campaigns", headers=mine)
     assert again.status == 401
+
+
+def test_a_lookup_begun_before_a_revocation_caches_nothing() -> None:
+    cache = TokenCache()
+    seen = cache.generation
+    cache.clear()  # a token was revoked while the look-up read the database
+    cache.put("Bearer t", Principal("p", Role.VIEWER), seen)
+    assert cache.get("Bearer t") is None
+    cache.put("Bearer t", Principal("p", Role.VIEWER), cache.generation)
+    assert cache.get("Bearer t") == Principal("p", Role.VIEWER)

@@ -38,6 +38,11 @@ def both(sheet_data: str) -> tuple[list[Any], list[Any]]:
         "</c></row>",
         '<row r="12">\n  <c r="A12"><v>7</v></c>\n  <c r="D12"><v>8</v></c>\n</row>',
         '<row r="13"><c r="A13" t="s"><v>٣</v></c></row>',
+        # a common cell, then cells of other shapes later in the same row
+        '<row r="14"><c r="A14"><v>1</v></c><c r="B14"><f>A14*2</f><v>2</v></c></row>',
+        '<row r="15"><c r="A15" t="s"><v>0</v></c><c t="s" r="C15"><v>2</v></c></row>',
+        '<row r="16"><c r="A16"><v>1</v></c><c r="B16" t="inlineStr"><is><r><t>x</t></r></is>'
+        "</c></row>",
     ],
 )
 def test_fast_path_matches_generic_scanner(xml: str) -> None:
