@@ -5,7 +5,8 @@ records with a filter, export 1,000,000 records as CSV (rows/s and peak RSS grow
 of ``GET /v1/campaigns/{id}/status`` at 200 concurrent requests against a real server on an
 ephemeral port, sent by a load client in a child process (so client and server do not share
 one event loop and one core) after one unmeasured warm-up round that opens the connections.
-``--scale`` shrinks every size; ``--json`` prints the results as one object.
+``--scale`` shrinks every size; ``--json`` prints the results as one object; ``--only reset`` runs
+just the reset part (on its own 1,000,000 records, without the import before it).
 Bulk records come from ``generate_series``; targets are printed next to the numbers, never
 asserted.
 """
@@ -92,9 +93,25 @@ async def _bulk(engine: AsyncEngine, cid: int, rows: int) -> None:
 
 async def bench_reset(engine: AsyncEngine, cid: int) -> dict[str, float]:
     await campaigns.transition(engine, ACTOR, cid, Operation.FORCE_COMPLETE)
+    async with engine.connect() as conn:
+        wal_before = (await conn.execute(text("SELECT pg_current_wal_lsn()"))).scalar_one()
     started = time.perf_counter()
     _, count = await records.reset(engine, ACTOR, cid, {"dispositions": ["no_answer"]})
-    return {"rows": count, "seconds": time.perf_counter() - started}
+    elapsed = time.perf_counter() - started
+    async with engine.connect() as conn:
+        wal = (
+            await conn.execute(
+                text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :lsn)"), {"lsn": wal_before}
+            )
+        ).scalar_one()
+    return {"rows": count, "seconds": elapsed, "wal_mib": float(wal) / 2**20}
+
+
+async def run_reset(engine: AsyncEngine, scale: float) -> dict[str, dict[str, float]]:
+    """Only the reset part (``--only reset``)."""
+    cid = await _campaign(engine)
+    await _bulk(engine, cid, max(1000, int(1_000_000 * scale)))
+    return {"reset": await bench_reset(engine, cid)}
 
 
 class _PeakRss:
@@ -242,6 +259,8 @@ def _table(results: dict[str, dict[str, float]]) -> Table:
 def _handler(args: argparse.Namespace) -> int:
     async def main() -> dict[str, dict[str, float]]:
         async with open_engine(args, pool_size=20) as engine:
+            if args.only == "reset":
+                return await run_reset(engine, args.scale)
             return await run_all(engine, args.scale)
 
     results = asyncio.run(main())
@@ -257,4 +276,5 @@ def register_bench(bench_subparsers: Subparsers) -> None:
     parser = bench_subparsers.add_parser("api", help="records import/reset/export, API latency")
     parser.add_argument("--scale", type=float, default=1.0, help="size factor, e.g. 0.1")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--only", choices=["reset"], help="run just this part")
     parser.set_defaults(handler=_handler)
