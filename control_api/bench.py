@@ -95,9 +95,18 @@ async def _bulk(engine: AsyncEngine, cid: int, rows: int) -> None:
 
 async def bench_reset(engine: AsyncEngine, cid: int) -> dict[str, float]:
     await campaigns.transition(engine, ACTOR, cid, Operation.FORCE_COMPLETE)
+    async with engine.connect() as conn:
+        wal_before = (await conn.execute(text("SELECT pg_current_wal_lsn()"))).scalar_one()
     started = time.perf_counter()
     _, count = await records.reset(engine, ACTOR, cid, {"dispositions": ["no_answer"]})
-    return {"rows": count, "seconds": time.perf_counter() - started}
+    elapsed = time.perf_counter() - started
+    async with engine.connect() as conn:
+        wal = (
+            await conn.execute(
+                text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :lsn)"), {"lsn": wal_before}
+            )
+        ).scalar_one()
+    return {"rows": count, "seconds": elapsed, "wal_mib": float(wal) / 2**20}
 
 
 class _PeakRss:

@@ -3,7 +3,9 @@
 Shared by the HTTP handlers and the CLI; each operation is one transaction that holds the
 campaign row lock, passes the lifecycle check and writes the audit entry
 (:func:`control_api.campaigns.transition`), so an import can never interleave with a start.
-Imports live in :mod:`control_api.importer` (re-exported here). No HTTP here.
+A status change here also keeps the dialing queue (``record_queue``, migration 0004) in step,
+in the same statement. Imports live in :mod:`control_api.importer` (re-exported here; the
+queue rows of imported records come from a trigger). No HTTP here.
 """
 
 from __future__ import annotations
@@ -70,24 +72,56 @@ def reset_filter(filters: Mapping[str, Any]) -> tuple[str, dict[str, object]]:
     return " AND ".join(clauses), params
 
 
+_CLEARED = (
+    "status = 'new', reason = '', disposition = NULL, attempts = 0, next_attempt_at = NULL, "
+    "callback_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+)
+
+
+def reset_statements(where: str) -> tuple[str, str]:
+    """The reset as two statements: records still dialable, and finished (done) ones.
+
+    Both are HOT updates of ``records`` (no index names a column they change, migration 0004).
+    A dialable record keeps its queue row, whose retry time is cleared (an upsert, so a missing
+    row is put back too); a done record gets a new one with a plain set-based INSERT. Measured on
+    500,000 done records, that is about a third cheaper than one upsert over both kinds, which
+    probes the queue's key for every row first; the price is a second pass over the campaign's
+    records (about 0.2 s per 1,000,000). Nothing else makes a done record dialable (a settle
+    starts from ``dialing``) and resets of a campaign are serialised by its row lock, so the
+    INSERT cannot meet a queued row.
+    """
+    queued = (
+        f"WITH reset AS (UPDATE records SET {_CLEARED} "  # noqa: S608
+        f"WHERE campaign_id = :cid AND {where} AND status IN ('new', 'retry', 'callback') "
+        "AND NOT (status = 'new' AND attempts = 0 AND disposition IS NULL) "
+        "RETURNING id, campaign_id, priority), "
+        "queued AS (INSERT INTO record_queue (campaign_id, priority, record_id) "
+        "SELECT campaign_id, priority, id FROM reset "
+        "ON CONFLICT (campaign_id, priority, record_id) DO UPDATE SET next_attempt_at = NULL) "
+        "SELECT count(*) FROM reset"
+    )
+    finished = (
+        f"WITH reset AS (UPDATE records SET {_CLEARED} "  # noqa: S608
+        f"WHERE campaign_id = :cid AND {where} AND status = 'done' "
+        "RETURNING id, campaign_id, priority) "
+        "INSERT INTO record_queue (campaign_id, priority, record_id) "
+        "SELECT campaign_id, priority, id FROM reset"
+    )
+    return queued, finished
+
+
 async def reset(
     engine: AsyncEngine, actor: str, campaign_id: int, filters: Mapping[str, Any]
 ) -> tuple[dict[str, Any], int]:
     """Make matching records dialable again; campaign → ready. Returns (campaign, count)."""
     where, params = reset_filter(filters)
+    queued, finished = reset_statements(where)
 
     async def change(conn: AsyncConnection, _: dict[str, Any]) -> Mapping[str, object]:
-        result = await conn.execute(
-            text(
-                "UPDATE records SET status = 'new', reason = '', disposition = NULL, "  # noqa: S608
-                "attempts = 0, next_attempt_at = NULL, callback_at = NULL, lease_owner = NULL, "
-                "lease_expires_at = NULL, updated_at = now() "
-                f"WHERE campaign_id = :cid AND {where} "
-                "AND NOT (status = 'new' AND attempts = 0 AND disposition IS NULL)"
-            ),
-            {**params, "cid": campaign_id},
-        )
-        return {"reset": int(result.rowcount), "filters": dict(filters)}
+        values = {**params, "cid": campaign_id}
+        count = int((await conn.execute(text(queued), values)).scalar_one())
+        count += int((await conn.execute(text(finished), values)).rowcount)
+        return {"reset": count, "filters": dict(filters)}
 
     after, outcome = await campaigns.transition(engine, actor, campaign_id, Operation.RESET, change)
     assert outcome is not None
@@ -100,15 +134,23 @@ async def force_complete(
     """Mark every record not yet finished complete; campaign → completed."""
 
     async def change(conn: AsyncConnection, _: dict[str, Any]) -> Mapping[str, object]:
+        # Exactly the completed records leave the queue: a record settled concurrently (allowed
+        # while running) and put back in the queue keeps its row.
         result = await conn.execute(
             text(
-                "UPDATE records SET status = 'done', reason = 'force completed', "
-                "lease_owner = NULL, lease_expires_at = NULL, updated_at = now() "
-                "WHERE campaign_id = :cid AND status IN ('new', 'retry', 'callback')"
+                "WITH completed AS (UPDATE records SET status = 'done', "
+                "reason = 'force completed', lease_owner = NULL, lease_expires_at = NULL, "
+                "updated_at = now() "
+                "WHERE campaign_id = :cid AND status IN ('new', 'retry', 'callback') "
+                "RETURNING id, campaign_id, priority), "
+                "dequeued AS (DELETE FROM record_queue q USING completed c "
+                "WHERE q.campaign_id = c.campaign_id AND q.priority = c.priority "
+                "AND q.record_id = c.id) "
+                "SELECT count(*) FROM completed"
             ),
             {"cid": campaign_id},
         )
-        return {"completed": int(result.rowcount)}
+        return {"completed": int(result.scalar_one())}
 
     after, outcome = await campaigns.transition(
         engine, actor, campaign_id, Operation.FORCE_COMPLETE, change
@@ -127,6 +169,7 @@ async def delete_all(engine: AsyncEngine, actor: str, campaign_id: int, confirm:
                 f"confirm the deletion by sending confirm={count} (the campaign's record count)",
                 record_count=count,
             )
+        # The queue rows go with them (trigger ``records_queue_remove``, migration 0004).
         await conn.execute(
             text("DELETE FROM records WHERE campaign_id = :cid"), {"cid": campaign_id}
         )
@@ -157,11 +200,15 @@ async def complete_if_exhausted(engine: AsyncEngine, actor: str, campaign_id: in
         campaign = await campaigns.fetch(conn, campaign_id)
         if campaign["state"] != "running":
             return False
+        # A dialable record with attempts left is in the queue; a dialing record has its
+        # unsettled attempt (written together, leasing.start_attempt), found by a partial index.
         left = await conn.execute(
             text(
-                "SELECT EXISTS (SELECT 1 FROM records WHERE campaign_id = :cid AND "
-                "(status = 'dialing' OR (status IN ('new', 'retry', 'callback') "
-                "AND attempts < :max)))"
+                "SELECT EXISTS (SELECT 1 FROM record_queue q JOIN records r ON r.id = q.record_id "
+                "WHERE q.campaign_id = :cid AND r.status IN ('new', 'retry', 'callback') "
+                "AND r.attempts < :max) "
+                "OR EXISTS (SELECT 1 FROM attempts WHERE status = 'dialing' "
+                "AND campaign_id = :cid)"
             ),
             {"cid": campaign_id, "max": campaign["max_attempts"]},
         )

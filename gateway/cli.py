@@ -110,6 +110,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     from control_api import cli as api_cli
     from gateway import confcheck, demo
     from gateway.bench_gateway import register_bench as register_gateway_bench
+    from gateway.bench_leasing import register_bench as register_leasing_bench
     from gateway.sim import cli as sim_cli
     from pacing.bench import register_bench as register_pacing_bench
 
@@ -121,6 +122,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     sim_cli.register_bench(bench_sub)
     register_pacing_bench(bench_sub)
     register_gateway_bench(bench_sub)
+    register_leasing_bench(bench_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,8 @@ import asyncio
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -60,13 +61,27 @@ def server_url(external: str | None) -> Iterator[str]:
 
 
 @contextmanager
+def blank_database(admin_url: str) -> Iterator[str]:
+    """Create a uniquely named, empty database; drop it afterwards. Yields its URL.
+
+    Usable from async tests too: the admin statements run on a loop of their own in a thread.
+    """
+    name = f"dialer_test_{uuid.uuid4().hex[:12]}"
+    _in_thread(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(admin_url, name)
+    finally:
+        _in_thread(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _in_thread(job: Coroutine[object, object, None]) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, job).result()
+
+
+@contextmanager
 def fresh_database(admin_url: str) -> Iterator[str]:
     """Create a uniquely named database, migrate it to head, drop it afterwards."""
-    name = f"dialer_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = with_database(admin_url, name)
-    try:
+    with blank_database(admin_url) as url:
         upgrade_sync(url)
         yield url
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

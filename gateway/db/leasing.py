@@ -2,18 +2,24 @@
 
 Several gateway instances share one database and must never dial the same record at once:
 
-* :func:`lease_records` picks eligible records with ``SELECT … FOR UPDATE SKIP LOCKED`` and
-  stamps them with the instance and a lease expiry in the same statement, so two instances
-  racing for one campaign get disjoint sets. Eligibility is decided in SQL: dialable status,
+* :func:`lease_records` walks the campaign's ``record_queue`` in lease order (priority, record
+  id), locks the records with ``SELECT … FOR UPDATE OF r SKIP LOCKED`` and stamps them with the
+  instance and a lease expiry in the same statement, so two instances racing for one campaign
+  get disjoint sets. Eligibility is decided in SQL on the record itself: dialable status,
   attempts below the campaign maximum, ``next_attempt_at`` reached, not on the DNC list, no live
   lease, and the callee's local time inside the campaign's callee window in *every* one of the
-  record's time zones (the campaign zone when the record has none).
-* :func:`start_attempt` inserts the attempt (status ``dialing``) and marks the record dialing
-  in one transaction, only while the caller still holds the lease.
-* :func:`settle_attempt` writes the outcome and the record's next status in one transaction;
-  settling an already settled attempt does nothing. A record whose lease expired while dialing
-  (a crashed instance) stays ``dialing`` — not eligible — until reconciliation settles its
-  attempt (:func:`unsettled_attempts` lists them by instance or server).
+  record's time zones (the campaign zone when the record has none). The queue only narrows the
+  walk (its ``next_attempt_at`` passes over records waiting for a retry without reading them).
+* :func:`start_attempt` marks the record dialing, takes it out of the queue and inserts the
+  attempt (status ``dialing``) in one statement, only while the caller still holds the lease.
+* :func:`settle_attempt` writes the outcome and the record's next status — and puts a record
+  that will be retried back in the queue — in one transaction; settling an already settled
+  attempt does nothing. A record whose lease expired while dialing (a crashed instance) stays
+  ``dialing`` and out of the queue — not eligible — until reconciliation settles its attempt
+  (:func:`unsettled_attempts` lists them by instance or server).
+
+None of these updates changes a column that an index of ``records`` names, so they are HOT
+updates (migration 0004); the queue is the only index-bearing structure a status change touches.
 * :func:`acquire_pacer` / :func:`renew_pacer` / :func:`release_pacer`: one row per campaign in
   ``campaign_pacers`` so exactly one instance paces a campaign at a time.
 
@@ -105,8 +111,9 @@ _CAMPAIGN = text(
 
 _LEASE = text("""
 WITH picked AS (
-    SELECT r.id FROM records r
-    WHERE r.campaign_id = :cid
+    SELECT r.id FROM record_queue q JOIN records r ON r.id = q.record_id
+    WHERE q.campaign_id = :cid
+      AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= :now)
       AND r.status IN ('new', 'retry', 'callback')
       AND r.attempts < :max_attempts
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= :now)
@@ -120,7 +127,7 @@ WITH picked AS (
             (extract(hour FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)) * 60
              + extract(minute FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)))
             BETWEEN :wstart AND :wend - 1))
-    ORDER BY r.priority, r.id
+    ORDER BY q.priority, q.record_id
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED
 )
@@ -128,6 +135,46 @@ UPDATE records r SET lease_owner = :iid, lease_expires_at = :until, updated_at =
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.campaign_id, r.phone, r.name, r.time_zones, r.priority, r.skill, r.agent,
           r.custom, r.attempts, r.caller_id, r.lease_expires_at
+""")
+
+# One statement: the record leaves the queue as it starts dialing, and the attempt exists exactly
+# when the record is ``dialing`` (nothing is written if the lease was lost).
+_START = text("""
+WITH marked AS (
+    UPDATE records SET status = 'dialing', last_attempt_at = :at,
+        caller_id = COALESCE(caller_id, :cli), updated_at = :at
+    WHERE id = :rid AND campaign_id = :cid AND lease_owner = :iid AND lease_expires_at > :at
+      AND status IN ('new', 'retry', 'callback')
+    RETURNING id, campaign_id, priority
+), dequeued AS (
+    DELETE FROM record_queue q USING marked m
+    WHERE q.campaign_id = m.campaign_id AND q.priority = m.priority AND q.record_id = m.id
+)
+INSERT INTO attempts (id, campaign_id, record_id, instance_id, server, caller_id, status,
+                      originated_at)
+SELECT CAST(:id AS text), m.campaign_id, m.id, :iid, CAST(:server AS text), :cli, 'dialing', :at
+FROM marked m
+""")
+
+# The record's next step, and its queue row to match: back in the queue (or its retry time moved)
+# when it may be dialled again, out of it otherwise.
+_SETTLE_RECORD = text("""
+WITH settled AS (
+    UPDATE records SET status = :status, reason = :reason, disposition = :outcome,
+        attempts = attempts + 1, next_attempt_at = :next, lease_owner = NULL,
+        lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at
+    WHERE id = :rid
+    RETURNING id, campaign_id, priority, status, next_attempt_at
+), queued AS (
+    INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
+    SELECT campaign_id, priority, id, next_attempt_at FROM settled
+    WHERE status IN ('new', 'retry', 'callback')
+    ON CONFLICT (campaign_id, priority, record_id)
+    DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+)
+DELETE FROM record_queue q USING settled s
+WHERE s.status NOT IN ('new', 'retry', 'callback')
+  AND q.campaign_id = s.campaign_id AND q.priority = s.priority AND q.record_id = s.id
 """)
 
 
@@ -200,40 +247,19 @@ async def release_records(engine: AsyncEngine, instance_id: str, record_ids: Seq
 async def start_attempt(engine: AsyncEngine, start: AttemptStart) -> bool:
     """Record that dialing starts; False (and nothing written) if the lease is no longer held."""
     async with engine.begin() as conn:
-        marked = await conn.execute(
-            text(
-                "UPDATE records SET status = 'dialing', last_attempt_at = :at, "
-                "caller_id = COALESCE(caller_id, :cli), updated_at = :at "
-                "WHERE id = :rid AND campaign_id = :cid AND lease_owner = :iid "
-                "AND lease_expires_at > :at AND status IN ('new', 'retry', 'callback')"
-            ),
-            {
-                "at": start.originated_at,
-                "cli": start.caller_id,
-                "rid": start.record_id,
-                "cid": start.campaign_id,
-                "iid": start.instance_id,
-            },
-        )
-        if marked.rowcount != 1:
-            return False
-        await conn.execute(
-            text(
-                "INSERT INTO attempts (id, campaign_id, record_id, instance_id, server, caller_id, "
-                "status, originated_at) VALUES (:id, :cid, :rid, :iid, :server, :cli, 'dialing', "
-                ":at)"
-            ),
+        started = await conn.execute(
+            _START,
             {
                 "id": start.attempt_id,
-                "cid": start.campaign_id,
+                "at": start.originated_at,
+                "cli": start.caller_id,
                 "rid": start.record_id,
+                "cid": start.campaign_id,
                 "iid": start.instance_id,
                 "server": start.server,
-                "cli": start.caller_id,
-                "at": start.originated_at,
             },
         )
-    return True
+    return bool(started.rowcount == 1)
 
 
 _SETTLE_ATTEMPT = text("""
@@ -279,12 +305,7 @@ async def settle_attempt(engine: AsyncEngine, result: AttemptResult) -> Settled 
         )
         step = next_step(policy, result.outcome, attempts + 1, result.settled_at)
         await conn.execute(
-            text(
-                "UPDATE records SET status = :status, reason = :reason, disposition = :outcome, "
-                "attempts = attempts + 1, next_attempt_at = :next, lease_owner = NULL, "
-                "lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at "
-                "WHERE id = :rid"
-            ),
+            _SETTLE_RECORD,
             {
                 "status": str(step.status),
                 "reason": step.reason,

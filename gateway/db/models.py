@@ -6,7 +6,9 @@ autogenerate comparison against a migrated database and fails on any difference.
 
 This module declares structure only: no queries, no sessions, no I/O. Status columns are plain
 text guarded by CHECK constraints whose value lists come from the StrEnums below, so the enums and
-the database cannot drift apart silently.
+the database cannot drift apart silently. Two statement-level triggers on ``records`` (migration
+0004) keep :class:`RecordQueue` in step with inserted and deleted records; autogenerate does not
+see triggers, so they live in the migration only.
 """
 
 from __future__ import annotations
@@ -128,29 +130,24 @@ class Campaign(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
+RECORDS_FILLFACTOR = 60
+
+
 class Record(Base):
-    """One contact to call, with its dialing state and lease."""
+    """One contact to call, with its dialing state and lease.
+
+    No index may name a column that leasing, dialing, settling or a reset changes (status,
+    attempts, next attempt, lease, outcome): then those updates are HOT — the new row version
+    stays on its page, which ``fillfactor`` keeps room on, and no index is touched. Which
+    records may be dialled, in which order, is :class:`RecordQueue` (migration 0004).
+    """
 
     __tablename__ = "records"
     __table_args__ = (
         CheckConstraint("priority BETWEEN 1 AND 99", name="record_priority"),
         CheckConstraint(_one_of("status", RecordStatus), name="record_status"),
-        # status rides along (INCLUDE) so per-status counts are index-only scans without a
-        # fourth index, which every non-HOT update (a reset) would have to maintain (0003).
-        Index(
-            "records_campaign_phone",
-            "campaign_id",
-            "phone",
-            unique=True,
-            postgresql_include=["status"],
-        ),
-        Index(
-            "records_eligible",
-            "campaign_id",
-            "priority",
-            "id",
-            postgresql_where=text("status IN ('new', 'retry', 'callback')"),
-        ),
+        Index("records_campaign_phone", "campaign_id", "phone", unique=True),
+        {"postgresql_with": {"fillfactor": RECORDS_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -177,6 +174,24 @@ class Record(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class RecordQueue(Base):
+    """The records that may be leased (status new, retry, callback), in lease order.
+
+    One row per such record; the primary key is the lease order (campaign, priority, record id)
+    and ``next_attempt_at`` repeats the record's, so records waiting for a retry are passed over
+    without reading ``records``. Rows come and go with their records' status: inserts and
+    deletes of records through triggers, status changes in the statements that make them
+    (``gateway.db.leasing``, ``control_api.records``). No foreign keys: see migration 0004.
+    """
+
+    __tablename__ = "record_queue"
+
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    priority: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Attempt(Base):

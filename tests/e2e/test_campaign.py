@@ -1,9 +1,10 @@
 """A campaign end to end: API → pacing → AMI → simulated Asterisk → outcomes in PostgreSQL.
 
 Checks the product's promises on a real run: every attempt reaches a recorded outcome, no record
-is dialled twice, the abandon rate stays under the campaign's target, and when the database is
-taken away the campaign stops dialling, keeps every outcome, writes them when the database
-returns and records a ``logging`` pause.
+is dialled twice, the abandon rate stays under the campaign's target, the dialing queue agrees
+with the records' statuses afterwards, and when the database is taken away the campaign stops
+dialling, keeps every outcome, writes them when the database returns and records a ``logging``
+pause.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import text
 
 from gateway.demo import DemoCampaign, set_up_campaign
 from tests.e2e.conftest import Stack, until
+from tests.queuecheck import queue_mismatches
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -72,6 +74,7 @@ async def test_campaign_settles_every_attempt_once_under_the_abandon_target(stac
     assert outcomes["answered"] > 0
     assert live > 0
     assert outcomes["abandoned"] / live <= campaign.abandon_target, outcomes
+    assert await queue_mismatches(stack.running.engine, cid) == []
 
 
 async def test_database_outage_pauses_the_campaign_and_loses_no_outcome(stack: Stack) -> None:

@@ -1,0 +1,34 @@
+"""Test helper: where the dialing queue and the records' statuses disagree.
+
+The invariant (migration 0004): a record has exactly one ``record_queue`` row, with its campaign,
+priority and ``next_attempt_at``, when its status is new, retry or callback, and none otherwise.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+_MISMATCHES = text("""
+SELECT 'not queued' AS problem, r.id FROM records r
+WHERE (CAST(:cid AS bigint) IS NULL OR r.campaign_id = :cid)
+  AND r.status IN ('new', 'retry', 'callback')
+  AND NOT EXISTS (
+    SELECT 1 FROM record_queue q
+    WHERE q.campaign_id = r.campaign_id AND q.priority = r.priority AND q.record_id = r.id
+      AND q.next_attempt_at IS NOT DISTINCT FROM r.next_attempt_at)
+UNION ALL
+SELECT CASE WHEN r.id IS NULL THEN 'queued, no record' ELSE 'queued, ' || r.status END, q.record_id
+FROM record_queue q LEFT JOIN records r ON r.id = q.record_id
+WHERE (CAST(:cid AS bigint) IS NULL OR q.campaign_id = :cid)
+  AND (r.id IS NULL OR r.status NOT IN ('new', 'retry', 'callback')
+       OR r.campaign_id <> q.campaign_id OR r.priority <> q.priority)
+ORDER BY 2
+""")
+
+
+async def queue_mismatches(engine: AsyncEngine, campaign_id: int | None = None) -> list[str]:
+    """``"<problem> <record id>"`` for every disagreement (empty: queue and records agree)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_MISMATCHES, {"cid": campaign_id})).all()
+    return [f"{problem} {record_id}" for problem, record_id in rows]
