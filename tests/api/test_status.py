@@ -201,9 +201,16 @@ async def test_status_counts_own_writes_at_once_and_others_within_the_maximum_ag
     assert mine["records"] == {**dict.fromkeys(map(str, RecordStatus), 0), "new": 2}
 
     async with api.engine.begin() as conn:  # the dialer finishing a record: not through the API
-        await conn.execute(
-            text("UPDATE records SET status = 'done' WHERE campaign_id = :c AND phone = :p"),
+        # as the dialer's settle does: status and the dialing queue (migration 0004) together
+        done = await conn.execute(
+            text(
+                "UPDATE records SET status = 'done' WHERE campaign_id = :c AND phone = :p "
+                "RETURNING id"
+            ),
             {"c": c["id"], "p": "+12125550101"},
+        )
+        await conn.execute(
+            text("DELETE FROM record_queue WHERE record_id = :r"), {"r": done.scalar_one()}
         )
     cached = await _status(api, c["id"])
     assert cached["records"] == mine["records"]
