@@ -214,6 +214,10 @@ async def delete(engine: AsyncEngine, actor: str, campaign_id: int) -> None:
         before = await fetch(conn, campaign_id, lock=True)
         apply(CampaignState(before["state"]), Operation.DELETE_RECORDS)
         await conn.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": campaign_id})
+        # its records' counts (migration 0005) have no foreign key: they go with it here
+        await conn.execute(
+            text("DELETE FROM record_counts WHERE campaign_id = :id"), {"id": campaign_id}
+        )
         await audit.record(conn, actor, "campaign.delete", "campaign", campaign_id, before, None)
 
 

@@ -2,6 +2,7 @@
 
 The invariant (migration 0004): a record has exactly one ``record_queue`` row, with its campaign,
 priority and ``next_attempt_at``, when its status is new, retry or callback, and none otherwise.
+And (migration 0005) the rows of ``record_counts`` sum to the records per campaign and status.
 """
 
 from __future__ import annotations
@@ -25,10 +26,26 @@ WHERE (CAST(:cid AS bigint) IS NULL OR q.campaign_id = :cid)
        OR r.campaign_id <> q.campaign_id OR r.priority <> q.priority)
 ORDER BY 2
 """)
+_COUNT_MISMATCHES = text("""
+SELECT 'counted ' || coalesce(k.status, a.status) || ' off by '
+       || (coalesce(k.n, 0) - coalesce(a.n, 0)), coalesce(k.campaign_id, a.campaign_id)
+FROM (SELECT campaign_id, status, sum(n) AS n FROM record_counts
+      WHERE CAST(:cid AS bigint) IS NULL OR campaign_id = :cid
+      GROUP BY 1, 2 HAVING sum(n) <> 0) k
+FULL JOIN (SELECT campaign_id, status, count(*) AS n FROM records
+           WHERE CAST(:cid AS bigint) IS NULL OR campaign_id = :cid GROUP BY 1, 2) a
+  ON a.campaign_id = k.campaign_id AND a.status = k.status
+WHERE k.n IS DISTINCT FROM a.n
+ORDER BY 2
+""")
 
 
 async def queue_mismatches(engine: AsyncEngine, campaign_id: int | None = None) -> list[str]:
-    """``"<problem> <record id>"`` for every disagreement (empty: queue and records agree)."""
+    """``"<problem> <record id>"`` for every disagreement (empty: queue and records agree), and
+    ``"counted <status> off by <n> <campaign id>"`` where the records per status disagree."""
     async with engine.connect() as conn:
-        rows = (await conn.execute(_MISMATCHES, {"cid": campaign_id})).all()
+        rows = list((await conn.execute(_MISMATCHES, {"cid": campaign_id})).all())
+        counted = await conn.execute(text("SELECT to_regclass('record_counts') IS NOT NULL"))
+        if counted.scalar_one():  # from migration 0005 on
+            rows.extend((await conn.execute(_COUNT_MISMATCHES, {"cid": campaign_id})).all())
     return [f"{problem} {record_id}" for problem, record_id in rows]

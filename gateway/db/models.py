@@ -7,8 +7,9 @@ autogenerate comparison against a migrated database and fails on any difference.
 This module declares structure only: no queries, no sessions, no I/O. Status columns are plain
 text guarded by CHECK constraints whose value lists come from the StrEnums below, so the enums and
 the database cannot drift apart silently. Two statement-level triggers on ``records`` (migration
-0004) keep :class:`RecordQueue` in step with inserted and deleted records; autogenerate does not
-see triggers, so they live in the migration only.
+0004) keep :class:`RecordQueue` in step with inserted and deleted records, and three more
+(migration 0005) write every change of the records per status to :data:`record_counts`;
+autogenerate does not see triggers, so they live in the migrations only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     func,
     text,
@@ -192,6 +195,20 @@ class RecordQueue(Base):
     priority: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: Signed changes of a campaign's records per status, written only by the triggers of migration
+#: 0005; the records per status are ``sum(n)`` grouped by status. Insert-only (no primary key,
+#: no row anyone updates), so concurrent writers never wait here; folded by
+#: ``control_api.status.compact_counts``.
+record_counts = Table(
+    "record_counts",
+    Base.metadata,
+    Column("campaign_id", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Index("record_counts_campaign", "campaign_id"),
+)
 
 
 class Attempt(Base):
