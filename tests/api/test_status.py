@@ -65,13 +65,19 @@ async def started(loader: Loader, calls: int) -> None:
         await asyncio.wait_for(loader.called.wait_for(lambda: len(loader.calls) >= calls), 1)
 
 
-async def test_a_fresh_count_is_served_without_loading() -> None:
+async def primed(count: int = 10) -> tuple[RecordCounts, Loader, Clock]:
+    """A cache that has loaded campaign 1 once (``count`` new records) at the clock's start."""
     loader, clock = Loader(), Clock()
     cache = RecordCounts(loader, clock=clock)
     first = asyncio.ensure_future(cache.get(1))
     await started(loader, 1)
-    await loader.release(10)
-    assert (await first).records == {"new": 10}
+    await loader.release(count)
+    assert (await first).records == {"new": count}
+    return cache, loader, clock
+
+
+async def test_a_fresh_count_is_served_without_loading() -> None:
+    cache, loader, clock = await primed()
     clock.now += REFRESH_AFTER_S
     assert (await cache.get(1)).records == {"new": 10}
     assert loader.calls == [1]
@@ -79,12 +85,7 @@ async def test_a_fresh_count_is_served_without_loading() -> None:
 
 
 async def test_an_older_count_is_served_and_refreshed_once_in_the_background() -> None:
-    loader, clock = Loader(), Clock()
-    cache = RecordCounts(loader, clock=clock)
-    first = asyncio.ensure_future(cache.get(1))
-    await started(loader, 1)
-    await loader.release(10)
-    await first
+    cache, loader, clock = await primed()
     clock.now += REFRESH_AFTER_S + 0.1
     served = await asyncio.gather(*(cache.get(1) for _ in range(20)))
     assert {c.records["new"] for c in served} == {10}  # nobody waited
@@ -96,12 +97,7 @@ async def test_an_older_count_is_served_and_refreshed_once_in_the_background() -
 
 
 async def test_a_count_past_the_maximum_age_is_waited_for() -> None:
-    loader, clock = Loader(), Clock()
-    cache = RecordCounts(loader, clock=clock)
-    first = asyncio.ensure_future(cache.get(1))
-    await started(loader, 1)
-    await loader.release(10)
-    await first
+    cache, loader, clock = await primed()
     clock.now += MAX_AGE_S + 0.1
     waiting = [asyncio.ensure_future(cache.get(1)) for _ in range(3)]
     await started(loader, 2)
