@@ -21,6 +21,7 @@ from control_api.errors import Conflict, Invalid
 from control_api.importer import ImportReport as ImportReport
 from control_api.importer import import_upload as import_upload
 from control_api.schemas import Field, Schema
+from gateway.db import counts as status_counts
 from gateway.db.models import RecordStatus
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome
@@ -183,14 +184,10 @@ async def delete_all(engine: AsyncEngine, actor: str, campaign_id: int, confirm:
 
 
 async def counts(engine: AsyncEngine, campaign_id: int) -> dict[str, int]:
-    """Records per status (every status present, zero when none)."""
+    """Records per status (every status present, zero when none), from the kept counts."""
     async with engine.connect() as conn:
         await campaigns.fetch(conn, campaign_id)
-        rows = await conn.execute(
-            text("SELECT status, count(*) FROM records WHERE campaign_id = :cid GROUP BY status"),
-            {"cid": campaign_id},
-        )
-        found = {r[0]: int(r[1]) for r in rows}
+        found = (await status_counts.read(conn, campaign_id)).records
     return {str(s): found.get(str(s), 0) for s in RecordStatus}
 
 
