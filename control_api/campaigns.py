@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from control_api import audit
 from control_api.errors import Conflict, Invalid, NotFound
 from control_api.schemas import INT32, Field, Reply, Schema
-from gateway.db.retry import validate_rules
+from gateway.campaigns.retry import validate_rules
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply
 from pacing.schedule_doc import parse_schedule

@@ -39,7 +39,9 @@ def actor() -> str:
 @contextlib.asynccontextmanager
 async def open_engine(args: argparse.Namespace, pool_size: int = 4) -> AsyncIterator[AsyncEngine]:
     """The configured database (external, or the embedded one started for this command)."""
-    from gateway.cli import settings_from  # the CLI module imports this one; avoid the cycle
+    from dialer.cli import (
+        settings_from,  # the CLI module imports this one; avoid the cycle
+    )
     from gateway.db.embedded import EmbeddedPostgres
     from gateway.db.engine import make_engine
     from gateway.db.migrate import upgrade

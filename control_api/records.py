@@ -21,7 +21,7 @@ from control_api.errors import Conflict, Invalid
 from control_api.importer import ImportReport as ImportReport
 from control_api.importer import import_upload as import_upload
 from control_api.schemas import Field, Schema
-from gateway.db import counts as status_counts
+from gateway.campaigns import counts as status_counts
 from gateway.db.models import RecordStatus
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome

@@ -4,7 +4,7 @@ The reply has two halves that cost very different amounts. State, version and th
 resume end are one primary-key read of ``campaigns``: it is read for every request (shared by
 concurrent requests through :class:`control_api.availability.Coalescer`, never older than the
 request). Records per status are a sum over the campaign's rows of ``record_counts``, which
-triggers keep exact at every commit (migration 0005, :mod:`gateway.db.counts`): about a
+triggers keep exact at every commit (migration 0005, :mod:`gateway.campaigns.counts`): about a
 millisecond however many records the campaign has (a ``count(*)`` over a million records took
 0.2–0.35 s of a database core, and the requests in flight meanwhile were the p99). They still
 come through :class:`RecordCounts`, a per-campaign cache, so that polling clients cost the
@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api import campaigns
 from control_api.audit import jsonable
 from control_api.errors import NotFound
-from gateway.db import counts as counts_table
+from gateway.campaigns import counts as counts_table
 from gateway.db.models import RecordStatus
 from gateway.logs import event
 

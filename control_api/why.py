@@ -28,7 +28,7 @@ def register(campaign_sub: Any) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from gateway.cli import settings_from  # the CLI imports this module
+    from dialer.cli import settings_from  # the CLI imports this module
 
     settings = settings_from(args)
     url = args.url or f"http://{settings.http.host}:{settings.http.port}"

@@ -3,7 +3,7 @@
 This module holds the metric definitions and the small typed methods the rest of the gateway calls
 (``metrics.call_originated(campaign, server)``…). It creates no global registry and no
 module-level metric objects, reads no clock (timestamps are passed in) and does no I/O; the
-``/metrics`` route in :mod:`gateway.health` renders the registry.
+``/metrics`` route in :mod:`dialer.health` renders the registry.
 
 Labels are bounded. Every label value goes through :class:`LabelGuard`: it must be a short slug
 (letters, digits, ``_ . : -``; no spaces, ``+`` or ``@``), must not look like a phone number
@@ -69,8 +69,8 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from gateway.errors import GatewayError
-from gateway.quality import G711_PLC, Codec, estimate_mos
+from gateway.asterisk.errors import GatewayError
+from gateway.asterisk.quality import G711_PLC, Codec, estimate_mos
 from pacing.outcomes import Outcome
 from pacing.snapshot import AgentState
 

@@ -2,7 +2,7 @@
 
 The runner (:mod:`pacing.runner`) is written against these Protocols so that the pacing package
 never imports the gateway; ``gateway.runtime`` implements them over the record store
-(``gateway.db``) and the dialer (``gateway.dialing``). Values crossing a port are frozen
+(``gateway.db``) and the dialer (``gateway.asterisk.dialing``). Values crossing a port are frozen
 dataclasses defined here or structural Protocols.
 """
 

@@ -3,7 +3,7 @@
 Some outcomes end the record whatever the rules say: ``answered`` (reached), ``failed`` (the number
 does not work), ``dnc`` (must never be called) and ``unknown`` (the callee may have been reached).
 Others are retried after the rule's delay while attempts remain; an ``abandoned`` call is retried
-no sooner than the hold-off (72 h by default, the UK rule). ``gateway/db/retry.py`` parses a
+no sooner than the hold-off (72 h by default, the UK rule). ``gateway/campaigns/retry.py`` parses a
 campaign's stored rules into :class:`RetryRules` and applies :func:`plan_retry` to its records.
 
 Pure: functions of the rules, the outcome, the attempt count and the end time.

@@ -186,7 +186,7 @@ class RecordQueue(Base):
     and ``next_attempt_at`` repeats the record's, so records waiting for a retry are passed over
     without reading ``records``. Rows come and go with their records' status: inserts and
     deletes of records through triggers, status changes in the statements that make them
-    (``gateway.db.leasing``, ``control_api.records``). No foreign keys: see migration 0004.
+    (``gateway.campaigns.leasing``, ``control_api.records``). No foreign keys: see migration 0004.
     """
 
     __tablename__ = "record_queue"

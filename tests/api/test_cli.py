@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from control_api.bench import register_bench
+from bench.api import register_bench
 from control_api.cli import register
 
 

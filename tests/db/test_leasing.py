@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.db.engine import make_engine
-from gateway.db.leasing import (
+from gateway.campaigns.leasing import (
     AttemptResult,
     AttemptStart,
     acquire_pacer,
@@ -22,6 +21,7 @@ from gateway.db.leasing import (
     start_attempt,
     unsettled_attempts,
 )
+from gateway.db.engine import make_engine
 from pacing.outcomes import Outcome
 
 pytestmark = pytest.mark.db

@@ -17,8 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api import campaigns, records
-from gateway.db.engine import make_engine
-from gateway.db.leasing import (
+from gateway.campaigns.leasing import (
     AttemptResult,
     AttemptStart,
     lease_records,
@@ -26,6 +25,7 @@ from gateway.db.leasing import (
     settle_attempt,
     start_attempt,
 )
+from gateway.db.engine import make_engine
 from gateway.db.models import RECORDS_FILLFACTOR
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome

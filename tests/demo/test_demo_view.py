@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from gateway.demo_view import DemoFrame, render
+from dialer.demo_view import DemoFrame, render
 from pacing.outcomes import Outcome
 
 

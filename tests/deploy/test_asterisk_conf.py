@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.confcheck import Conf as ParsedConf
-from gateway.confcheck import (
+from gateway.asterisk.confcheck import Conf as ParsedConf
+from gateway.asterisk.confcheck import (
     Expectations,
     check,
     dialplan_steps,

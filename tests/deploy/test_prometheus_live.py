@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from gateway.health import add_health_routes
+from dialer.health import add_health_routes
 from gateway.metrics import Metrics
 from tests.deploy.conftest import RULES_FILE
 from tests.deploy.promserver import PrometheusServer, running_prometheus, write_config

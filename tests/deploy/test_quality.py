@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.quality import (
+from gateway.asterisk.quality import (
     G711_NO_PLC,
     G711_PLC,
     G729A,

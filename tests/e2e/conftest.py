@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.app import Running, Service
+from asterisk_sim import SimAsterisk, SimConfig
+from dialer.app import Running, Service
+from dialer.demo import wait_ready, with_simulated_servers
 from gateway.db.embedded import EmbeddedPostgres
-from gateway.demo import wait_ready, with_simulated_servers
 from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
-from gateway.sim import SimAsterisk, SimConfig
 
 # Simulated time runs 10x faster than wall time (E2E_TIME_SCALE=1 replays at real speed).
 TIME_SCALE = float(os.environ.get("E2E_TIME_SCALE", "0.1"))

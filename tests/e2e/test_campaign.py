@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from gateway.demo import DemoCampaign, set_up_campaign
+from dialer.demo import DemoCampaign, set_up_campaign
 from tests.e2e.conftest import Stack, until
 from tests.queuecheck import queue_mismatches
 

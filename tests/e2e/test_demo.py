@@ -17,7 +17,7 @@ async def test_demo_runs_a_campaign_shows_the_view_and_stops_cleanly(scratch_dir
     env = {**os.environ, "DIALER_DATA_DIR": str(scratch_dir / "state"), "DIALER_HTTP_PORT": "0"}
     env.pop("DIALER_DATABASE_URL", None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "demo", "--duration", "20", "--agents", "5",
+        sys.executable, "-m", "dialer.cli", "demo", "--duration", "20", "--agents", "5",
         "--records", "200", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

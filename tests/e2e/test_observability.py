@@ -16,7 +16,7 @@ from rich.console import Console
 from sqlalchemy import text
 
 from control_api import why
-from gateway.demo import set_up_campaign
+from dialer.demo import set_up_campaign
 from tests.deploy.promserver import running_prometheus, write_config
 from tests.e2e.conftest import Stack, until
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gateway.app import Running, Service
-from gateway.demo import set_up_campaign, wait_ready, with_simulated_servers
+from asterisk_sim import SimAsterisk, SimConfig
+from dialer.app import Running, Service
+from dialer.demo import set_up_campaign, wait_ready, with_simulated_servers
 from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
-from gateway.sim import SimAsterisk, SimConfig
 from tests.e2e.conftest import TIME_SCALE, OwnDatabase, until
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -55,7 +55,7 @@ async def _serve_a(config: Path, url: str, token: str) -> tuple[asyncio.subproce
         "DIALER_TICK_INTERVAL": "0.1",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", env=env,
+        sys.executable, "-m", "dialer.cli", "--config", str(config), "serve", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
     assert proc.stdout is not None
     async with asyncio.timeout(60):

@@ -12,9 +12,9 @@ import aiohttp
 import psutil
 import pytest
 
-from gateway.cli import build_parser, main
+from dialer.cli import build_parser, main
 
-DIALER = [sys.executable, "-m", "gateway.cli"]
+DIALER = [sys.executable, "-m", "dialer.cli"]
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""gateway.heap: the start-up heap is frozen out of the collector's way, and only once asked."""
+"""dialer.heap: the start-up heap is frozen out of the collector's way, and only once
+asked."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.heap import freeze_startup_heap
+from dialer.heap import freeze_startup_heap
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from gateway.ami.parser import AmiParser, Message
+from gateway.asterisk.ami.parser import AmiParser, Message
 from tests.gateway.traces import TRACES
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.agents import AgentBoard, AgentStatus
-from gateway.ami import events as ev
-from gateway.ami.parser import AmiParser
-from gateway.calls.model import AttemptResult, OriginateRequest
-from gateway.calls.tracker import CallTracker
+from gateway.asterisk.agents import AgentBoard, AgentStatus
+from gateway.asterisk.ami import events as ev
+from gateway.asterisk.ami.parser import AmiParser
+from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.tracker import CallTracker
 from pacing.outcomes import Outcome
 from tests.gateway.traces import TRACES
 

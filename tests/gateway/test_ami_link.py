@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.ami import events as ev
-from gateway.ami.adapter import AmiEndpoint, AmiLink, serialize
-from gateway.ami.linkstate import LinkState
-from gateway.errors import InvalidValue, LinkDown
+from gateway.asterisk.ami import events as ev
+from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink, serialize
+from gateway.asterisk.ami.linkstate import LinkState
+from gateway.asterisk.errors import InvalidValue, LinkDown
 from tests.gateway.conftest import FAST
 from tests.gateway.fake_ami import FakeAmi
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.ami import events as ev
-from gateway.ami.adapter import AmiEndpoint, AmiLink, LinkTiming
-from gateway.ami.linkstate import LinkState, backoff_delay
-from gateway.calls.runtime import originate_headers
-from gateway.errors import ActionFailed, LinkDown
-from gateway.sim import CarrierProfile, Dist, SimAsterisk, SimConfig
-from gateway.sim.amiproto import AmiMessage
+from asterisk_sim import CarrierProfile, Dist, SimAsterisk, SimConfig
+from asterisk_sim.amiproto import AmiMessage
+from gateway.asterisk.ami import events as ev
+from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink, LinkTiming
+from gateway.asterisk.ami.linkstate import LinkState, backoff_delay
+from gateway.asterisk.calls.runtime import originate_headers
+from gateway.asterisk.errors import ActionFailed, LinkDown
 from tests.gateway.conftest import FAST, request
 
 RINGING = "+1999"  # rings for a day: its Originate gets no OriginateResponse during a test
@@ -177,7 +177,7 @@ async def test_not_ready_and_no_originate_until_the_login_is_answered(
 async def test_a_wrong_secret_is_authentication_failed(
     sim: SimAsterisk, make_link: Callable[..., Harness], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="gateway.ami")
+    caplog.set_level(logging.WARNING, logger="gateway.asterisk.ami")
     h = make_link(secret="wrong")
     await h.until(lambda: h.count(LinkState.BACKOFF) >= 2)
     why = "ami link pbx1: AuthenticationFailed: pbx1: Authentication failed"  # run_link's line
@@ -307,4 +307,4 @@ def test_only_the_adapter_imports_panoramisk() -> None:
         for p in (ROOT / top).rglob("*.py")
         if _imports_panoramisk(p)
     }
-    assert importers == {"gateway/ami/adapter.py", REFERENCE_CLIENT}
+    assert importers == {"gateway/asterisk/ami/adapter.py", REFERENCE_CLIENT}

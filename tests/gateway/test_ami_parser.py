@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.ami.events import (
+from gateway.asterisk.ami.events import (
     Cdr,
     OriginateResponse,
     QueueMemberEvent,
@@ -16,8 +16,8 @@ from gateway.ami.events import (
     UserEvent,
     parse_event,
 )
-from gateway.ami.parser import AmiParser, Message, split
-from gateway.errors import ProtocolError
+from gateway.asterisk.ami.parser import AmiParser, Message, split
+from gateway.asterisk.errors import ProtocolError
 from tests.gateway.traces import TRACES, ami_traces
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from gateway.ari.client import AriClient, AriEndpoint
-from gateway.ari.errors import error_for
-from gateway.ari.events import (
+from gateway.asterisk.ari.client import AriClient, AriEndpoint
+from gateway.asterisk.ari.errors import error_for
+from gateway.asterisk.ari.events import (
     ApplicationReplaced,
     Dial,
     StasisStart,
     parse_frame,
     to_tracker,
 )
-from gateway.calls.model import AttemptResult, OriginateRequest
-from gateway.calls.tracker import CallTracker
-from gateway.errors import (
+from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.tracker import CallTracker
+from gateway.asterisk.errors import (
     AriBadRequest,
     AriError,
     AriNotFound,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.bench_gateway import register_bench
+from bench.gateway import register_bench
 
 
 def test_register_bench_adds_gateway_with_json() -> None:

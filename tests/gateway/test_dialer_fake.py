@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.ami.parser import Message
-from gateway.errors import InvalidValue, NoCapacity
-from gateway.pool import ServerConfig
+from gateway.asterisk.ami.parser import Message
+from gateway.asterisk.errors import InvalidValue, NoCapacity
+from gateway.asterisk.pool import ServerConfig
 from pacing.outcomes import Outcome
 from tests.gateway.conftest import DialerFactory, Recorder, request, wait_healthy
 from tests.gateway.fake_ami import FakeAmi, trace_events

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from gateway import validate
-from gateway.ari.client import AriClient, AriEndpoint
-from gateway.errors import InvalidValue
-from gateway.pool import ServerConfig
+from gateway.asterisk import validate
+from gateway.asterisk.ari.client import AriClient, AriEndpoint
+from gateway.asterisk.errors import InvalidValue
+from gateway.asterisk.pool import ServerConfig
 from tests.gateway.conftest import DialerFactory, Recorder, request, wait_healthy
 from tests.gateway.fake_ami import FakeAmi
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 
-from gateway.agents import AgentStatus
-from gateway.ami.adapter import AmiEndpoint, AmiLink
-from gateway.ami.events import AmiEvent, ChannelEvent
-from gateway.calls.model import OriginateRequest
-from gateway.dialing import Dialer
-from gateway.pool import Driver, ServerConfig
-from gateway.sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
+from asterisk_sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
+from gateway.asterisk.agents import AgentStatus
+from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink
+from gateway.asterisk.ami.events import AmiEvent, ChannelEvent
+from gateway.asterisk.calls.model import OriginateRequest
+from gateway.asterisk.dialing import Dialer
+from gateway.asterisk.pool import Driver, ServerConfig
 from pacing.outcomes import Outcome
 from tests.gateway.conftest import FAST, DialerFactory, Recorder, request, wait_healthy
 

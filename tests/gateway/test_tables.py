@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ami.linkstate import LINK_TRANSITIONS, LinkInput, LinkState, backoff_delay
-from gateway.ami.linkstate import apply as link_apply
-from gateway.calls.outcome import Evidence, decide, from_cause
-from gateway.calls.state import TRANSITIONS, CallInput, CallState, apply
-from gateway.errors import IllegalTransition
-from gateway.pool import ServerView, TokenBucket, choose
+from gateway.asterisk.ami.linkstate import LINK_TRANSITIONS, LinkInput, LinkState, backoff_delay
+from gateway.asterisk.ami.linkstate import apply as link_apply
+from gateway.asterisk.calls.outcome import Evidence, decide, from_cause
+from gateway.asterisk.calls.state import TRANSITIONS, CallInput, CallState, apply
+from gateway.asterisk.errors import IllegalTransition
+from gateway.asterisk.pool import ServerView, TokenBucket, choose
 from pacing.outcomes import Outcome
 
 S, In = CallState, CallInput
@@ -46,7 +46,7 @@ def test_illegal_call_transitions_raise(state: CallState, event: CallInput) -> N
 
 
 def test_transition_is_logged_from_one_place(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("DEBUG", logger="gateway.calls")
+    caplog.set_level("DEBUG", logger="gateway.asterisk.calls")
     apply("abc", S.RINGING, In.ANSWER)
     assert "call=abc ringing -[answer]-> answered" in caplog.text
 

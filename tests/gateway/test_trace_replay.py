@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from gateway.ami.events import Response, parse_event
-from gateway.ami.parser import AmiParser
-from gateway.calls.model import AttemptResult, OriginateRequest
-from gateway.calls.tracker import CallTracker
+from gateway.asterisk.ami.events import Response, parse_event
+from gateway.asterisk.ami.parser import AmiParser
+from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.tracker import CallTracker
 from pacing.outcomes import Outcome
 from tests.gateway.traces import TRACES, SentOriginate, sent_originates
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from pacing.bench import register_bench
-from pacing.bench.adapt import AdaptTapered
-from pacing.bench.grid import run_one
-from pacing.bench.sim import AttemptStream, Scenario, Simulation, worst_hour
+from bench.pacing import register_bench
+from bench.pacing.adapt import AdaptTapered
+from bench.pacing.grid import run_one
+from bench.pacing.world import AttemptStream, Scenario, Simulation, worst_hour
 from pacing.policies import power
 from pacing.snapshot import Caps, PacingConfig, PacingMode
 

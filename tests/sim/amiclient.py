@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from gateway.sim.amiproto import AmiMessage, parse_frames
-from gateway.sim.errors import FrameError
+from asterisk_sim.amiproto import AmiMessage, parse_frames
+from asterisk_sim.errors import FrameError
 
 Pred = Callable[[AmiMessage], bool]
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from gateway.sim import SimAsterisk, SimConfig
+from asterisk_sim import SimAsterisk, SimConfig
 from tests.sim.amiclient import AmiTestClient
 
 FAST = 0.02

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from gateway.sim import SimAsterisk
+from asterisk_sim import SimAsterisk
 from tests.sim.traces import TRACES
 
 AUTH = {"Authorization": aiohttp.encode_basic_auth("dialer", "dialer-secret")}

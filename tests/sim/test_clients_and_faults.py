@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from panoramisk import Manager
 
-from gateway.sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
+from asterisk_sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
 from tests.sim.amiclient import AmiTestClient, is_event
 
 

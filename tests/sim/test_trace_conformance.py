@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from gateway.sim import SimAsterisk, SimConfig
-from gateway.sim.amiproto import AmiMessage
+from asterisk_sim import SimAsterisk, SimConfig
+from asterisk_sim.amiproto import AmiMessage
 from tests.sim.amiclient import AmiTestClient
 from tests.sim.traces import (
     TRACES,

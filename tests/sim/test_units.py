@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sim import SimConfig
-from gateway.sim.amiproto import AmiMessage, parse_frames
-from gateway.sim.cli import build_config, register, register_bench
-from gateway.sim.config import Dist
-from gateway.sim.errors import ConfigError, FrameError
+from asterisk_sim import SimConfig
+from asterisk_sim.amiproto import AmiMessage, parse_frames
+from asterisk_sim.cli import build_config, register
+from asterisk_sim.config import Dist
+from asterisk_sim.errors import ConfigError, FrameError
+from bench.sim import register_bench
 
 
 def test_parser_handles_split_and_joined_frames() -> None:

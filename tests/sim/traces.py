@@ -11,7 +11,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from gateway.sim.amiproto import AmiMessage, parse_frames
+from asterisk_sim.amiproto import AmiMessage, parse_frames
 
 TRACES = Path("/work/shared/asterisk-traces")
 _SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])")

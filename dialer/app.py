@@ -1,0 +1,211 @@
+"""The one place that builds and wires everything: database, dialer, pacing, API, metrics.
+
+``Service.run(stop)`` starts the parts in order and tears them down in reverse when ``stop`` is
+set (SIGINT/SIGTERM in ``dialer serve``):
+
+1. the database (embedded PostgreSQL unless a URL is configured), migrated;
+2. the metrics registry, the result writer, the dialer (AMI/ARI links to every server), the
+   campaign supervisor and the control API under ``/v1``;
+3. attempts this instance left in flight (a crash, a restart) are handed to the dialer for
+   reconciliation — tracked again by id, never originated again;
+4. background tasks (result writer, supervisor, observer) in one task group.
+
+On the way out the supervisor stops placing calls first, the dialer's links close, the results
+already received are written (bounded wait), HTTP stops, connections close and the embedded
+PostgreSQL stops last. Nothing here is a module-level instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_api.app import build_api
+from control_api.context import ApiContext
+from dialer.health import add_health_routes
+from dialer.instances import Instances
+from dialer.live import LiveRuntime
+from dialer.observer import Observer
+from dialer.results import Outage, ResultWriter
+from gateway.asterisk.dialing import Dialer
+from gateway.asterisk.pool import ServerConfig
+from gateway.asterisk.switch import DialerSwitch
+from gateway.campaigns import leasing
+from gateway.campaigns.store import PENDING_SERVER, DbPacers, DbStore
+from gateway.db.embedded import EmbeddedPostgres
+from gateway.db.engine import make_engine, ping
+from gateway.db.migrate import upgrade
+from gateway.logs import event
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from pacing.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What a started service exposes to its caller (tests, the demo)."""
+
+    http_port: int
+    database_url: str
+    engine: AsyncEngine
+    registry: CollectorRegistry
+    dialer: Dialer
+    supervisor: Supervisor
+    writer: ResultWriter
+    store: DbStore
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """The gateway process: owns every long-lived resource and task."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        takeover_after_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self._takeover_after_s = takeover_after_s
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._clock = clock
+
+    async def run(
+        self, stop: asyncio.Event, on_ready: Callable[[Running], None] | None = None
+    ) -> None:
+        """Run until ``stop`` is set; every resource is released on the way out."""
+        async with contextlib.AsyncExitStack() as stack:
+            url = await self._database_url(stack)
+            engine = make_engine(url, pool_size=self.settings.database.pool_size)
+            stack.push_async_callback(engine.dispose)
+            if self.settings.database.auto_migrate:
+                await upgrade(url)
+            await self._run_wired(stack, url, engine, stop, on_ready)
+        event(log, "service stopped")
+
+    async def _run_wired(
+        self,
+        stack: contextlib.AsyncExitStack,
+        url: str,
+        engine: AsyncEngine,
+        stop: asyncio.Event,
+        on_ready: Callable[[Running], None] | None,
+    ) -> None:
+        metrics = Metrics(self.registry)
+        store = DbStore(engine, self.settings.instance_id, clock=self._clock)
+        recoveries: list[Outage] = []
+        writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
+        dialer = Dialer(
+            [ServerConfig.from_settings(s) for s in self.settings.servers],
+            on_result=writer.submit,
+            on_link_state=metrics.link_state,
+            clock=self._clock,
+            resync_interval_s=5.0,
+        )
+        switch = DialerSwitch(
+            dialer,
+            on_placed=lambda order, server: metrics.call_originated(str(order.campaign_id), server),
+        )
+        supervisor = Supervisor(
+            store,
+            switch,
+            DbPacers(engine, self.settings.instance_id),
+            clock=self._clock,
+            hold=lambda: None if writer.healthy else "attempt results cannot be written",
+            tick_s=self.settings.tick_interval_s,
+        )
+        instances = Instances(
+            engine,
+            self.settings.instance_id,
+            dialer.reconcile,
+            wall=_wall,
+            fallback_server=self.settings.servers[0].name if self.settings.servers else None,
+            dead_after_s=self._takeover_after_s,
+        )
+        observer = Observer(
+            metrics, supervisor, dialer, writer, store, recoveries, engine, instances
+        )
+        writer.add_listener(supervisor.settled)
+        writer.add_listener(observer.settled)
+        runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
+        app = self._web_app(engine, runtime)
+        await dialer.start()
+        stack.push_async_callback(dialer.stop)
+        await self._reconcile(engine, dialer)
+        port = await self._serve_http(stack, app)
+        running = Running(port, url, engine, self.registry, dialer, supervisor, writer, store)
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(writer.run(), name="result-writer"),
+                group.create_task(supervisor.run(), name="supervisor"),
+                group.create_task(observer.run(), name="observer"),
+            ]
+            event(log, "service ready", http_port=port, servers=len(self.settings.servers),
+                  embedded_db=self.settings.database.url is None)  # fmt: skip
+            if on_ready is not None:
+                on_ready(running)
+            await stop.wait()
+            event(log, "service stopping")
+            for task in tasks[1:]:
+                task.cancel()
+            await dialer.stop()
+            tasks[0].cancel()
+            await asyncio.wait([tasks[0]])
+            await writer.drain(5.0)
+
+    async def _reconcile(self, engine: AsyncEngine, dialer: Dialer) -> None:
+        """Hand attempts this instance left in flight back to the dialer (never re-dialled)."""
+        left = await leasing.unsettled_attempts(engine, instance_id=self.settings.instance_id)
+        if not left or not self.settings.servers:
+            return
+        fallback = self.settings.servers[0].name
+        pairs = [(a.attempt_id, fallback if a.server == PENDING_SERVER else a.server) for a in left]
+        event(log, "reconciling attempts left in flight", count=len(pairs))
+        await dialer.reconcile(pairs)
+
+    async def _database_url(self, stack: contextlib.AsyncExitStack) -> str:
+        if self.settings.database.url is not None:
+            return self.settings.database.url.reveal()
+        embedded = EmbeddedPostgres(self.settings.pgdata)
+        url = await asyncio.to_thread(embedded.start)
+        stack.push_async_callback(asyncio.to_thread, embedded.stop)
+        return url
+
+    def _web_app(self, engine: AsyncEngine, runtime: LiveRuntime) -> web.Application:
+        app = web.Application()
+
+        async def database() -> None:
+            await ping(engine)
+
+        add_health_routes(app, self.registry, {"database": database})
+        context = ApiContext(
+            engine=engine, runtime=runtime, clock=_wall, bootstrap_token=self.settings.api_token
+        )
+        app.add_subapp("/v1", build_api(context))
+        return app
+
+    async def _serve_http(self, stack: contextlib.AsyncExitStack, app: web.Application) -> int:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.settings.http.host, self.settings.http.port)
+        await site.start()
+        server = site._server  # aiohttp keeps the asyncio server here; no public accessor
+        assert isinstance(server, asyncio.base_events.Server)
+        return int(server.sockets[0].getsockname()[1])

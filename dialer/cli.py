@@ -1,0 +1,147 @@
+"""The ``dialer`` command line: one parser, sub-commands registered by each area.
+
+Settings are loaded inside each handler (so ``--help`` and ``--version`` need no environment); a
+bad setting prints one line naming it and exits 2. Handlers return the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeAlias
+
+from dialer.app import Running, Service
+from dialer.heap import freeze_startup_heap
+from gateway import __version__
+from gateway.db.embedded import EmbeddedPostgres
+from gateway.db.errors import DatabaseError
+from gateway.db.migrate import upgrade_sync
+from gateway.logs import configure
+from gateway.settings import Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Load settings from the environment and ``--config``, configure logging."""
+    settings = load_settings(os.environ, args.config)
+    configure(settings.log.format, settings.log.level)
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    asyncio.run(serve(settings))
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    """Run the service until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def announce(running: Running) -> None:
+        freeze_startup_heap()  # full GC passes no longer stall requests (dialer.heap)
+        print(f"dialer: serving on http://{settings.http.host}:{running.http_port}", flush=True)
+
+    try:
+        await Service(settings).run(stop, on_ready=announce)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if settings.database.url is not None:
+        upgrade_sync(settings.database.url.reveal(), args.revision)
+    else:
+        embedded = EmbeddedPostgres(settings.pgdata)
+        try:
+            upgrade_sync(embedded.start(), args.revision)
+        finally:
+            embedded.stop()
+    print(f"dialer: database upgraded to {args.revision}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialer", description="Outbound predictive dialing gateway for Asterisk."
+    )
+    parser.add_argument("--version", action="version", version=f"dialer {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML settings file (environment variables DIALER_* win over it)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve_parser = sub.add_parser("serve", help="run the gateway service and control API")
+    serve_parser.set_defaults(handler=_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = db_sub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(handler=_db_upgrade)
+
+    bench = sub.add_parser("bench", help="benchmarks that print measured numbers")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    _register_areas(sub, bench_sub)
+    return parser
+
+
+def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
+    """Sub-commands owned by the other areas (simulator, gateway, pacing, API, deploy)."""
+    # Imported here so that `dialer --help` stays light.
+    from asterisk_sim import cli as sim_cli
+    from bench import api as api_bench
+    from bench.gateway import register_bench as register_gateway_bench
+    from bench.leasing import register_bench as register_leasing_bench
+    from bench.pacing import register_bench as register_pacing_bench
+    from bench.sim import register_bench as register_sim_bench
+    from control_api import cli as api_cli
+    from dialer import demo
+    from gateway.asterisk import confcheck
+
+    api_cli.register(sub)
+    api_bench.register_bench(bench_sub)
+    demo.register(sub)
+    confcheck.register(sub)
+    sim_cli.register(sub)
+    register_sim_bench(bench_sub)
+    register_pacing_bench(bench_sub)
+    register_gateway_bench(bench_sub)
+    register_leasing_bench(bench_sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except SettingsError as exc:
+        print(f"dialer: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseError as exc:
+        print(f"dialer: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""The control API's window onto the running gateway (:class:`control_api.context.Runtime`).
+
+Answers what only the live process knows: agents logged in (from the dialer's queue view),
+caller-ID numbers usable now, whether a campaign's schedule is open, and why a running campaign
+places no calls (from its runner's last decision and the gateway's state). The one hook,
+``campaign_changed``, only wakes the supervisor so that a start or resume is picked up at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_api.context import CampaignView
+from dialer.results import ResultWriter
+from gateway.asterisk.agents import AgentStatus
+from gateway.asterisk.dialing import Dialer
+from gateway.campaigns.callerids import CallerIdBook
+from pacing.diagnostics import DiagnosticsInput, diagnose
+from pacing.errors import ScheduleError
+from pacing.schedule import WindowState
+from pacing.schedule_doc import parse_schedule
+from pacing.supervisor import Supervisor
+
+_CAMPAIGN = text("SELECT id, state, queue, schedule, time_zone FROM campaigns WHERE id = :cid")
+# Why each record is or is not dialable now, most final reason first (as leasing decides).
+_WHY = """CASE
+  WHEN r.status = 'dialing' THEN 'in_flight'
+  WHEN r.status NOT IN ('new', 'retry', 'callback') THEN 'finished_' || r.status
+  WHEN r.attempts >= c.max_attempts THEN 'exhausted_attempts'
+  WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = r.phone) THEN 'dnc'
+  WHEN r.lease_expires_at > :now THEN 'leased'
+  WHEN r.next_attempt_at > :now AND r.disposition = 'abandoned' THEN 'abandon_holdoff'
+  WHEN r.next_attempt_at > :now THEN 'waiting_for_retry'
+  WHEN EXISTS (SELECT 1 FROM unnest(CASE WHEN cardinality(r.time_zones) = 0
+                                     THEN ARRAY[c.time_zone] ELSE r.time_zones END) AS z(name)
+       WHERE NOT ((extract(hour FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)) * 60
+                   + extract(minute FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)))
+                  BETWEEN c.callee_window_start AND c.callee_window_end - 1))
+    THEN 'outside_callee_window'
+  ELSE 'dialable' END"""
+_ELIGIBILITY = text(
+    f"SELECT {_WHY} AS why, count(*) FROM records r JOIN campaigns c ON c.id = r.campaign_id "  # noqa: S608 - constant SQL
+    "WHERE r.campaign_id = :cid GROUP BY 1"
+)
+_ONE_RECORD = text(
+    f"SELECT {_WHY} FROM records r JOIN campaigns c ON c.id = r.campaign_id "  # noqa: S608 - constant SQL
+    "WHERE r.campaign_id = :cid AND r.id = :rid"
+)
+
+
+class LiveRuntime:
+    """:class:`control_api.context.Runtime` over the dialer, the supervisor and the database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        dialer: Dialer,
+        supervisor: Supervisor,
+        writer: ResultWriter,
+        caller_ids: CallerIdBook,
+    ) -> None:
+        self._caller_ids = caller_ids
+        self._engine = engine
+        self._dialer = dialer
+        self._supervisor = supervisor
+        self._writer = writer
+
+    async def agents_logged_in(self, queue: str) -> int:
+        return self._dialer.agents(queue).logged_in
+
+    async def schedule_open(self, campaign: CampaignView) -> bool:
+        if not campaign.schedule:
+            return True
+        try:
+            schedule = parse_schedule(campaign.schedule, campaign.time_zone)
+        except ScheduleError:
+            return False
+        return schedule.state(datetime.now(UTC)).open
+
+    async def callerids_available(self, campaign_id: int) -> int:
+        return await self._caller_ids.available(campaign_id)
+
+    def campaign_changed(self, campaign_id: int, state: str) -> None:
+        del campaign_id, state
+        self._supervisor.poke()
+
+    async def diagnostics(self, campaign_id: int, record_id: int | None) -> Mapping[str, object]:
+        """Why the campaign places no calls (or fewer than its agents could take)."""
+        now = datetime.now(UTC)
+        params = {"cid": campaign_id, "now": now, "rid": record_id}
+        async with self._engine.connect() as conn:
+            campaign = (await conn.execute(_CAMPAIGN, {"cid": campaign_id})).first()
+            if campaign is None:
+                return {"campaign_id": campaign_id, "text": "no such campaign", "findings": []}
+            counts = {str(w): int(n) for w, n in (await conn.execute(_ELIGIBILITY, params)).all()}
+            record = None
+            if record_id is not None:
+                record = (await conn.execute(_ONE_RECORD, params)).scalar()
+        runner = self._supervisor.runners.get(campaign_id)
+        capacity = self._dialer.capacity()
+        queue = self._dialer.agents(str(campaign.queue))
+        blocked = await self._caller_ids.blocked(campaign_id)
+        diagnosis = diagnose(DiagnosticsInput(
+            schedule=self._window(campaign, now),
+            callerid_available=await self.callerids_available(campaign_id),
+            callerid_blocked=blocked,
+            agents_logged_in=queue.logged_in,
+            agents_free=queue.free,
+            agents_paused=queue.count(AgentStatus.PAUSED),
+            eligibility=counts,
+            guard=runner.status.trip if runner else None,
+            servers_up=capacity.healthy,
+            servers_total=len(capacity.servers),
+            decision=runner.status.last_decision if runner else None,
+        ))  # fmt: skip
+        body: dict[str, object] = {"campaign_id": campaign_id, "state": str(campaign.state)}
+        body.update(diagnosis.as_dict())
+        if campaign.state != "running":
+            reason = (
+                f"the campaign is {campaign.state}: it places no calls until started or resumed"
+            )
+            findings = [{"blocker": "not_running", "text": reason, "data": {}}]
+            findings.extend(diagnosis.as_dict()["findings"])
+            body.update(text=reason, findings=findings)
+        if campaign.state == "running" and runner is None:
+            body["note"] = "no runner on this instance: paced by another gateway instance"
+        if runner is not None and runner.status.held:
+            body["held"] = runner.status.held
+        if not self._writer.healthy:
+            body["held"] = "attempt results cannot be written to the database"
+        if record_id is not None:
+            body["record"] = {"id": record_id, "why": record or "no such record in this campaign"}
+        return body
+
+    @staticmethod
+    def _window(campaign: Any, now: datetime) -> WindowState:
+        if not campaign.schedule:
+            return WindowState(True, detail="no campaign calling windows")
+        try:
+            return parse_schedule(campaign.schedule, str(campaign.time_zone)).state(now)
+        except ScheduleError as exc:
+            return WindowState(False, detail=f"unreadable schedule: {exc}")

@@ -1,0 +1,211 @@
+"""The observer: turns the running system's state into metrics, and outages into pauses.
+
+Once a second it reads each runner's status, rolling statistics and agents, and the dialer's
+link statistics, and sets the matching gauges; every stored attempt result updates the call
+counters and histograms (:meth:`Observer.settled`, a result-writer listener). When the result
+writer recovers from an outage, every campaign this instance paces is paused with the reason
+category ``logging`` (what happened, how long, how many results were held and then written),
+as the guards require: the pause could not be written while the database was away, but no
+call was placed meanwhile (the runners are held while the writer is unhealthy).
+
+It reads state and writes metrics and pause records; it never decides how many calls to place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialer.instances import Instances
+from dialer.results import Outage, ResultWriter
+from gateway.asterisk.calls.model import AttemptResult
+from gateway.asterisk.dialing import Dialer
+from gateway.campaigns import counts as record_counts
+from gateway.campaigns.store import DbStore
+from gateway.metrics import Metrics
+from pacing.snapshot import AgentState
+from pacing.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+_STATES = text("SELECT id, state FROM campaigns ORDER BY id LIMIT 400")
+_NUMBERS = text(
+    "SELECT cn.campaign_id, n.status, count(*) FROM campaign_numbers cn "
+    "JOIN callerid_numbers n ON n.id = cn.number_id GROUP BY cn.campaign_id, n.status"
+)
+
+
+class Observer:
+    """Metrics from state; pauses after a logging outage."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        supervisor: Supervisor,
+        dialer: Dialer,
+        writer: ResultWriter,
+        store: DbStore,
+        recoveries: list[Outage],
+        engine: AsyncEngine,
+        instances: Instances,
+        *,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._engine = engine
+        self._instances = instances
+        self._beat_at = -1e18
+        self._metrics = metrics
+        self._supervisor = supervisor
+        self._dialer = dialer
+        self._writer = writer
+        self._store = store
+        self._recoveries = recoveries
+        self._interval_s = interval_s
+        self._reconnects: dict[tuple[str, str], int] = {}
+        self._trips: dict[int, object] = {}  # the last trip counted per campaign
+        self._rested_at = 0.0
+        self._compacted_at = -1e18
+
+    def settled(self, result: AttemptResult) -> None:
+        """A stored attempt result: call counters, histograms and call quality."""
+        campaign = str(result.campaign_id)
+        if result.campaign_id <= 0:
+            return  # reconciled after a restart: its campaign is not known here
+        connect = result.hold_s
+        self._metrics.call_finished(
+            campaign,
+            result.server,
+            result.outcome,
+            cause=result.cause,
+            pdd_s=result.post_dial_delay_s,
+            ring_s=result.ring_s,
+            connect_s=connect,
+            talk_s=result.talk_s,
+        )
+        quality = result.quality
+        if quality is not None and quality.reports:
+            mos = self._metrics.rtcp(
+                campaign,
+                result.server,
+                quality.jitter_ms / 1000.0,
+                quality.fraction_lost,
+                quality.rtt_ms / 1000.0,
+            )
+            runner = self._supervisor.runners.get(result.campaign_id)
+            if runner is not None:
+                runner.record_mos(mos)
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                await self._pause_after_outages()
+                await self._heartbeat()
+                await self._rest_collapsed_numbers()
+                await self._compact_counts()
+                await self._observe_campaigns()
+                self._observe()
+            except Exception:  # metrics must never take the service down
+                log.warning("observation failed", exc_info=True)
+            self._metrics.pacing_tick(self._last_tick_unix(), time.monotonic() - started)
+            await asyncio.sleep(self._interval_s)
+
+    async def _heartbeat(self) -> None:
+        """Every 5 s: this instance is alive; calls of instances that are not get adopted."""
+        if time.monotonic() - self._beat_at < 5.0:
+            return
+        self._beat_at = time.monotonic()
+        await self._instances.beat()
+        await self._instances.adopt_orphans()
+
+    async def _rest_collapsed_numbers(self) -> None:
+        """Once a minute, rest the caller IDs whose answer rate collapsed (recorded reason)."""
+        if time.monotonic() - self._rested_at < 60.0:
+            return
+        self._rested_at = time.monotonic()
+        for campaign_id in list(self._supervisor.runners):
+            await self._store.caller_ids.rest_collapsed(campaign_id)
+
+    async def _compact_counts(self) -> None:
+        """Every 10 s: fold the records-per-status rows of campaigns where they piled up.
+
+        Dialling adds a row or two per settled call to ``record_counts``; the status endpoint
+        folds the rows of the campaigns it reads, this keeps the others small too.
+        """
+        if time.monotonic() - self._compacted_at < 10.0:
+            return
+        self._compacted_at = time.monotonic()
+        async with self._engine.begin() as conn:
+            await record_counts.compact(conn)
+
+    def _last_tick_unix(self) -> float:
+        """Wall time of the oldest runner's last decision (now when nothing is paced).
+
+        The "pacing loop stalled" alert watches this: a runner that stops deciding ages it.
+        """
+        now_mono, now_unix = time.monotonic(), time.time()
+        ticks = [
+            r.status.last_tick for r in self._supervisor.runners.values() if r.status.last_tick
+        ]
+        return now_unix - (now_mono - min(ticks)) if ticks else now_unix
+
+    async def _observe_campaigns(self) -> None:
+        """Campaign states and caller-ID numbers by status, for every campaign."""
+        async with self._engine.connect() as conn:
+            states = (await conn.execute(_STATES)).all()
+            numbers = (await conn.execute(_NUMBERS)).all()
+        for campaign_id, state in states:
+            self._metrics.campaign_state(str(campaign_id), str(state))
+        by_campaign: dict[str, dict[str, int]] = {}
+        for campaign_id, status, count in numbers:
+            by_campaign.setdefault(str(campaign_id), {})[str(status)] = int(count)
+        for campaign, counts in by_campaign.items():
+            self._metrics.caller_ids(campaign, counts)
+
+    def _observe(self) -> None:
+        for campaign_id, runner in list(self._supervisor.runners.items()):
+            campaign = str(campaign_id)
+            trip = runner.status.trip
+            if trip is not None and self._trips.get(campaign_id) is not trip:
+                self._trips[campaign_id] = trip
+                self._metrics.guard_tripped(campaign, trip.guard)
+            snapshot = runner.last_snapshot
+            if snapshot is None:
+                continue
+            target = snapshot.config.abandon_target
+            stats = snapshot.stats
+            self._metrics.abandon_rates(
+                campaign, stats.day.abandon_rate, stats.month.abandon_rate, target
+            )
+            counts = {state.value: snapshot.count(state) for state in AgentState}
+            active = snapshot.active_agents
+            working = snapshot.count(AgentState.BUSY) + snapshot.count(AgentState.WRAP)
+            self._metrics.agents(campaign, counts, working / active if active else 0.0)
+            level = len(snapshot.calls) / active if active else 0.0
+            self._metrics.pacing(campaign, level, len(snapshot.calls))
+        for link in self._dialer.link_stats():
+            self._metrics.link_state(link.server, link.link, link.state)
+            key = (link.server, link.link)
+            for _ in range(link.reconnects - self._reconnects.get(key, 0)):
+                self._metrics.link_reconnected(link.server, link.link)
+            self._reconnects[key] = link.reconnects
+            if link.ping_rtt_s is not None:
+                self._metrics.link_rtt(link.server, link.link, link.ping_rtt_s)
+
+    async def _pause_after_outages(self) -> None:
+        while self._recoveries:
+            outage = self._recoveries[0]
+            seconds = outage.ended - outage.started
+            text = (
+                f"attempt results could not be written for {seconds:.0f} s ({outage.error}); "
+                f"{outage.held} results were held in memory and written when the database "
+                "returned; no call was placed meanwhile"
+            )
+            for campaign_id in list(self._supervisor.runners):
+                await self._store.pause(campaign_id, "logging", text)
+                self._metrics.guard_tripped(str(campaign_id), "logging")
+            self._recoveries.pop(0)

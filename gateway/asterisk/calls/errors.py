@@ -1,0 +1,13 @@
+"""Errors of call tracking: the tree lives in :mod:`gateway.asterisk.errors`; this module
+re-exports.
+
+``IllegalTransition`` is raised by :func:`gateway.asterisk.calls.state.apply` and leaves the state
+as it
+was. Nothing here may define a second root.
+"""
+
+from __future__ import annotations
+
+from gateway.asterisk.errors import GatewayError, IllegalTransition
+
+__all__ = ["GatewayError", "IllegalTransition"]

@@ -1,0 +1,89 @@
+"""One tracked attempt's mutable record, owned by
+:class:`gateway.asterisk.calls.tracker.CallTracker`.
+
+Internal to call tracking: nothing outside ``gateway.asterisk.calls`` holds a ``Leg``; the world
+sees
+frozen :class:`~gateway.asterisk.calls.model.InFlightCall` and
+:class:`~gateway.asterisk.calls.model.AttemptResult`
+values instead. Slotted to keep 10,000 calls in flight small. No behaviour, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.asterisk.calls.model import OriginateRequest
+from gateway.asterisk.calls.outcome import Evidence
+from gateway.asterisk.calls.quality import QualityAccumulator
+from gateway.asterisk.calls.state import CallState
+
+
+class Leg:
+    """Everything known about one attempt while it lives (internal, mutable)."""
+
+    __slots__ = (
+        "action_id",
+        "agent",
+        "amd_status",
+        "attempt_id",
+        "base",
+        "channel",
+        "deadline",
+        "detail",
+        "dial_string",
+        "ev",
+        "hung",
+        "live",
+        "needs_response",
+        "partner",
+        "primary",
+        "quality",
+        "reconciling",
+        "req",
+        "response_seen",
+        "seen_channel",
+        "server",
+        "state",
+        "t0",
+        "t_answer",
+        "t_connect",
+        "t_ring",
+        "wall0",
+    )
+
+    def __init__(
+        self,
+        req: OriginateRequest,
+        server: str,
+        dial_string: str,
+        t0: float,
+        wall0: datetime,
+        needs_response: bool,
+    ) -> None:
+        self.req = req
+        self.attempt_id = req.attempt_id
+        self.server = server
+        self.dial_string = dial_string
+        self.state = CallState.QUEUED
+        self.ev = Evidence()
+        self.t0 = t0
+        self.wall0 = wall0
+        self.t_ring: float | None = None
+        self.t_answer: float | None = None
+        self.t_connect: float | None = None
+        self.primary: str | None = None
+        self.partner: str | None = None
+        self.base: str | None = None
+        self.channel: str | None = None
+        self.live: set[str] = set()
+        self.hung: set[str] = set()
+        self.seen_channel = False
+        self.needs_response = needs_response
+        self.response_seen = False
+        self.agent: str | None = None
+        self.amd_status: str | None = None
+        self.quality: QualityAccumulator | None = None
+        self.reconciling = False
+        self.deadline = t0 + req.ring_timeout_s + 120.0
+        self.detail = ""
+        self.action_id = req.attempt_id

@@ -1,0 +1,397 @@
+"""One Asterisk server at run time: its links, its call tracker, its send queue and budgets.
+
+Holds everything the facade needs per server and owns every task it starts (the AMI link, the
+ARI stream and workers, the sender, housekeeping); :meth:`ServerRuntime.stop` cancels and awaits
+them all. Event callbacks only update in-memory state (tracker, agent board) and never await.
+
+Sending. :meth:`submit` writes the Originate at once when the link is ready, nothing is queued
+before it and the rate budget allows; otherwise the call waits in the send queue and the sender
+task writes it when the budget refills or the link comes back. A call is written at most once:
+after a write it is only ever settled from events, by reconciliation, or as ``unknown``.
+With the ARI driver the send goes to a small pool of worker tasks that do the REST calls (the
+``continue`` after ``StasisStart`` goes through the same workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.asterisk.agents import AgentBoard, QueueSnapshot
+from gateway.asterisk.ami import events as ev
+from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink, LinkStats, LinkTiming
+from gateway.asterisk.ami.linkstate import LinkState
+from gateway.asterisk.ari import events as ari_ev
+from gateway.asterisk.ari.client import AriClient, AriEndpoint
+from gateway.asterisk.ari.stream import AriEventStream
+from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.tracker import CallTracker
+from gateway.asterisk.errors import AriError, GatewayError, LinkDown
+from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
+
+log = logging.getLogger("gateway.asterisk.calls")
+
+CONTEXT = "dialer-outbound"
+CONNECT_TIMEOUT_S = "2"
+ARI_WORKERS = 16
+
+
+def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]:
+    """The AMI Originate of the dialplan contract (values already validated)."""
+    a = req.attempt_id
+    return [
+        ("Action", "Originate"), ("ActionID", a), ("Channel", dial), ("Context", CONTEXT),
+        ("Exten", "s"), ("Priority", "1"),
+        ("CallerID", f'"{req.caller_id_name}" <{req.caller_id_number}>'),
+        ("Timeout", str(int(req.ring_timeout_s * 1000))), ("Async", "true"),
+        ("ChannelId", a), ("OtherChannelId", f"{a}-2"),
+        *(("Variable", f"{k}={v}") for k, v in dialer_variables(req).items()),
+    ]  # fmt: skip
+
+
+def dialer_variables(req: OriginateRequest) -> dict[str, str]:
+    return {
+        "DIALER_ATTEMPT_ID": req.attempt_id,
+        "DIALER_CAMPAIGN": str(req.campaign_id),
+        "DIALER_QUEUE": req.queue,
+        "DIALER_AMD": "1" if req.amd else "0",
+        "DIALER_CONNECT_TIMEOUT": CONNECT_TIMEOUT_S,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    req: OriginateRequest
+    dial: str
+    submitted: float
+
+
+class ServerRuntime:
+    """Links, tracker and budgets of one server."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        on_result: Callable[[AttemptResult], None],
+        on_link_state: Callable[[str, str, str], None] | None,
+        on_agent_change: Callable[[str], None] | None = None,
+        clock: Callable[[], float],
+        timing: LinkTiming,
+        reconcile_wait_s: float,
+        resync_interval_s: float,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self._on_link_state = on_link_state
+        self._on_agent_change = on_agent_change
+        self.tracker = CallTracker(
+            config.name, on_result=on_result, clock=clock, reconcile_wait_s=reconcile_wait_s
+        )
+        self.agents = AgentBoard()
+        self.bucket = TokenBucket(config.originate_rate, clock())
+        self._queue: deque[_Pending] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resync_interval = resync_interval_s
+        self.send_delays: deque[float] = deque(maxlen=20000)
+        self.ami = AmiLink(
+            AmiEndpoint(
+                config.name, config.host, config.ami_port, config.ami_username, config.ami_secret
+            ),
+            on_event=self._on_ami_event,
+            on_state=self._state_reporter("ami"),
+            on_ready=self._ami_ready,
+            on_lost=self._link_lost,
+            timing=timing,
+            clock=clock,
+        )
+        self.ari: AriClient | None = None
+        self.stream: AriEventStream | None = None
+        self._ari_jobs: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] = asyncio.Queue()
+        if config.driver == "ari":
+            self._make_ari(timing)
+
+    def _make_ari(self, timing: LinkTiming) -> None:
+        c = self.config
+        self.ari = AriClient(
+            AriEndpoint(c.name, c.host, c.ari_port, c.ari_username, c.ari_password, c.ari_app)
+        )
+        client = self.ari
+        self.stream = AriEventStream(
+            lambda: client.session,
+            server=c.name,
+            url=f"ws://{c.host}:{c.ari_port}/ari/events",
+            app=c.ari_app,
+            api_key=f"{c.ari_username}:{c.ari_password}",
+            on_event=self._on_ari_event,
+            on_state=self._state_reporter("ari"),
+            on_ready=self._ari_ready,
+            on_lost=self._link_lost,
+            backoff_base=timing.backoff_base,
+            backoff_cap=timing.backoff_cap,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        spawn = self._tasks.append
+        spawn(asyncio.create_task(self.ami.run(), name=f"ami-{self.config.name}"))
+        if self.ari is not None and self.stream is not None:
+            await self.ari.open()
+            spawn(asyncio.create_task(self.stream.run(), name=f"ari-{self.config.name}"))
+            for i in range(ARI_WORKERS):
+                spawn(asyncio.create_task(self._ari_worker(), name=f"ari-worker-{i}"))
+        spawn(asyncio.create_task(self._sender(), name=f"sender-{self.config.name}"))
+        spawn(asyncio.create_task(self._housekeeping(), name=f"house-{self.config.name}"))
+
+    async def stop(self) -> None:
+        await self.ami.stop()
+        if self.stream is not None:
+            await self.stream.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        while self._queue:  # never written: these calls were not placed
+            self.tracker.cancel(self._queue.popleft().req.attempt_id)
+        if self.ari is not None:
+            await self.ari.close()
+
+    # --- health and capacity -------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        if not self.ami.ready:
+            return False
+        return self.stream is None or self.stream.state is LinkState.READY
+
+    def view(self) -> ServerView:
+        c = self.config
+        return ServerView(
+            c.name, self.healthy, c.channels, len(self.tracker), len(self._queue), c.originate_rate
+        )
+
+    def capacity(self) -> ServerCapacity:
+        v = self.view()
+        return ServerCapacity(
+            v.name,
+            v.healthy,
+            self.config.driver,
+            v.channels,
+            v.used,
+            v.free,
+            v.backlog,
+            v.rate,
+            str(self.ami.state),
+            None if self.stream is None else str(self.stream.state),
+        )
+
+    def link_stats(self) -> list[LinkStats]:
+        stats = [self.ami.stats()]
+        if self.stream is not None:
+            s = self.stream
+            stats.append(
+                LinkStats(self.config.name, "ari", str(s.state), s.reconnects, None, s.events, 0, 0)
+            )
+        return stats
+
+    def queue_snapshot(self, queue: str) -> QueueSnapshot:
+        return self.agents.snapshot(queue, self._clock())
+
+    # --- sending -------------------------------------------------------------------------
+
+    def submit(self, req: OriginateRequest, dial: str) -> None:
+        """Track the call and write it now if possible, else queue it for the sender."""
+        ami_driver = self.config.driver == "ami"
+        self.tracker.track(req, dial_string=dial, needs_response=ami_driver)
+        item = _Pending(req, dial, self._clock())
+        if not self._queue and self._can_send_now() and self.bucket.take(self._clock()):
+            self._send(item)
+        else:
+            self._queue.append(item)
+            self._wake.set()
+
+    def _can_send_now(self) -> bool:
+        return self.healthy
+
+    def _send(self, item: _Pending) -> None:
+        if self.ari is not None:
+            self.tracker.sent(item.req.attempt_id)
+            self._ari_jobs.put_nowait(lambda: self._ari_originate(item))
+        elif self.ami.write_originate(originate_headers(item.req, item.dial)):
+            self.tracker.sent(item.req.attempt_id)
+        else:  # the link went down between the check and the write: not sent, queue again
+            self._queue.appendleft(item)
+            return
+        self.send_delays.append(self._clock() - item.submitted)
+
+    async def _sender(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and self._can_send_now():
+                wait = self.bucket.wait_s(self._clock())
+                if wait > 0:
+                    await asyncio.sleep(wait)  # the rate budget refills: not an event to await
+                    continue
+                self.bucket.take(self._clock())
+                self._send(self._queue.popleft())
+
+    def cancel_unsent(self, attempt_id: str) -> bool:
+        for item in self._queue:
+            if item.req.attempt_id == attempt_id:
+                self._queue.remove(item)
+                self.tracker.cancel(attempt_id)
+                return True
+        return False
+
+    async def hangup(self, attempt_id: str) -> bool:
+        """End a call the gateway no longer wants; its outcome becomes ``cancelled``."""
+        if self.cancel_unsent(attempt_id):
+            return True
+        if not self.tracker.cancel(attempt_id):
+            return False
+        if self.ari is not None:
+            with contextlib.suppress(AriError, LinkDown):
+                await self.ari.hangup(attempt_id)
+            return True
+        channel = self.tracker.channel_of(attempt_id)
+        if channel is not None:
+            with contextlib.suppress(GatewayError):
+                await self.ami.action([("Action", "Hangup"), ("Channel", channel)])
+        return True
+
+    # --- events --------------------------------------------------------------------------
+
+    def _on_ami_event(self, event: ev.AmiEvent) -> None:
+        kind = type(event)
+        if kind is ev.Response:
+            resp: ev.Response = event  # type: ignore[assignment]
+            if not resp.success and resp.action_id in self.tracker:
+                self.tracker.rejected(resp.action_id, resp.message)
+            return
+        if kind is ev.QueueMemberEvent:
+            self.agents.on_member(event, self._clock())  # type: ignore[arg-type]
+            self._agent_changed(event.queue)  # type: ignore[union-attr]
+            return
+        if kind is ev.AgentEvent:
+            self.agents.on_agent(event, self._clock())  # type: ignore[arg-type]
+            self._agent_changed(event.queue)  # type: ignore[union-attr]
+        self.tracker.handle(event)
+
+    def _agent_changed(self, queue: str) -> None:
+        if self._on_agent_change is not None:
+            self._on_agent_change(queue)
+
+    def _on_ari_event(self, event: ari_ev.AriEvent) -> None:
+        if isinstance(event, ari_ev.StasisStart) and event.channel.id in self.tracker:
+            channel_id = event.channel.id
+            self._ari_jobs.put_nowait(lambda: self._ari_continue(channel_id))
+        translated = ari_ev.to_tracker(event)
+        if translated is not None:
+            self.tracker.handle(translated)
+
+    def _state_reporter(self, link: str) -> Callable[[LinkState], None]:
+        def report(state: LinkState) -> None:
+            if state is LinkState.READY:
+                self._wake.set()
+            if self._on_link_state is not None:
+                self._on_link_state(self.config.name, link, str(state))
+
+        return report
+
+    def _link_lost(self) -> None:
+        lost = self.tracker.link_lost()
+        if lost:
+            log.warning(
+                "server %s: link lost with %d calls in flight; reconciling",
+                self.config.name,
+                len(lost),
+            )
+
+    async def _ami_ready(self) -> None:
+        await self.reconcile_now()
+        await self.resync_queues()
+
+    async def _ari_ready(self) -> None:
+        if self.ari is not None and self.tracker.reconciling():
+            channels = await self.ari.channels()
+            self.tracker.reconcile(ch.id for ch in channels)
+
+    async def reconcile_now(self) -> None:
+        """Settle calls marked for reconciliation against the server's live channels."""
+        if not self.tracker.reconciling() or not self.ami.ready:
+            return
+        if self.ari is not None:
+            await self._ari_ready()
+            return
+        items = await self.ami.list_action([("Action", "CoreShowChannels")])
+        self.tracker.reconcile(i.uniqueid for i in items if isinstance(i, ev.CoreShowChannel))
+
+    async def resync_queues(self) -> None:
+        for queue in self.agents.queues():
+            items = await self.ami.list_action([("Action", "QueueStatus"), ("Queue", queue)])
+            members = [i for i in items if isinstance(i, ev.QueueMemberEvent)]
+            self.agents.resync(queue, members, self._clock())
+            self._agent_changed(queue)
+
+    def watch_queue(self, queue: str) -> None:
+        """Make sure ``queue`` is resynced even before any of its events arrived."""
+        if queue not in self.agents.queues():
+            self.agents.resync(queue, [], self._clock())
+
+    async def _housekeeping(self) -> None:
+        last_resync = self._clock()
+        while True:
+            await asyncio.sleep(1.0)
+            self.tracker.sweep()
+            if self._clock() - last_resync >= self._resync_interval and self.ami.ready:
+                last_resync = self._clock()
+                with contextlib.suppress(GatewayError):
+                    await self.resync_queues()
+                    await self.reconcile_now()
+
+    # --- ARI work ------------------------------------------------------------------------
+
+    async def _ari_worker(self) -> None:
+        while True:
+            job = await self._ari_jobs.get()
+            await job()
+
+    async def _ari_originate(self, item: _Pending) -> None:
+        assert self.ari is not None
+        req = item.req
+        try:
+            channel = await self.ari.originate(
+                endpoint=item.dial,
+                channel_id=req.attempt_id,
+                other_channel_id=f"{req.attempt_id}-2",
+                caller_id=f'"{req.caller_id_name}" <{req.caller_id_number}>',
+                timeout_s=int(req.ring_timeout_s),
+                variables=dialer_variables(req),
+                app_args=req.attempt_id,
+            )
+        except AriError as exc:
+            self.tracker.rejected(req.attempt_id, str(exc))
+        except GatewayError as exc:  # timeout or dropped: it may exist; never send it again
+            log.warning("call=%s ARI originate uncertain: %s", req.attempt_id, exc)
+            self.tracker.uncertain(req.attempt_id)
+        else:
+            self.tracker.accepted(req.attempt_id, channel.id)
+
+    async def _ari_continue(self, channel_id: str) -> None:
+        assert self.ari is not None
+        try:
+            await self.ari.continue_in_dialplan(
+                channel_id, context=CONTEXT, extension="s", priority=1
+            )
+        except GatewayError as exc:
+            log.warning("call=%s ARI continue failed: %s", channel_id, exc)

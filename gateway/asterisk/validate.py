@@ -1,0 +1,98 @@
+"""Input safety: every value that goes into an AMI action or an ARI request is checked here.
+
+AMI is a line protocol: a CR or LF inside a value ends the header and lets the rest of the value
+inject new headers or whole actions. NUL and other control characters confuse Asterisk's parser
+and its logs. Every check raises :class:`gateway.asterisk.errors.InvalidValue` naming the field,
+before any
+byte is written. This module is pure: no I/O, no state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gateway.asterisk.errors import InvalidValue
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@/+:-]{0,79}")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+MAX_TEXT = 256
+
+
+def text(field: str, value: str, *, max_len: int = MAX_TEXT) -> str:
+    """Free text (a caller-ID name, a variable value): no control characters, bounded length."""
+    if not isinstance(value, str):
+        raise InvalidValue(field, f"expected text, got {type(value).__name__}")
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise InvalidValue(field, f"control character {bad.group()!r} at {bad.start()} refused")
+    if len(value) > max_len:
+        raise InvalidValue(field, f"longer than {max_len} characters")
+    return value
+
+
+def e164(field: str, value: str) -> str:
+    """A phone number in E.164 (``+15551234567``)."""
+    text(field, value, max_len=16)
+    if _E164.fullmatch(value) is None:
+        raise InvalidValue(field, f"not an E.164 number: {value!r}")
+    return value
+
+
+def caller_id_name(value: str) -> str:
+    """A caller-ID name: text without quotes or angle brackets (they delimit the CallerID)."""
+    text("caller_id_name", value, max_len=64)
+    if any(c in value for c in '"<>\\'):
+        raise InvalidValue("caller_id_name", "quotes, backslashes and angle brackets are refused")
+    return value
+
+
+def attempt_id(value: str) -> str:
+    """An attempt id: ``uuid4().hex`` (32 lowercase hex characters)."""
+    text("attempt_id", value, max_len=32)
+    if _ATTEMPT_ID.fullmatch(value) is None:
+        raise InvalidValue("attempt_id", "expected 32 lowercase hex characters")
+    return value
+
+
+def name(field: str, value: str) -> str:
+    """A queue, context, application or server name: a short token, no spaces."""
+    text(field, value, max_len=80)
+    if _NAME.fullmatch(value) is None:
+        raise InvalidValue(field, f"not a valid name: {value!r}")
+    return value
+
+
+def variable(key: str, value: str) -> tuple[str, str]:
+    """A channel variable ``KEY=value``."""
+    text("variable name", key, max_len=64)
+    if _VAR_NAME.fullmatch(key) is None:
+        raise InvalidValue("variable name", f"not a valid variable name: {key!r}")
+    text(f"variable {key}", value)
+    return key, value
+
+
+def ring_timeout(value: float) -> float:
+    """The ring timeout in seconds: at least 15 (the regulatory minimum), at most 300."""
+    if not 15.0 <= value <= 300.0:
+        raise InvalidValue("ring_timeout_s", f"must be from 15 to 300 seconds, got {value}")
+    return value
+
+
+def dial_string(template: str, number: str) -> str:
+    """The channel to dial: the trunk template with ``{number}`` filled in."""
+    e164("number", number)
+    text("trunk template", template, max_len=128)
+    if template.count("{number}") != 1:
+        raise InvalidValue("trunk template", "must contain {number} exactly once")
+    return template.replace("{number}", number)
+
+
+def header_values(headers: Sequence[tuple[str, str]]) -> None:
+    """Last line of defence: check every header of an AMI action before it is serialised."""
+    for key, value in headers:
+        text("AMI header name", key, max_len=64)
+        text(f"AMI header {key}", value, max_len=1024)

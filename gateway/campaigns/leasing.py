@@ -1,0 +1,394 @@
+"""Record leasing, attempts and the one-pacer lease: the database side of the campaign runner.
+
+Several gateway instances share one database and must never dial the same record at once:
+
+* :func:`lease_records` walks the campaign's ``record_queue`` in lease order (priority, record
+  id), locks the records with ``SELECT … FOR UPDATE OF r SKIP LOCKED`` and stamps them with the
+  instance and a lease expiry in the same statement, so two instances racing for one campaign
+  get disjoint sets. Eligibility is decided in SQL on the record itself: dialable status,
+  attempts below the campaign maximum, ``next_attempt_at`` reached, not on the DNC list, no live
+  lease, and the callee's local time inside the campaign's callee window in *every* one of the
+  record's time zones (the campaign zone when the record has none). The queue only narrows the
+  walk (its ``next_attempt_at`` passes over records waiting for a retry without reading them).
+* :func:`start_attempt` marks the record dialing, takes it out of the queue and inserts the
+  attempt (status ``dialing``) in one statement, only while the caller still holds the lease.
+* :func:`settle_attempt` writes the outcome and the record's next status — and puts a record
+  that will be retried back in the queue — in one transaction; settling an already settled
+  attempt does nothing. A record whose lease expired while dialing (a crashed instance) stays
+  ``dialing`` and out of the queue — not eligible — until reconciliation settles its attempt
+  (:func:`unsettled_attempts` lists them by instance or server).
+
+None of these updates changes a column that an index of ``records`` names, so they are HOT
+updates (migration 0004); the queue is the only index-bearing structure a status change touches.
+* :func:`acquire_pacer` / :func:`renew_pacer` / :func:`release_pacer`: one row per campaign in
+  ``campaign_pacers`` so exactly one instance paces a campaign at a time.
+
+Time is always passed in (``now``); nothing here reads a clock. Retry decisions are the pure
+:func:`gateway.campaigns.retry.next_step`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.campaigns.retry import next_step, parse_rules
+from gateway.db.errors import DatabaseError
+from pacing.outcomes import Outcome
+
+
+class LeaseError(DatabaseError):
+    """A campaign, record or attempt named by the runner does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedRecord:
+    id: int
+    campaign_id: int
+    phone: str
+    name: str
+    time_zones: tuple[str, ...]
+    priority: int
+    skill: str
+    agent: str
+    custom: Mapping[str, Any]
+    attempts: int
+    caller_id: str | None  # the number used before (sticky caller ID), if any
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStart:
+    attempt_id: str  # uuid4().hex
+    campaign_id: int
+    record_id: int
+    instance_id: str
+    server: str
+    caller_id: str
+    originated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    attempt_id: str
+    outcome: Outcome
+    settled_at: datetime
+    q850_cause: int | None = None
+    first_ring_at: datetime | None = None
+    answered_at: datetime | None = None
+    agent_connected_at: datetime | None = None
+    hangup_at: datetime | None = None
+    agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    record_id: int
+    status: str
+    next_attempt_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnsettledAttempt:
+    attempt_id: str
+    campaign_id: int
+    record_id: int
+    instance_id: str
+    server: str
+    originated_at: datetime
+
+
+_CAMPAIGN = text(
+    "SELECT max_attempts, time_zone, callee_window_start, callee_window_end, retry_rules, "
+    "abandon_holdoff_s FROM campaigns WHERE id = :cid"
+)
+
+_LEASE = text("""
+WITH picked AS (
+    SELECT r.id FROM record_queue q JOIN records r ON r.id = q.record_id
+    WHERE q.campaign_id = :cid
+      AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= :now)
+      AND r.status IN ('new', 'retry', 'callback')
+      AND r.attempts < :max_attempts
+      AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= :now)
+      AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= :now)
+      AND NOT EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = r.phone)
+      AND NOT EXISTS (
+        SELECT 1 FROM unnest(
+            CASE WHEN cardinality(r.time_zones) = 0 THEN ARRAY[CAST(:tz AS text)]
+                 ELSE r.time_zones END) AS z(name)
+        WHERE NOT (
+            (extract(hour FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)) * 60
+             + extract(minute FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)))
+            BETWEEN :wstart AND :wend - 1))
+    ORDER BY q.priority, q.record_id
+    LIMIT :limit
+    FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE records r SET lease_owner = :iid, lease_expires_at = :until, updated_at = :now
+FROM picked WHERE r.id = picked.id
+RETURNING r.id, r.campaign_id, r.phone, r.name, r.time_zones, r.priority, r.skill, r.agent,
+          r.custom, r.attempts, r.caller_id, r.lease_expires_at
+""")
+
+# One statement: the record leaves the queue as it starts dialing, and the attempt exists exactly
+# when the record is ``dialing`` (nothing is written if the lease was lost).
+_START = text("""
+WITH marked AS (
+    UPDATE records SET status = 'dialing', last_attempt_at = :at,
+        caller_id = COALESCE(caller_id, :cli), updated_at = :at
+    WHERE id = :rid AND campaign_id = :cid AND lease_owner = :iid AND lease_expires_at > :at
+      AND status IN ('new', 'retry', 'callback')
+    RETURNING id, campaign_id, priority
+), dequeued AS (
+    DELETE FROM record_queue q USING marked m
+    WHERE q.campaign_id = m.campaign_id AND q.priority = m.priority AND q.record_id = m.id
+)
+INSERT INTO attempts (id, campaign_id, record_id, instance_id, server, caller_id, status,
+                      originated_at)
+SELECT CAST(:id AS text), m.campaign_id, m.id, :iid, CAST(:server AS text), :cli, 'dialing', :at
+FROM marked m
+""")
+
+# The record's next step, and its queue row to match: back in the queue (or its retry time moved)
+# when it may be dialled again, out of it otherwise.
+_SETTLE_RECORD = text("""
+WITH settled AS (
+    UPDATE records SET status = :status, reason = :reason, disposition = :outcome,
+        attempts = attempts + 1, next_attempt_at = :next, lease_owner = NULL,
+        lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at
+    WHERE id = :rid
+    RETURNING id, campaign_id, priority, status, next_attempt_at
+), queued AS (
+    INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
+    SELECT campaign_id, priority, id, next_attempt_at FROM settled
+    WHERE status IN ('new', 'retry', 'callback')
+    ON CONFLICT (campaign_id, priority, record_id)
+    DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+)
+DELETE FROM record_queue q USING settled s
+WHERE s.status NOT IN ('new', 'retry', 'callback')
+  AND q.campaign_id = s.campaign_id AND q.priority = s.priority AND q.record_id = s.id
+""")
+
+
+async def _campaign(conn: AsyncConnection, campaign_id: int) -> Mapping[str, Any]:
+    row = (await conn.execute(_CAMPAIGN, {"cid": campaign_id})).mappings().first()
+    if row is None:
+        raise LeaseError(f"campaign {campaign_id} does not exist")
+    return dict(row)
+
+
+async def lease_records(
+    engine: AsyncEngine,
+    campaign_id: int,
+    instance_id: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+) -> list[LeasedRecord]:
+    """Lease up to ``limit`` eligible records of the campaign to ``instance_id``."""
+    if limit <= 0:
+        return []
+    async with engine.begin() as conn:
+        c = await _campaign(conn, campaign_id)
+        params = {
+            "cid": campaign_id,
+            "max_attempts": c["max_attempts"],
+            "now": now,
+            "tz": c["time_zone"],
+            "wstart": c["callee_window_start"],
+            "wend": c["callee_window_end"],
+            "limit": limit,
+            "iid": instance_id,
+            "until": now + timedelta(seconds=lease_seconds),
+        }
+        rows = (await conn.execute(_LEASE, params)).all()
+    leased = [
+        LeasedRecord(
+            id=r[0],
+            campaign_id=r[1],
+            phone=r[2],
+            name=r[3],
+            time_zones=tuple(r[4]),
+            priority=r[5],
+            skill=r[6],
+            agent=r[7],
+            custom=r[8],
+            attempts=r[9],
+            caller_id=r[10],
+            lease_expires_at=r[11],
+        )
+        for r in rows
+    ]
+    leased.sort(key=lambda rec: (rec.priority, rec.id))
+    return leased
+
+
+async def release_records(engine: AsyncEngine, instance_id: str, record_ids: Sequence[int]) -> int:
+    """Give back leased records that will not be dialled; returns how many were released."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            text(
+                "UPDATE records SET lease_owner = NULL, lease_expires_at = NULL "
+                "WHERE id = ANY(:ids) AND lease_owner = :iid AND status <> 'dialing'"
+            ),
+            {"ids": list(record_ids), "iid": instance_id},
+        )
+    return int(result.rowcount)
+
+
+async def start_attempt(engine: AsyncEngine, start: AttemptStart) -> bool:
+    """Record that dialing starts; False (and nothing written) if the lease is no longer held."""
+    async with engine.begin() as conn:
+        started = await conn.execute(
+            _START,
+            {
+                "id": start.attempt_id,
+                "at": start.originated_at,
+                "cli": start.caller_id,
+                "rid": start.record_id,
+                "cid": start.campaign_id,
+                "iid": start.instance_id,
+                "server": start.server,
+            },
+        )
+    return bool(started.rowcount == 1)
+
+
+_SETTLE_ATTEMPT = text("""
+UPDATE attempts SET status = 'settled', outcome = :outcome, q850_cause = :cause,
+    first_ring_at = :ring, answered_at = :answer, agent_connected_at = :connect,
+    hangup_at = :hangup, agent = :agent, settled_at = :at
+WHERE id = :id AND status = 'dialing'
+RETURNING record_id, campaign_id
+""")
+
+
+async def settle_attempt(engine: AsyncEngine, result: AttemptResult) -> Settled | None:
+    """Write the outcome and the record's next step; None if the attempt was already settled."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                _SETTLE_ATTEMPT,
+                {
+                    "id": result.attempt_id,
+                    "outcome": str(result.outcome),
+                    "cause": result.q850_cause,
+                    "ring": result.first_ring_at,
+                    "answer": result.answered_at,
+                    "connect": result.agent_connected_at,
+                    "hangup": result.hangup_at,
+                    "agent": result.agent,
+                    "at": result.settled_at,
+                },
+            )
+        ).first()
+        if row is None:
+            return None
+        record_id, campaign_id = int(row[0]), int(row[1])
+        c = await _campaign(conn, campaign_id)
+        policy = parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
+        attempts = int(
+            (
+                await conn.execute(
+                    text("SELECT attempts FROM records WHERE id = :rid FOR UPDATE"),
+                    {"rid": record_id},
+                )
+            ).scalar_one()
+        )
+        step = next_step(policy, result.outcome, attempts + 1, result.settled_at)
+        await conn.execute(
+            _SETTLE_RECORD,
+            {
+                "status": str(step.status),
+                "reason": step.reason,
+                "outcome": str(result.outcome),
+                "next": step.next_attempt_at,
+                "agent": result.agent,
+                "at": result.settled_at,
+                "rid": record_id,
+            },
+        )
+    return Settled(record_id, str(step.status), step.next_attempt_at, attempts + 1)
+
+
+async def unsettled_attempts(
+    engine: AsyncEngine, *, instance_id: str | None = None, server: str | None = None
+) -> list[UnsettledAttempt]:
+    """Attempts still dialing, for one instance and/or one Asterisk server (reconciliation)."""
+    clauses = ["status = 'dialing'"]
+    params: dict[str, object] = {}
+    if instance_id is not None:
+        clauses.append("instance_id = :iid")
+        params["iid"] = instance_id
+    if server is not None:
+        clauses.append("server = :server")
+        params["server"] = server
+    query = text(
+        "SELECT id, campaign_id, record_id, instance_id, server, originated_at FROM attempts "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} ORDER BY originated_at"
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query, params)).all()
+    return [UnsettledAttempt(r[0], int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+_ACQUIRE = text("""
+INSERT INTO campaign_pacers (campaign_id, instance_id, lease_expires_at)
+VALUES (:cid, :iid, :until)
+ON CONFLICT (campaign_id) DO UPDATE
+SET instance_id = EXCLUDED.instance_id, lease_expires_at = EXCLUDED.lease_expires_at
+WHERE campaign_pacers.instance_id = EXCLUDED.instance_id
+   OR campaign_pacers.lease_expires_at <= :now
+RETURNING instance_id
+""")
+
+
+async def acquire_pacer(
+    engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float, now: datetime
+) -> bool:
+    """Take (or keep) the pacing lease of a campaign; True if ``instance_id`` now holds it."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                _ACQUIRE,
+                {
+                    "cid": campaign_id,
+                    "iid": instance_id,
+                    "until": now + timedelta(seconds=ttl),
+                    "now": now,
+                },
+            )
+        ).first()
+    return row is not None
+
+
+async def renew_pacer(
+    engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float, now: datetime
+) -> bool:
+    """Extend a held pacing lease; False if it was lost (expired and taken by another)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            text(
+                "UPDATE campaign_pacers SET lease_expires_at = :until "
+                "WHERE campaign_id = :cid AND instance_id = :iid"
+            ),
+            {"cid": campaign_id, "iid": instance_id, "until": now + timedelta(seconds=ttl)},
+        )
+    return bool(result.rowcount == 1)
+
+
+async def release_pacer(engine: AsyncEngine, campaign_id: int, instance_id: str) -> None:
+    """Give up the pacing lease (only if held by ``instance_id``)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM campaign_pacers WHERE campaign_id = :cid AND instance_id = :iid"),
+            {"cid": campaign_id, "iid": instance_id},
+        )

@@ -1,0 +1,248 @@
+"""The runner's database ports, implemented over ``gateway.db`` (leasing, campaigns, caller IDs).
+
+:class:`DbStore` is :class:`pacing.ports.Store`; :class:`DbPacers` is :class:`pacing.ports.Pacers`.
+Both are thin: every statement that matters for correctness (leases with ``SKIP LOCKED``,
+idempotent settlement, the one-pacer lease) lives in :mod:`gateway.campaigns.leasing`; this module
+adds
+the few per-tick reads the runner needs and converts rows into the pacing core's types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_api import governance, records
+from gateway.asterisk.calls.model import AttemptResult
+from gateway.campaigns import leasing
+from gateway.campaigns.callerids import CallerIdBook
+from gateway.logs import event
+from pacing.errors import ScheduleError
+from pacing.lifecycle import OperationRefused
+from pacing.outcomes import Outcome
+from pacing.ports import CallOrder, CampaignView, Lease
+from pacing.schedule import CampaignSchedule
+from pacing.schedule_doc import parse_schedule
+from pacing.snapshot import ControlledResume, PacingConfig, PacingMode
+
+log = logging.getLogger(__name__)
+
+PENDING_SERVER = "pending"  # an attempt written before the switch chose its server
+
+_CAMPAIGN = text(
+    "SELECT c.id, c.name, c.state, c.queue, c.pacing_mode, c.pacing, c.abandon_target, "
+    "c.controlled_until, c.controlled_max_calls, c.controlled_progressive, c.time_zone, "
+    "c.schedule, (SELECT max(p.resumed_at) FROM pause_events p WHERE p.campaign_id = c.id) "
+    "AS resumed_at FROM campaigns c WHERE c.id = :cid"
+)
+_HISTORY = text(
+    "SELECT floor(extract(epoch FROM (:now - settled_at)) / 300) * 300 AS ago, outcome, "
+    "count(*) AS n FROM attempts WHERE campaign_id = :cid AND status = 'settled' "
+    "AND settled_at > :now - interval '30 days' AND outcome IS NOT NULL GROUP BY 1, 2"
+)
+WATCH_AFTER_RESUME_S = 600.0  # the first minutes after a resume are watched more tightly
+_RUNNING = text("SELECT id FROM campaigns WHERE state = 'running' ORDER BY id")
+_SET_SERVER = text("UPDATE attempts SET server = :server WHERE id = :aid")
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+def _schedule(row: Any) -> CampaignSchedule | None:
+    document = row.schedule or {}
+    if not document:
+        return None
+    try:
+        return parse_schedule(document, str(row.time_zone))
+    except ScheduleError as exc:
+        # Refused at the API; a bad stored document must not dial outside unknown hours.
+        event(log, "campaign schedule unreadable; treated as closed", logging.ERROR,
+              campaign=int(row.id), error=str(exc))  # fmt: skip
+        return CampaignSchedule(str(row.time_zone), (), end_date=date(1970, 1, 1))
+
+
+def _watch_until(row: Any, monotonic_now: float, wall_now: datetime) -> float | None:
+    if row.resumed_at is None:
+        return None
+    remaining = WATCH_AFTER_RESUME_S - (wall_now - row.resumed_at).total_seconds()
+    return monotonic_now + remaining if remaining > 0 else None
+
+
+def campaign_view(row: Any, monotonic_now: float, wall_now: datetime) -> CampaignView:
+    """A campaign row as the runner sees it (controlled resume on the runner's clock)."""
+    pacing: dict[str, Any] = dict(row.pacing or {})
+    config = PacingConfig(
+        mode=PacingMode(row.pacing_mode),
+        power_ratio=float(pacing.get("power_ratio", 2.0)),
+        abandon_target=float(row.abandon_target),
+        ring_timeout_s=float(pacing.get("ring_timeout_s", 25.0)),
+    )
+    resume = None
+    if row.controlled_until is not None and row.controlled_until > wall_now:
+        remaining = (row.controlled_until - wall_now).total_seconds()
+        resume = ControlledResume(
+            until=monotonic_now + remaining,
+            max_concurrent_calls=row.controlled_max_calls,
+            progressive_only=bool(row.controlled_progressive),
+        )
+    return CampaignView(
+        campaign_id=int(row.id),
+        name=str(row.name),
+        state=str(row.state),
+        queue=str(row.queue),
+        config=config,
+        caller_id_name=str(pacing.get("caller_id_name", "")),
+        channels=pacing.get("max_channels"),
+        amd=bool(pacing.get("amd", True)),
+        resume=resume,
+        schedule=_schedule(row),
+        watch_until=_watch_until(row, monotonic_now, wall_now),
+    )
+
+
+class DbStore:
+    """:class:`pacing.ports.Store` over PostgreSQL."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        instance_id: str,
+        *,
+        clock: Callable[[], float],
+        wall: Callable[[], datetime] = _wall,
+        lease_s: float = 60.0,
+    ) -> None:
+        self._engine = engine
+        self._instance = instance_id
+        self._clock = clock
+        self._wall = wall
+        self._lease_s = lease_s
+        self.caller_ids = CallerIdBook(engine, clock=clock, wall=wall)
+
+    async def campaign(self, campaign_id: int) -> CampaignView | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_CAMPAIGN, {"cid": campaign_id})).first()
+        return None if row is None else campaign_view(row, self._clock(), self._wall())
+
+    async def lease(self, campaign_id: int, limit: int) -> Sequence[Lease]:
+        records = await leasing.lease_records(
+            self._engine, campaign_id, self._instance, limit, self._wall(), self._lease_s
+        )
+        return [Lease(r.id, r.phone, r.caller_id) for r in records]
+
+    async def caller_id(self, campaign_id: int, lease: Lease) -> str | None:
+        choice = await self.caller_ids.pick(campaign_id, lease.phone, lease.caller_id)
+        return choice.number
+
+    async def caller_ids_available(self, campaign_id: int) -> int:
+        return await self.caller_ids.available(campaign_id)
+
+    async def start_attempt(self, order: CallOrder) -> None:
+        start = leasing.AttemptStart(
+            attempt_id=order.attempt_id,
+            campaign_id=order.campaign_id,
+            record_id=order.record_id,
+            instance_id=self._instance,
+            server=PENDING_SERVER,
+            caller_id=order.caller_id_number,
+            originated_at=self._wall(),
+        )
+        if not await leasing.start_attempt(self._engine, start):
+            raise leasing.LeaseError(f"lease of record {order.record_id} was lost")
+
+    async def placed(self, servers: Sequence[tuple[str, str]]) -> None:
+        """Record which server each attempt went to: ``(attempt_id, server)`` pairs."""
+        if not servers:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(_SET_SERVER, [{"aid": a, "server": s} for a, s in servers])
+
+    async def release(self, campaign_id: int, record_ids: Sequence[int]) -> None:
+        del campaign_id
+        await leasing.release_records(self._engine, self._instance, record_ids)
+
+    async def fail_attempt(self, order: CallOrder, outcome: Outcome, detail: str) -> None:
+        now = self._wall()
+        await leasing.settle_attempt(
+            self._engine, leasing.AttemptResult(order.attempt_id, outcome, now, hangup_at=now)
+        )
+        event(log, "attempt refused before dialling", attempt=order.attempt_id,
+              outcome=outcome.value, detail=detail)  # fmt: skip
+
+    async def pause(self, campaign_id: int, category: str, text_: str) -> None:
+        """A guard's pause: recorded, audited and announced to owners like an operator's."""
+        try:
+            await governance.pause(
+                self._engine, "guard:pacing", campaign_id, category, text_, self._wall()
+            )
+        except OperationRefused:
+            return  # no longer running: someone paused or stopped it first
+        event(log, "campaign paused by guard", logging.WARNING, campaign=campaign_id,
+              category=category, text=text_)  # fmt: skip
+
+    async def complete_if_exhausted(self, campaign_id: int) -> bool:
+        try:
+            return await records.complete_if_exhausted(self._engine, "pacing", campaign_id)
+        except OperationRefused:
+            return False
+
+    async def history(self, campaign_id: int) -> Sequence[tuple[float, Outcome, int]]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(_HISTORY, {"cid": campaign_id, "now": self._wall()})).all()
+        return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
+
+    async def settle(self, results: Sequence[AttemptResult]) -> None:
+        """Persist settled attempts (the result writer's ``persist``); idempotent."""
+        for result in results:
+            await leasing.settle_attempt(self._engine, db_result(result))
+        await self.placed([(r.attempt_id, r.server) for r in results if r.server])
+
+
+def db_result(result: AttemptResult) -> leasing.AttemptResult:
+    """The gateway's settled attempt as the database stores it."""
+    return leasing.AttemptResult(
+        attempt_id=result.attempt_id,
+        outcome=result.outcome,
+        settled_at=result.ended_at,
+        q850_cause=result.cause,
+        first_ring_at=result.rang_at,
+        answered_at=result.answered_at,
+        agent_connected_at=result.connected_at,
+        hangup_at=result.ended_at,
+        agent=result.agent,
+    )
+
+
+class DbPacers:
+    """:class:`pacing.ports.Pacers` over the ``campaign_pacers`` lease table."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        instance_id: str,
+        *,
+        ttl_s: float = 10.0,
+        wall: Callable[[], datetime] = _wall,
+    ) -> None:
+        self._engine = engine
+        self._instance = instance_id
+        self._ttl = ttl_s
+        self._wall = wall
+
+    async def running_campaigns(self) -> Sequence[int]:
+        async with self._engine.connect() as conn:
+            return [int(i) for i in (await conn.execute(_RUNNING)).scalars().all()]
+
+    async def acquire(self, campaign_id: int) -> bool:
+        return await leasing.acquire_pacer(
+            self._engine, campaign_id, self._instance, self._ttl, self._wall()
+        )
+
+    async def release(self, campaign_id: int) -> None:
+        await leasing.release_pacer(self._engine, campaign_id, self._instance)
