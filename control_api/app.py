@@ -16,6 +16,7 @@ from aiohttp import web
 from control_api import routes_admin, routes_campaigns, status
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
+from control_api.console import ME
 from control_api.context import ApiContext
 from control_api.http import (
     AUTH,
@@ -33,7 +34,7 @@ from control_api.openapi import document
 from control_api.webhooks import WebhookSender
 from gateway import __version__
 
-ROUTES: tuple[Route, ...] = routes_campaigns.ROUTES + routes_admin.ROUTES
+ROUTES: tuple[Route, ...] = (*routes_campaigns.ROUTES, *routes_admin.ROUTES, ME)
 
 
 def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application:

@@ -5,7 +5,7 @@ set (SIGINT/SIGTERM in ``dialer serve``):
 
 1. the database (embedded PostgreSQL unless a URL is configured), migrated;
 2. the metrics registry, the result writer, the dialer (AMI/ARI links to every server), the
-   campaign supervisor and the control API under ``/v1``;
+   campaign supervisor, the control API under ``/v1`` and the browser console at ``/console/``;
 3. attempts this instance left in flight (a crash, a restart) are handed to the dialer for
    reconciliation — tracked again by id, never originated again;
 4. background tasks (result writer, supervisor, observer) in one task group.
@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.app import build_api
+from control_api.console import console_app
 from control_api.context import ApiContext
 from dialer.health import add_health_routes
 from dialer.instances import Instances
@@ -68,6 +69,10 @@ class Running:
 
 def _wall() -> datetime:
     return datetime.now(UTC)
+
+
+async def _to_console(_: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect("/console/")
 
 
 class Service:
@@ -198,6 +203,8 @@ class Service:
             engine=engine, runtime=runtime, clock=_wall, bootstrap_token=self.settings.api_token
         )
         app.add_subapp("/v1", build_api(context))
+        app.router.add_get("/console", _to_console)
+        app.add_subapp("/console", console_app())
         return app
 
     async def _serve_http(self, stack: contextlib.AsyncExitStack, app: web.Application) -> int:

@@ -2,7 +2,8 @@
 
 Answers what only the live process knows: agents logged in (from the dialer's queue view),
 caller-ID numbers usable now, whether a campaign's schedule is open, and why a running campaign
-places no calls (from its runner's last decision and the gateway's state). The one hook,
+places no calls (from its runner's last decision and the gateway's state), with the calls in
+flight and the abandon rate since the runner started (``live``). The one hook,
 ``campaign_changed``, only wakes the supervisor so that a start or resume is picked up at once.
 """
 
@@ -22,8 +23,11 @@ from gateway.asterisk.dialing import Dialer
 from gateway.campaigns.callerids import CallerIdBook
 from pacing.diagnostics import DiagnosticsInput, diagnose
 from pacing.errors import ScheduleError
+from pacing.outcomes import Outcome
+from pacing.runner import RunnerStatus
 from pacing.schedule import WindowState
 from pacing.schedule_doc import parse_schedule
+from pacing.snapshot import PacingSnapshot
 from pacing.supervisor import Supervisor
 
 _CAMPAIGN = text("SELECT id, state, queue, schedule, time_zone FROM campaigns WHERE id = :cid")
@@ -129,6 +133,8 @@ class LiveRuntime:
             body.update(text=reason, findings=findings)
         if campaign.state == "running" and runner is None:
             body["note"] = "no runner on this instance: paced by another gateway instance"
+        if runner is not None:
+            body["live"] = _live(runner.status, runner.last_snapshot)
         if runner is not None and runner.status.held:
             body["held"] = runner.status.held
         if not self._writer.healthy:
@@ -145,3 +151,14 @@ class LiveRuntime:
             return parse_schedule(campaign.schedule, str(campaign.time_zone)).state(now)
         except ScheduleError as exc:
             return WindowState(False, detail=f"unreadable schedule: {exc}")
+
+
+def _live(status: RunnerStatus, snapshot: PacingSnapshot | None) -> dict[str, object]:
+    """Calls in flight and the abandon rate since this runner started (the console's list)."""
+    live = status.outcomes.get(Outcome.ANSWERED, 0) + status.outcomes.get(Outcome.ABANDONED, 0)
+    return {
+        "in_flight": len(snapshot.calls) if snapshot is not None else 0,
+        "placed": status.placed,
+        "live_answers": live,
+        "abandon_rate": status.outcomes.get(Outcome.ABANDONED, 0) / live if live else None,
+    }
