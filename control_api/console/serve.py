@@ -39,7 +39,8 @@ async def _strict_headers(
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
+        exc.headers.update(HEADERS)
+        raise
     response.headers.update(HEADERS)
     return response
 

@@ -58,7 +58,7 @@ class Problem extends Error {
 function problemText(status, doc) {
   const title = doc.title || `HTTP ${status}`;
   let text = doc.detail ? `${title}: ${doc.detail}` : title;
-  if (status === 409 && Array.isArray(doc.allowed) && doc.state) {
+  if (status === 409 && Array.isArray(doc.allowed) && doc.state && !text.includes("allowed")) {
     text += ` (the campaign is ${doc.state}; allowed from ${doc.allowed.join(", ") || "no state"})`;
   }
   return text;
@@ -457,8 +457,10 @@ async function reset(event) {
   event.preventDefault();
   const filters = resetFilters();
   $("dlg-reset").close();
-  const described = Object.keys(filters).length
-    ? `records matching ${Object.keys(filters).join(", ")}` : "every resettable record";
+  $("reset-form").reset();
+  const named = Object.keys(filters).filter((k) => k !== "priority_max")
+    .map((k) => (k === "priority_min" ? "priority" : k));
+  const described = named.length ? `records matching ${named.join(", ")}` : "every resettable record";
   const ok = await confirmDialog("Reset the campaign?",
     `Reset ${described} of ${state.campaign.name}: their previous status is cleared and they ` +
     "can be dialled again. The campaign goes to ready.", "Reset");

@@ -1,0 +1,251 @@
+"""Browser fixtures: Debian's chromium driven by Playwright against a real ``dialer`` service.
+
+One service (the whole gateway over the session database, with the simulated Asterisk) and one
+browser serve the module; every test opens its own browser context, so session storage (where
+the token lives) starts empty. Each page records its console errors and uncaught exceptions,
+and the fixture fails the test if there are any. Chromium also logs a line for every HTTP error
+reply; those of refused ``/v1`` calls are kept apart in ``refusals`` (a test that refuses
+nothing asserts there are none), every other one is an error. Screenshots go to
+``.artefacts/console/`` (git-ignored), kept as test artefacts.
+
+Where no chromium is installed (or Playwright is missing) the browser tests skip with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import secrets
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from asterisk_sim import SimAsterisk, SimConfig
+from dialer.app import Running, Service
+from dialer.demo import daytime_region, demo_numbers, records_csv, wait_ready, with_simulated_servers
+from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTEFACTS = Path(__file__).resolve().parents[2] / ".artefacts" / "console"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# Chromium's own line for an HTTP error reply; for an API call the server refused (401-409,
+# 413, 415, 422) it is the expected answer, shown to the operator, not a fault of the page.
+_REFUSED = re.compile(
+    r"Failed to load resource: the server responded with a status of (40[1-9]|413|415|422) "
+)
+
+try:
+    from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+except ImportError:  # pragma: no cover - the test extras install it
+    async_playwright = None  # type: ignore[assignment]
+
+
+def _skip_reason() -> str | None:
+    if CHROMIUM is None:
+        return "no chromium installed (apt-get install chromium); browser tests skipped"
+    if async_playwright is None:
+        return "the playwright package is missing (pip install -e '.[test]')"
+    return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tokens:
+    admin: str
+    owner: str  # ops, the resume owner of the campaigns made here
+    other_ops: str  # ops, not the resume owner
+    viewer: str
+    owner_name: str
+
+
+@dataclasses.dataclass
+class Served:
+    """The running service, its base URL and tokens, and an API session for setting things up."""
+
+    running: Running
+    base: str
+    tokens: Tokens
+    http: aiohttp.ClientSession
+    region: str
+
+    async def call(self, method: str, path: str, **kw: Any) -> Any:
+        async with self.http.request(method, f"{self.base}/v1{path}", **kw) as response:
+            body = await response.json(content_type=None)
+            assert response.status < 400, f"{method} {path}: {response.status} {body}"
+            return body
+
+    def region_numbers(self, count: int) -> list[str]:
+        """``count`` fresh callee numbers of the region where it is daytime now."""
+        return demo_numbers(self.region, count, secrets.randbelow(1_000_000))
+
+    async def campaign(self, records: int, *, queue: str = "sales", **fields: Any) -> Any:
+        """A ready campaign with caller IDs and ``records`` generated records."""
+        spec = {
+            "name": f"console-{uuid.uuid4().hex[:6]}",
+            "pacing_mode": "progressive",
+            "queue": queue,
+            "default_region": self.region,
+            "abandon_target": 0.03,
+            "max_attempts": 3,
+            "owner": self.tokens.owner_name,
+            "resume_owner": self.tokens.owner_name,
+            **fields,
+        }
+        campaign = await self.call("POST", "/campaigns", json=spec)
+        seed = secrets.randbelow(10_000)
+        ids = []
+        for number in demo_numbers(self.region, 2, seed + 1):
+            created = await self.call(
+                "POST", "/numbers", json={"number": number, "max_concurrent": 20}
+            )
+            ids.append(created["id"])
+        path = f"/campaigns/{campaign['id']}"
+        await self.call("PUT", f"{path}/numbers", json={"number_ids": ids})
+        if records:
+            await self.call(
+                "POST",
+                f"{path}/records",
+                data=records_csv(demo_numbers(self.region, records, seed)),
+                headers={"Content-Type": "text/csv"},
+            )
+        return campaign
+
+
+async def _token(served: Served, name: str, role: str) -> str:
+    made = await served.call("POST", "/tokens", json={"name": name, "role": role})
+    return str(made["token"])
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    reason = _skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    assert CHROMIUM is not None
+    return CHROMIUM
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def served(database_url: str, chromium: str) -> AsyncIterator[Served]:
+    """The gateway service with the simulated Asterisk (10 agents, 10x time)."""
+    del chromium
+    config = SimConfig.demo(agents=10, seed=5, ami_port=0, ari_port=0, time_scale=0.1)
+    bootstrap = secrets.token_urlsafe(16)
+    async with SimAsterisk(config) as sim:
+        settings = with_simulated_servers(
+            Settings(
+                http=HttpSettings(port=0),
+                database=DatabaseSettings(url=Secret(database_url)),
+                api_token=Secret(bootstrap),
+                instance_id=f"console-{uuid.uuid4().hex[:6]}",
+                tick_interval_s=0.1,
+            ),
+            sim,
+            bootstrap,
+        )
+        stop = asyncio.Event()
+        ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
+        try:
+            running = await asyncio.wait_for(wait_ready(ready, task), 60)
+            base = f"http://127.0.0.1:{running.http_port}"
+            headers = {"Authorization": f"Bearer {bootstrap}"}
+            timeout = aiohttp.ClientTimeout(total=60)
+            async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
+                region = daytime_region(datetime.now(UTC))
+                served = Served(running, base, Tokens(bootstrap, "", "", "", ""), http, region)
+                tag = uuid.uuid4().hex[:6]
+                owner_name = f"owner-{tag}"
+                served.tokens = Tokens(
+                    admin=bootstrap,
+                    owner=await _token(served, owner_name, "ops"),
+                    other_ops=await _token(served, f"ops-{tag}", "ops"),
+                    viewer=await _token(served, f"viewer-{tag}", "viewer"),
+                    owner_name=owner_name,
+                )
+                yield served
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+
+@dataclasses.dataclass
+class Console:
+    """Opens pages of the console in fresh contexts and keeps their console errors."""
+
+    browser: Browser
+    base: str
+    errors: list[str] = dataclasses.field(default_factory=list)
+    refusals: list[str] = dataclasses.field(default_factory=list)
+
+    async def page(self, viewport: dict[str, int] = DESKTOP) -> Page:
+        context = await self.browser.new_context(
+            viewport=viewport,  # type: ignore[arg-type]
+            accept_downloads=True,
+            base_url=self.base,
+        )
+        page = await context.new_page()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type != "error":
+                return
+            where = str(message.location.get("url", ""))
+            if _REFUSED.match(message.text) and where.startswith(f"{self.base}/v1/"):
+                self.refusals.append(where)  # chromium logs every 4xx reply of an API call
+            else:
+                self.errors.append(f"console: {message.text} ({where or page.url})")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        return page
+
+    async def sign_in(self, token: str, viewport: dict[str, int] = DESKTOP) -> Page:
+        page = await self.page(viewport)
+        await page.goto("/console/")
+        await page.get_by_label("API token").fill(token)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator("#list-view").wait_for(state="visible")
+        return page
+
+    @staticmethod
+    async def shot(page: Page, name: str) -> None:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    assert async_playwright is not None
+    async with async_playwright() as driver:
+        launched = await driver.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def console(browser: Browser, served: Served) -> AsyncIterator[Console]:
+    """A console opener; the test fails if any page logged an error or threw."""
+    opener = Console(browser, served.base)
+    yield opener
+    for context in browser.contexts:
+        await context.close()
+    assert opener.errors == [], opener.errors
