@@ -4,8 +4,8 @@ Starts the embedded PostgreSQL (through the service), the simulated Asterisk wit
 agents and a realistic carrier (unless real servers are configured, in which case it runs the
 same against them), the gateway with its control API, then sets up a demo campaign *through the
 control API* — caller-ID pool, a few thousand generated records, predictive pacing — starts it
-and shows a live view until ``--duration`` runs out or Ctrl-C. It prints the API address, a token
-and three ``curl`` commands that work while it runs.
+and shows a live view until ``--duration`` runs out or Ctrl-C. It prints the API address, a token,
+the browser console's address and three ``curl`` commands that work while it runs.
 
 The callee numbers are generated in a country where it is daytime now, so the callee-window rule
 (08:00–21:00 local) lets the demo dial whatever the hour.
@@ -132,6 +132,11 @@ async def set_up_campaign(base: str, token: str, records: int, seed: int) -> Dem
     return DemoCampaign(cid, name, 0.03)
 
 
+def console_url(settings: Settings, running: Running) -> str:
+    """The browser console's address for the running service."""
+    return f"http://{settings.http.host}:{running.http_port}/console/"
+
+
 def curl_examples(base: str, token: str, campaign_id: int) -> list[str]:
     auth = f"-H 'Authorization: Bearer {token}'"
     url = f"{base}/campaigns/{campaign_id}"
@@ -232,6 +237,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace, console: Consol
         bearer = (configured.api_token or Secret(token)).reveal()
         campaign = await set_up_campaign(api, bearer, args.records, args.seed)
         console.print(f"control API: {api}   token: {bearer}")
+        console.print(f"console: {console_url(settings, running)}   (sign in with the token)")
         console.print("try, while it runs:")
         for line in curl_examples(api, bearer, campaign.campaign_id):
             console.print(f"  {line}", soft_wrap=True, highlight=False)

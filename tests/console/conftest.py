@@ -30,7 +30,13 @@ import pytest_asyncio
 
 from asterisk_sim import SimAsterisk, SimConfig
 from dialer.app import Running, Service
-from dialer.demo import daytime_region, demo_numbers, records_csv, wait_ready, with_simulated_servers
+from dialer.demo import (
+    daytime_region,
+    demo_numbers,
+    records_csv,
+    wait_ready,
+    with_simulated_servers,
+)
 from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -264,7 +264,9 @@ async def test_a_viewer_sees_everything_and_can_change_nothing(
         await expect(page.locator(f"#op-{op}")).to_be_disabled()
     await expect(page.locator("#op-hint")).to_contain_text("Read only: the viewer role")
     await page.get_by_role("button", name="Check now").click()
-    await expect(page.locator("[data-blocker=not_running]")).to_be_visible()
+    await expect(page.locator("[data-diag=text]")).to_have_text(
+        "the campaign is ready: it places no calls until started or resumed"
+    )
     await page.get_by_role("button", name="Show pause history").click()
     await expect(page.locator("[data-pauses=total]")).to_have_text("0 pauses in all.")
     await console.shot(page, "viewer-campaign-390x844")
@@ -291,9 +293,7 @@ async def test_keyboard_only_sign_in_and_dialog(console: Console, served: Served
     await page.locator("#op-pause").focus()
     await page.keyboard.press("Enter")
     await expect(page.get_by_label("Reason category")).to_be_focused()
-    outline = await page.evaluate(
-        "getComputedStyle(document.activeElement).outlineStyle"
-    )
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"  # the focus is visible
     await page.keyboard.press("Escape")
     await expect(page.locator("#dlg-pause")).to_be_hidden()

@@ -8,8 +8,10 @@
 
 const TOKEN_KEY = "dialer.console.token";
 const POLL_MS = 2000;
-const MAX_NOTICES = 5;
+const MAX_NOTICES = 4;
+const NOTICE_MS = 15000;
 const LIVE_STATES = ["running", "paused"];
+const COLUMNS = ["Campaign", "State", "Pacing", "Calls in flight", "Abandon rate / target"];
 
 // operation: [states it is allowed from, permission it needs] (README, "Campaigns").
 const RULES = {
@@ -100,6 +102,7 @@ function notice(text, kind = "ok") {
   close.addEventListener("click", () => item.remove());
   box.prepend(item);
   while (box.children.length > MAX_NOTICES) box.lastElementChild.remove();
+  if (kind === "ok") setTimeout(() => item.remove(), NOTICE_MS);  // refusals stay until dismissed
 }
 
 function refused(error, action) {
@@ -137,6 +140,7 @@ async function signIn(event) {
     refused(error, "Sign in");
     return;
   }
+  $("notices").replaceChildren();
   notice(`Signed in as ${state.me.name} (${state.me.role}).`);
   route();
 }
@@ -237,10 +241,13 @@ async function refreshList() {
   const rows = campaigns.map((c, i) => {
     const { status, live } = lives[i];
     const link = el("a", { href: `#/campaigns/${c.id}`, text: c.name });
-    return el("tr", { "data-campaign": String(c.id) },
+    const cells = [
       el("td", {}, link), el("td", {}, stateBadge(status.state)),
       el("td", { text: c.pacing_mode }), el("td", { text: String(inFlight(status, live)) }),
-      abandonCell(c, live));
+      abandonCell(c, live),
+    ];
+    cells.forEach((cell, n) => cell.setAttribute("data-label", COLUMNS[n]));
+    return el("tr", { "data-campaign": String(c.id) }, ...cells);
   });
   document.querySelector("#campaigns tbody").replaceChildren(...rows);
   $("list-empty").hidden = campaigns.length > 0;
@@ -280,7 +287,7 @@ function renderCampaign(c, status, live) {
     fact("Resume owner", c.resume_owner || "(none: admins only)", "resume-owner"),
     fact("Owner", c.owner || "—", "owner"),
   ];
-  if (status.controlled_until) {
+  if (status.controlled_until && new Date(status.controlled_until) > new Date()) {
     items.push(fact("Controlled resume until", new Date(status.controlled_until).toLocaleString(),
       "controlled"));
   }
@@ -573,7 +580,7 @@ async function download(event) {
 async function diagnostics() {
   try {
     const found = (await api("GET", campaignPath("/diagnostics"))).runtime;
-    const findings = (found.findings || []).map(
+    const findings = (found.findings || []).filter((f) => f.text !== found.text).map(
       (f) => el("li", { "data-blocker": f.blocker, text: `${f.blocker.replaceAll("_", " ")}: ${f.text}` }));
     const parts = [el("p", { "data-diag": "text", text: found.text || "No blocker found." })];
     if (findings.length) parts.push(el("ul", {}, ...findings));
