@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, async_playwright
 
 from asterisk_sim import SimAsterisk, SimConfig
 from dialer.app import Running, Service
@@ -50,25 +51,18 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP = ViewportSize(width=1280, height=800)
+PHONE = ViewportSize(width=390, height=844)
 # Chromium's own line for an HTTP error reply; for an API call the server refused (401-409,
 # 413, 415, 422) it is the expected answer, shown to the operator, not a fault of the page.
 _REFUSED = re.compile(
     r"Failed to load resource: the server responded with a status of (40[1-9]|413|415|422) "
 )
 
-try:
-    from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
-except ImportError:  # pragma: no cover - the test extras install it
-    async_playwright = None  # type: ignore[assignment]
-
 
 def _skip_reason() -> str | None:
     if CHROMIUM is None:
         return "no chromium installed (apt-get install chromium); browser tests skipped"
-    if async_playwright is None:
-        return "the playwright package is missing (pip install -e '.[test]')"
     return None
 
 
@@ -201,9 +195,9 @@ class Console:
     errors: list[str] = dataclasses.field(default_factory=list)
     refusals: list[str] = dataclasses.field(default_factory=list)
 
-    async def page(self, viewport: dict[str, int] = DESKTOP) -> Page:
+    async def page(self, viewport: ViewportSize = DESKTOP) -> Page:
         context = await self.browser.new_context(
-            viewport=viewport,  # type: ignore[arg-type]
+            viewport=viewport,
             accept_downloads=True,
             base_url=self.base,
         )
@@ -222,7 +216,7 @@ class Console:
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         return page
 
-    async def sign_in(self, token: str, viewport: dict[str, int] = DESKTOP) -> Page:
+    async def sign_in(self, token: str, viewport: ViewportSize = DESKTOP) -> Page:
         page = await self.page(viewport)
         await page.goto("/console/")
         await page.get_by_label("API token").fill(token)
@@ -238,7 +232,6 @@ class Console:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser(chromium: str) -> AsyncIterator[Browser]:
-    assert async_playwright is not None
     async with async_playwright() as driver:
         launched = await driver.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         try:

@@ -12,15 +12,12 @@ import re
 from typing import Any
 
 import pytest
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.console.conftest import PHONE, Console, Served
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
-try:
-    from playwright.async_api import Page, expect
-except ImportError:  # pragma: no cover - conftest skips these tests
-    pass
 
 OPERATIONS = ("startstop", "pause", "resume", "reset", "force", "upload", "download", "delete")
 
@@ -131,7 +128,7 @@ async def test_every_operation_clicked_through(console: Console, served: Served)
     good = served.region_numbers(2)
     csv = f"phone,name\n{good[0]},One\nnot-a-phone,Bad\n{good[1]},Two\n".encode()
     await page.get_by_label("CSV or Excel file").set_input_files(
-        files=[{"name": "more.csv", "mimeType": "text/csv", "buffer": csv}]
+        files=[FilePayload(name="more.csv", mimeType="text/csv", buffer=csv)]
     )
     await page.get_by_role("button", name="Save").click()
     report = page.locator("#upload-report")
@@ -239,7 +236,7 @@ async def test_refused_moves_show_the_problem(console: Console, served: Served) 
     await served.call("POST", f"/campaigns/{ready['id']}/start")
     await page.get_by_role("button", name="Add data…").click()
     await page.get_by_label("CSV or Excel file").set_input_files(
-        files=[{"name": "late.csv", "mimeType": "text/csv", "buffer": b"phone\n"}]
+        files=[FilePayload(name="late.csv", mimeType="text/csv", buffer=b"phone\n")]
     )
     await page.get_by_role("button", name="Save").click()
     await expect(_notice(page)).to_have_text(
