@@ -37,12 +37,13 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import campaigns, exports, records
+from control_api import formats
 from control_api.app import build_api
-from control_api.auth import create_token
-from control_api.cli import open_engine
 from control_api.context import ApiContext, StaticRuntime
+from dialer.control_cli import open_engine
 from dialer.heap import freeze_startup_heap
+from gateway.campaigns import campaigns, records
+from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from pacing.lifecycle import Operation
 
@@ -141,7 +142,7 @@ async def bench_export(engine: AsyncEngine, cid: int) -> dict[str, float]:
 
     with _PeakRss() as rss:
         started = time.perf_counter()
-        count = await exports.export(engine, cid, "csv", sink)
+        count = await formats.export(engine, cid, "csv", sink)
         elapsed = time.perf_counter() - started
     return {
         "rows": count,

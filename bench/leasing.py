@@ -135,7 +135,7 @@ def _table(results: dict[str, float]) -> Table:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from control_api.cli import open_engine  # the CLI module imports this one; avoid the cycle
+    from dialer.control_cli import open_engine  # the CLI module imports this one; avoid the cycle
 
     async def main() -> dict[str, float]:
         async with open_engine(args, pool_size=4) as engine:

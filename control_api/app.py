@@ -3,7 +3,7 @@
 document at ``/openapi.json`` and the webhook sender, which the application owns: it is started
 on startup and stopped (cancelled and awaited) on cleanup. The application also owns the token
 cache, the shared reads (:class:`control_api.availability.Coalescer`) of tokens and of the hot
-status endpoint, and the status endpoint's record counts (:class:`control_api.status.
+status endpoint, and the status endpoint's record counts (:class:`gateway.campaigns.status.
 RecordCounts`), whose background refreshes it cancels and awaits on cleanup.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import routes_admin, routes_campaigns, status
+from control_api import routes_admin, routes_campaigns
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
 from control_api.console import ME
@@ -33,6 +33,7 @@ from control_api.http import (
 from control_api.openapi import document
 from control_api.webhooks import WebhookSender
 from gateway import __version__
+from gateway.campaigns import status
 
 ROUTES: tuple[Route, ...] = (*routes_campaigns.ROUTES, *routes_admin.ROUTES, ME)
 

@@ -21,24 +21,23 @@ tokens_manage        x
 is an admin: one person explicitly approves a restart. Reviewers (QA, RevOps) may pause for
 quality or compliance but not run campaigns. Viewers only read.
 
-Tokens are 32 random bytes (URL-safe base64); only their SHA-256 is stored, so a database leak
-does not leak credentials. The functions here take a connection; the middleware owns requests.
+Tokens are stored by :mod:`gateway.campaigns.tokens` (only their SHA-256). The functions here
+take a connection; the middleware owns requests.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from control_api.errors import Forbidden, Unauthorized
+from gateway.campaigns import tokens
+from gateway.campaigns.tokens import hash_token
 from gateway.db.models import Role
 from gateway.settings import Secret
 
@@ -94,27 +93,6 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
     )
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-async def create_token(conn: AsyncConnection, name: str, role: Role, created_by: str) -> str:
-    """Store a new token's hash; return the token (the only time it is ever visible)."""
-    token = new_token()
-    await conn.execute(
-        text(
-            "INSERT INTO api_tokens (name, role, token_sha256, created_by) "
-            "VALUES (:name, :role, :hash, :by)"
-        ),
-        {"name": name, "role": str(role), "hash": hash_token(token), "by": created_by},
-    )
-    return token
-
-
 async def authenticate(
     conn: AsyncConnection, header: str | None, bootstrap: Secret | None
 ) -> Principal:
@@ -126,18 +104,10 @@ async def authenticate(
         raise Unauthorized("a bearer token is required")
     if bootstrap is not None and hmac.compare_digest(token.encode(), bootstrap.reveal().encode()):
         return Principal("bootstrap", Role.ADMIN)
-    row = (
-        await conn.execute(
-            text(
-                "SELECT name, role FROM api_tokens "
-                "WHERE token_sha256 = :hash AND revoked_at IS NULL"
-            ),
-            {"hash": hash_token(token)},
-        )
-    ).first()
-    if row is None:
+    found = await tokens.find(conn, token)
+    if found is None:
         raise Unauthorized("unknown or revoked token")
-    return Principal(row[0], Role(row[1]))
+    return Principal(*found)
 
 
 class TokenCache:

@@ -23,8 +23,8 @@ from control_api.availability import Coalescer, unavailable
 from control_api.context import ApiContext
 from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge, ServiceUnavailable
 from control_api.schemas import INT32, Field, Reply, Schema
-from control_api.status import RecordCounts
 from control_api.webhooks import WebhookSender
+from gateway.campaigns.status import RecordCounts
 from gateway.logs import event, request_id
 from pacing.lifecycle import OperationRefused
 

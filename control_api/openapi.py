@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from control_api.exports import CONTENT_TYPES
+from control_api.formats import CONTENT_TYPES
 from control_api.http import PROBLEM, Route
 from control_api.schemas import Reply
-from control_api.sheets import XLSX_TYPES
+from gateway.campaigns.sheets import XLSX_TYPES
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -14,13 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from control_api import audit, campaigns
-from control_api.audit import jsonable
 from control_api.auth import Permission as P
-from control_api.auth import create_token
 from control_api.errors import Conflict, Invalid, NotFound
 from control_api.http import TOKENS, Call, Route, paging, reply
 from control_api.schemas import Field, Reply, Schema
+from gateway.campaigns import audit, campaigns
+from gateway.campaigns.audit import jsonable
+from gateway.campaigns.tokens import create_token
 from gateway.db.models import NumberStatus, Role
 
 _E164 = Field("number", "string", True, min_length=8, max_length=16, description="E.164")

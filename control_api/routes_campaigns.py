@@ -9,14 +9,15 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from control_api import campaigns, exports, governance, records, sheets
-from control_api import status as status_reads
-from control_api.audit import jsonable
+from control_api import formats
 from control_api.auth import Permission as P
 from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from control_api.http import COUNTS, STATUS, Call, Route, notify, paging, reply
 from control_api.schemas import INT32, Field, Reply
 from control_api.webhooks import http_probe
+from gateway.campaigns import campaigns, governance, records, sheets
+from gateway.campaigns import status as status_reads
+from gateway.campaigns.audit import jsonable
 from pacing.lifecycle import CampaignState, Operation, apply
 
 CAMPAIGN = campaigns.REPLY
@@ -191,12 +192,12 @@ async def export(call: Call) -> web.StreamResponse:
     apply(CampaignState(campaign["state"]), Operation.DOWNLOAD)
     response = web.StreamResponse(
         headers={
-            "Content-Type": exports.CONTENT_TYPES[fmt],
+            "Content-Type": formats.CONTENT_TYPES[fmt],
             "Content-Disposition": f'attachment; filename="campaign-{campaign["id"]}.{fmt}"',
         }
     )
     await response.prepare(call.request)
-    await exports.export(call.ctx.engine, int(campaign["id"]), fmt, response.write)
+    await formats.export(call.ctx.engine, int(campaign["id"]), fmt, response.write)
     await response.write_eof()
     return response
 
@@ -408,7 +409,7 @@ ROUTES = (
         "Download records and outcomes",
         P.RECORDS_READ,
         {200: "file", 404: "problem", 409: "problem", 422: "problem"},
-        query=(Field("format", "string", enum=exports.FORMATS),),
+        query=(Field("format", "string", enum=formats.FORMATS),),
         ids=_ID,
     ),
     Route(

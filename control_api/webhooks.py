@@ -1,13 +1,13 @@
-"""Webhook notifications: a transactional outbox and the background sender that drains it.
+"""Webhook notifications over HTTP: the background sender that drains the outbox, the URL probe.
 
-A change that must notify owners (every pause and resume) calls :func:`enqueue` inside its own
-transaction, which writes one ``webhook_deliveries`` row per matching webhook: the notification
-exists if and only if the change committed. :class:`WebhookSender` is the one background task
-that delivers them: it claims due rows (pushing their ``next_attempt_at`` forward as a lease, so
-several gateway instances never send the same row at the same time), POSTs the JSON body signed
-with HMAC-SHA256 of the webhook's secret (header ``X-Dialer-Signature: sha256=<hex>``), and on
-failure retries with exponential backoff (``base_delay_s * 2**attempt``, capped) until
-``max_attempts``, then marks the row failed. Every try is logged on the row (status code, error).
+The outbox itself (rows written in the transaction of the change they announce, claimed and
+settled here) is :mod:`gateway.campaigns.outbox`. :class:`WebhookSender` is the one background
+task that delivers them: it claims due rows (pushing their ``next_attempt_at`` forward as a
+lease, so several gateway instances never send the same row at the same time), POSTs the JSON
+body signed with HMAC-SHA256 of the webhook's secret (header ``X-Dialer-Signature:
+sha256=<hex>``), and on failure retries with exponential backoff (``base_delay_s * 2**attempt``,
+capped) until ``max_attempts``, then marks the row failed. Every try is logged on the row
+(status code, error).
 
 The sender is owned: :meth:`WebhookSender.start` creates its task and HTTP session,
 :meth:`WebhookSender.stop` cancels and awaits the task and closes the session.
@@ -21,15 +21,14 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.context import Clock
+from gateway.campaigns import outbox
 from gateway.logs import event
 
 log = logging.getLogger(__name__)
@@ -44,33 +43,6 @@ def verify(secret: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, body), signature)
 
 
-async def enqueue(
-    conn: AsyncConnection, campaign_id: int, name: str, payload: Mapping[str, Any]
-) -> int:
-    """Queue ``name`` for every active webhook of the campaign (or of all campaigns)."""
-    result = await conn.execute(
-        text(
-            "INSERT INTO webhook_deliveries (webhook_id, event, payload) "
-            "SELECT id, CAST(:event AS text), CAST(:payload AS jsonb) FROM webhooks "
-            "WHERE active AND (campaign_id IS NULL OR campaign_id = :cid) "
-            "AND (cardinality(events) = 0 OR CAST(:event AS text) = ANY(events))"
-        ),
-        {"event": name, "payload": json.dumps(payload), "cid": campaign_id},
-    )
-    return int(result.rowcount)
-
-
-async def targets(conn: AsyncConnection, campaign_id: int) -> list[str]:
-    rows = await conn.execute(
-        text(
-            "SELECT DISTINCT url FROM webhooks WHERE active "
-            "AND (campaign_id IS NULL OR campaign_id = :cid) ORDER BY url"
-        ),
-        {"cid": campaign_id},
-    )
-    return [r[0] for r in rows]
-
-
 async def http_probe(url: str) -> bool:
     """Reachable means any HTTP answer within 2 s (even 4xx: the endpoint exists)."""
     try:
@@ -81,18 +53,6 @@ async def http_probe(url: str) -> bool:
             return response.status < 500
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return False
-
-
-_CLAIM = text("""
-UPDATE webhook_deliveries d SET next_attempt_at = :lease, attempts = d.attempts + 1
-FROM (
-    SELECT id FROM webhook_deliveries
-    WHERE status = 'pending' AND next_attempt_at <= :now
-    ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
-) due, webhooks w
-WHERE d.id = due.id AND w.id = d.webhook_id
-RETURNING d.id, d.event, d.payload, d.attempts, w.url, w.secret
-""")
 
 
 class WebhookSender:
@@ -157,9 +117,9 @@ class WebhookSender:
         now = self._clock()
         async with self._engine.begin() as conn:
             lease = now + timedelta(seconds=self._timeout_s * 2)
-            rows = (await conn.execute(_CLAIM, {"now": now, "lease": lease, "limit": limit})).all()
+            rows = await outbox.claim_due(conn, now, lease, limit)
         for row in rows:
-            await self._deliver(int(row[0]), row[1], row[2], int(row[3]), row[4], row[5])
+            await self._deliver(*row)
         return len(rows)
 
     async def _deliver(
@@ -190,21 +150,13 @@ class WebhookSender:
             delay = min(self._base_delay_s * 2 ** (attempt - 1), self._max_delay_s)
             outcome, next_at = "pending", now + timedelta(seconds=delay)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE webhook_deliveries SET status = :status, next_attempt_at = :next, "
-                    "last_status = :code, last_error = :error, "
-                    "delivered_at = CASE WHEN :ok THEN CAST(:now AS timestamptz) END "
-                    "WHERE id = :id"
-                ),
-                {
-                    "status": outcome,
-                    "next": next_at,
-                    "code": status,
-                    "error": error,
-                    "ok": ok,
-                    "now": now,
-                    "id": delivery_id,
-                },
+            await outbox.settle(
+                conn,
+                delivery_id,
+                outcome=outcome,
+                next_at=next_at,
+                code=status,
+                error=error,
+                now=now,
             )
         event(log, "webhook delivery", delivery=delivery_id, status=outcome, code=status)

@@ -112,7 +112,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     from bench.leasing import register_bench as register_leasing_bench
     from bench.pacing import register_bench as register_pacing_bench
     from bench.sim import register_bench as register_sim_bench
-    from control_api import cli as api_cli
+    from dialer import control_cli as api_cli
     from dialer import demo
     from gateway.asterisk import confcheck
 

@@ -17,9 +17,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import governance, records
 from gateway.asterisk.calls.model import AttemptResult
-from gateway.campaigns import leasing
+from gateway.campaigns import governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.logs import event
 from pacing.errors import ScheduleError

@@ -186,7 +186,8 @@ class RecordQueue(Base):
     and ``next_attempt_at`` repeats the record's, so records waiting for a retry are passed over
     without reading ``records``. Rows come and go with their records' status: inserts and
     deletes of records through triggers, status changes in the statements that make them
-    (``gateway.campaigns.leasing``, ``control_api.records``). No foreign keys: see migration 0004.
+    (``gateway.campaigns.leasing``, ``gateway.campaigns.records``). No foreign keys: see
+    migration 0004.
     """
 
     __tablename__ = "record_queue"
@@ -200,7 +201,7 @@ class RecordQueue(Base):
 #: Signed changes of a campaign's records per status, written only by the triggers of migration
 #: 0005; the records per status are ``sum(n)`` grouped by status. Insert-only (no primary key,
 #: no row anyone updates), so concurrent writers never wait here; folded by
-#: ``control_api.status.compact_counts``.
+#: ``gateway.campaigns.counts.compact``.
 record_counts = Table(
     "record_counts",
     Base.metadata,

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from bench.api import register_bench
-from control_api.cli import register
+from dialer.control_cli import register
 
 
 def parser() -> argparse.ArgumentParser:

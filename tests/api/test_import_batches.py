@@ -12,8 +12,8 @@ from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import campaigns, records
 from control_api.errors import Invalid
+from gateway.campaigns import campaigns, records
 
 pytestmark = pytest.mark.db
 

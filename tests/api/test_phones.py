@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from control_api.imports import RowChecker
-from control_api.phones import Validity
+from gateway.campaigns.imports import RowChecker
+from gateway.campaigns.phones import Validity
 
 CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 

@@ -172,7 +172,7 @@ async def test_exports_in_every_format(api: Api) -> None:
 
 
 def test_xlsx_reader_decodes_escaped_control_characters() -> None:
-    from control_api.sheets import read_xlsx
+    from gateway.campaigns.sheets import read_xlsx
 
     data = io.BytesIO()
     with zipfile.ZipFile(data, "w") as book:

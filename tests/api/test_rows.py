@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from control_api.imports import Header, _custom_json
+from gateway.campaigns.imports import Header, _custom_json
 
 
 @given(st.lists(st.tuples(st.text(min_size=1), st.text()), max_size=5, unique_by=lambda c: c[0]))

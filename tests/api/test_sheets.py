@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from control_api.sheets import _fast_rows, _scan, read_xlsx
+from gateway.campaigns.sheets import _fast_rows, _scan, read_xlsx
 
 SHARED = ["zero", "one &amp; two", "three"]
 

@@ -98,8 +98,8 @@ async def test_unreachable_webhook_fails_the_resume_checklist(api: Api) -> None:
             text("INSERT INTO webhooks (url, secret, campaign_id) VALUES (:u, 's', :c)"),
             {"u": "http://127.0.0.1:9/unreachable", "c": c["id"]},
         )
-    from control_api.governance import checklist
     from control_api.webhooks import http_probe
+    from gateway.campaigns.governance import checklist
 
     items = await checklist(api.engine, api.runtime, http_probe, c)
     assert items["webhooks_reachable"]["ok"] is False

@@ -15,8 +15,8 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api.status import read_counts
 from gateway.campaigns import counts
+from gateway.campaigns.status import read_counts
 from gateway.db.engine import make_engine
 from gateway.db.migrate import alembic_config, upgrade
 from tests.db.test_record_queue import insert_records, new_campaign

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import campaigns, records
+from gateway.campaigns import campaigns, records
 from gateway.campaigns.leasing import (
     AttemptResult,
     AttemptStart,

@@ -15,7 +15,7 @@ from prometheus_client.samples import Sample
 from rich.console import Console
 from sqlalchemy import text
 
-from control_api import why
+from dialer import why
 from dialer.demo import set_up_campaign
 from tests.deploy.promserver import running_prometheus, write_config
 from tests.e2e.conftest import Stack, until

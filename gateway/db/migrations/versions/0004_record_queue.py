@@ -22,7 +22,8 @@ lease order. ``records_eligible`` is dropped; ``records_campaign_phone`` loses i
   cascade from a deleted campaign, a hand-written statement — go through two statement-level
   triggers with transition tables (one set-based statement each, not one call per row);
 * status changes are written by the statement that decides them, in the same transaction:
-  ``gateway.campaigns.leasing`` (start, settle) and ``control_api.records`` (reset, force complete).
+  ``gateway.campaigns.leasing`` (start, settle) and ``gateway.campaigns.records`` (reset, force
+  complete).
 
 The queue has no foreign keys on purpose: checking one per inserted row (a lock on the
 referenced record or campaign) more than doubled the queue's share of a reset (measured:

@@ -17,8 +17,8 @@ row per campaign and status whose count the statement changed. A statement that 
 status (a lease, a priority edit) adds nothing. The records per status of a campaign are
 ``sum(n)`` over its rows, exact at every commit. Rows are only ever inserted by the triggers, so
 concurrent transactions (two gateway instances settling calls of one campaign) never wait on one
-another and cannot deadlock here; ``control_api.status.compact_counts`` folds a campaign's rows
-into one per status when they pile up, in one ``DELETE … RETURNING`` + ``INSERT``.
+another and cannot deadlock here; ``gateway.campaigns.counts.compact`` folds a campaign's
+rows into one per status when they pile up, in one ``DELETE … RETURNING`` + ``INSERT``.
 
 Cost, measured with ``dialer bench api`` on the embedded PostgreSQL: see the README's benchmark
 table (the reset statement also writes its transition tables).

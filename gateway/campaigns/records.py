@@ -2,9 +2,9 @@
 
 Shared by the HTTP handlers and the CLI; each operation is one transaction that holds the
 campaign row lock, passes the lifecycle check and writes the audit entry
-(:func:`control_api.campaigns.transition`), so an import can never interleave with a start.
+(:func:`gateway.campaigns.campaigns.transition`), so an import can never interleave with a start.
 A status change here also keeps the dialing queue (``record_queue``, migration 0004) in step,
-in the same statement. Imports live in :mod:`control_api.importer` (re-exported here; the
+in the same statement. Imports live in :mod:`gateway.campaigns.importer` (re-exported here; the
 queue rows of imported records come from a trigger). No HTTP here.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api import campaigns
 from control_api.errors import Conflict, Invalid
-from control_api.importer import ImportReport as ImportReport
-from control_api.importer import import_upload as import_upload
 from control_api.schemas import Field, Schema
+from gateway.campaigns import campaigns
 from gateway.campaigns import counts as status_counts
+from gateway.campaigns.importer import ImportReport as ImportReport
+from gateway.campaigns.importer import import_upload as import_upload
 from gateway.db.models import RecordStatus
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome

@@ -1,11 +1,11 @@
 """Downloading a campaign's records and outcomes as CSV, XLSX, XML or PDF, streamed.
 
 Every format writes to a ``sink`` (an async ``bytes`` consumer: the HTTP response or a file) in
-bounded pieces, so memory stays flat in the number of records:
+bounded pieces, so memory stays flat in the number of records. The rows come from
+:mod:`gateway.campaigns.exports`; this module only renders them:
 
-* CSV is PostgreSQL's own ``COPY … TO STDOUT (FORMAT csv, HEADER)``: the driver hands over
-  pieces of a few kilobytes, which are gathered and passed on in chunks of about
-  :data:`CHUNK` bytes (fewer, larger writes to the HTTP response); no row is touched in Python.
+* CSV is PostgreSQL's own ``COPY … TO STDOUT (FORMAT csv, HEADER)``
+  (:func:`gateway.campaigns.exports.copy_csv`); no row is touched in Python.
 * XML is written by hand, batch by batch, from a server-side cursor.
 * XLSX uses openpyxl's write-only mode, which spools rows to a temporary file; the finished
   file is then streamed out in 256 KiB chunks.
@@ -20,16 +20,17 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from openpyxl import Workbook
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-Sink = Callable[[bytes], Awaitable[None]]
+from gateway.campaigns import exports
+from gateway.campaigns.exports import COLUMNS, Sink
+
 FORMATS = ("csv", "xlsx", "xml", "pdf")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -37,28 +38,7 @@ CONTENT_TYPES = {
     "xml": "application/xml; charset=utf-8",
     "pdf": "application/pdf",
 }
-COLUMNS = (
-    "id",
-    "phone",
-    "name",
-    "time_zone",
-    "priority",
-    "skill",
-    "agent",
-    "callback_at",
-    "status",
-    "reason",
-    "disposition",
-    "attempts",
-    "next_attempt_at",
-    "last_attempt_at",
-    "caller_id",
-    "custom",
-)
 PDF_MAX_ROWS = 5000
-BATCH = 5000
-CHUNK = 1024 * 1024
-_SELECT = f"SELECT {', '.join(COLUMNS)} FROM records WHERE campaign_id = :cid ORDER BY id"  # noqa: S608
 
 
 async def export(engine: AsyncEngine, campaign_id: int, fmt: str, sink: Sink) -> int:
@@ -68,25 +48,7 @@ async def export(engine: AsyncEngine, campaign_id: int, fmt: str, sink: Sink) ->
 
 
 async def _csv(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
-    query = _SELECT.replace(":cid", "$1")
-    pending = bytearray()
-
-    async def gather(piece: bytes) -> None:
-        pending.extend(piece)
-        if len(pending) >= CHUNK:
-            chunk = bytes(pending)
-            pending.clear()
-            await sink(chunk)
-
-    async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        status = await raw.copy_from_query(
-            query, campaign_id, output=gather, format="csv", header=True
-        )
-    if pending:
-        await sink(bytes(pending))
-    return int(str(status).split()[-1]) if status else 0
+    return await exports.copy_csv(engine, campaign_id, sink)
 
 
 def _cell(value: object) -> str:
@@ -99,21 +61,12 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-async def _batches(engine: AsyncEngine, campaign_id: int) -> Any:
-    async with engine.connect() as conn:
-        result = await conn.stream(
-            text(_SELECT).execution_options(yield_per=BATCH), {"cid": campaign_id}
-        )
-        async for partition in result.partitions(BATCH):
-            yield partition
-
-
 async def _xml(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     await sink(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<records campaign="{campaign_id}">\n'.encode()
     )
     count = 0
-    async for rows in _batches(engine, campaign_id):
+    async for rows in exports.batches(engine, campaign_id):
         parts = []
         for row in rows:
             fields = "".join(
@@ -132,7 +85,7 @@ async def _xlsx(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     sheet = book.create_sheet("records")
     sheet.append(list(COLUMNS))
     count = 0
-    async for rows in _batches(engine, campaign_id):
+    async for rows in exports.batches(engine, campaign_id):
         for row in rows:
             sheet.append([_xlsx_cell(v) for v in row])
         count += len(rows)
@@ -168,7 +121,7 @@ async def _pdf(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     _pdf_line(pdf, shown, widths)
     count = 0
     truncated = False
-    async for rows in _batches(engine, campaign_id):
+    async for rows in exports.batches(engine, campaign_id):
         for row in rows:
             if count >= PDF_MAX_ROWS:
                 truncated = True

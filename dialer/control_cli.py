@@ -1,8 +1,9 @@
 """``dialer token|campaign|records …``: the control operations from a shell, on the database.
 
-The handlers use the same services as the HTTP API (``campaigns``, ``records``, ``governance``,
-``exports``); the acting user is ``cli:<login>``. Resume is not offered here: its checklist must
-ask the running gateway (agents, schedule, numbers), so it is API-only.
+The handlers use the same services as the HTTP API (``gateway.campaigns``: ``campaigns``,
+``records``, ``governance``; downloads through ``control_api.formats``); the acting user is
+``cli:<login>``. Resume is not offered here: its checklist must ask the running gateway (agents,
+schedule, numbers), so it is API-only.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any, TypeAlias
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import campaigns, exports, governance, records, sheets, why
-from control_api.audit import jsonable
-from control_api.auth import create_token
+from control_api import formats
 from control_api.errors import ApiError
+from dialer import why
+from gateway.campaigns import campaigns, governance, records, sheets
+from gateway.campaigns.audit import jsonable
+from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from pacing.lifecycle import Operation, OperationRefused
 
@@ -177,7 +180,7 @@ async def records_export(engine: AsyncEngine, args: argparse.Namespace) -> int:
         async def sink(chunk: bytes) -> None:
             out.write(chunk)
 
-        count = await exports.export(engine, args.id, args.format, sink)
+        count = await formats.export(engine, args.id, args.format, sink)
     print(f"{count} records written to {target}")
     return 0
 
@@ -240,6 +243,6 @@ def _records_commands(subparsers: Subparsers) -> None:
     imp.set_defaults(handler=run(records_import))
     exp = sub.add_parser("export", help="download records and outcomes")
     exp.add_argument("id", type=int)
-    exp.add_argument("--format", choices=exports.FORMATS, default="csv")
+    exp.add_argument("--format", choices=formats.FORMATS, default="csv")
     exp.add_argument("-o", "--output", type=Path, required=True)
     exp.set_defaults(handler=run(records_export))

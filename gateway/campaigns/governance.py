@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api import campaigns, webhooks
-from control_api.audit import jsonable
 from control_api.auth import Principal, may_resume
 from control_api.context import CampaignView, Probe, Runtime
 from control_api.errors import Conflict, Forbidden
 from control_api.schemas import Field, Reply, Schema
+from gateway.campaigns import campaigns, outbox
+from gateway.campaigns.audit import jsonable
 from pacing.lifecycle import CampaignState, Operation, apply
 
 CATEGORIES = (
@@ -105,7 +105,7 @@ async def pause(
             "category": category,
             "text": reason,
         }
-        await webhooks.enqueue(conn, campaign_id, "campaign.paused", payload)
+        await outbox.enqueue(conn, campaign_id, "campaign.paused", payload)
         return payload
 
     after, _ = await campaigns.transition(engine, actor, campaign_id, Operation.PAUSE, change)
@@ -118,7 +118,7 @@ async def checklist(
     """Check every resume precondition now; each item says ok and what was seen."""
     cid = int(campaign["id"])
     async with engine.connect() as conn:
-        urls = await webhooks.targets(conn, cid)
+        urls = await outbox.targets(conn, cid)
     open_now = await runtime.schedule_open(view(campaign))
     numbers = await runtime.callerids_available(cid)
     agents = await runtime.agents_logged_in(str(campaign["queue"]))
@@ -185,7 +185,7 @@ async def resume(
             "checklist": items,
             "controlled": settings,
         }
-        await webhooks.enqueue(conn, campaign_id, "campaign.resumed", payload)
+        await outbox.enqueue(conn, campaign_id, "campaign.resumed", payload)
         return payload
 
     after, _ = await campaigns.transition(

@@ -17,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api import audit
 from control_api.errors import Conflict, Invalid, NotFound
 from control_api.schemas import INT32, Field, Reply, Schema
+from gateway.campaigns import audit
 from gateway.campaigns.retry import validate_rules
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply

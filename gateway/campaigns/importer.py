@@ -1,14 +1,15 @@
 """Importing an uploaded CSV/XLSX into a campaign's records, in one transaction.
 
-The upload is read and checked (:mod:`control_api.sheets`, :mod:`control_api.imports`) in a
-worker thread, batch by batch, while the database loads the previous batch: the two overlap, so
-on two cores the import takes about as long as the slower of them rather than their sum. Each
-batch goes with ``COPY`` into a temporary staging table, from which one ``INSERT … SELECT … ON
-CONFLICT DO NOTHING`` adds the new records in row order: duplicates of stored records are skipped
-and counted, do-not-call numbers are reported row by row, and nothing already stored is touched.
-Duplicates inside the file are caught while checking (first occurrence kept).
+The upload is read and checked (:mod:`gateway.campaigns.sheets`,
+:mod:`gateway.campaigns.imports`) in a worker thread, batch by batch, while the database loads
+the previous batch: the two overlap, so on two cores the import takes about as long as the
+slower of them rather than their sum. Each batch goes with ``COPY`` into a temporary staging
+table, from which one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` adds the new records in row
+order: duplicates of stored records are skipped and counted, do-not-call numbers are reported
+row by row, and nothing already stored is touched. Duplicates inside the file are caught while
+checking (first occurrence kept).
 
-The whole import runs inside :func:`control_api.campaigns.transition` (campaign row locked,
+The whole import runs inside :func:`gateway.campaigns.campaigns.transition` (campaign row locked,
 lifecycle checked, audit entry written), so it commits or rolls back as a whole and can never
 interleave with a start. The worker thread only touches the reader and its own counters; the
 event loop keeps the database counters, and they are merged at the end.
@@ -24,9 +25,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api import campaigns, sheets
 from control_api.errors import Invalid
-from control_api.imports import Contact, Header, HeaderError, RowChecker, RowError, header
+from gateway.campaigns import campaigns, sheets
+from gateway.campaigns.imports import Contact, Header, HeaderError, RowChecker, RowError, header
 from pacing.lifecycle import Operation
 
 MAX_ROWS = 1_000_000

@@ -21,9 +21,10 @@ A row with a bad value is reported with its row number and reason and skipped; g
 kept. CR, LF and other control characters in any cell are a row error. Blank rows are ignored.
 Numbers are parsed with ``phonenumbers`` and the campaign's default region; an already-E.164
 number takes a fast path that skips text parsing and checks validity with
-:class:`control_api.phones.Validity` (the same answer as ``phonenumbers.is_valid_number``, from
-precompiled patterns). Other spellings are parsed once per distinct text per import. Time zones
-from the number are looked up once per prefix (all but the last four digits) per import.
+:class:`gateway.campaigns.phones.Validity` (the same answer as
+``phonenumbers.is_valid_number``, from precompiled patterns). Other spellings are parsed once
+per distinct text per import. Time zones from the number are looked up once per prefix (all
+but the last four digits) per import.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import NamedTuple
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
-from control_api.phones import Validity
+from gateway.campaigns.phones import Validity
 
 KNOWN = ("phone", "name", "time_zone", "priority", "skill", "agent", "callback_at")
 MAX_CELL = 1000
