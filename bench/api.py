@@ -39,10 +39,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api import formats
 from control_api.app import build_api
-from control_api.context import ApiContext, StaticRuntime
+from control_api.context import ApiContext
 from dialer.control_cli import open_engine
 from dialer.heap import freeze_startup_heap
 from gateway.campaigns import campaigns, records
+from gateway.campaigns.runtime import StaticRuntime
 from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from pacing.lifecycle import Operation

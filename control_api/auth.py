@@ -81,6 +81,10 @@ class Principal:
     name: str
     role: Role
 
+    def may_approve(self, resume_owner: str) -> bool:
+        """The resume rule (:func:`may_resume`) for this caller."""
+        return may_resume(self, resume_owner)
+
     def require(self, permission: Permission) -> None:
         if self.role not in MATRIX[permission]:
             raise Forbidden(f"role {self.role} may not {permission}", permission=str(permission))

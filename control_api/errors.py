@@ -1,13 +1,18 @@
 """Errors of the control API; each becomes one RFC 9457 problem document.
 
-ApiError                  root: HTTP status, title, detail and extra members of the problem
-├── Unauthorized   401    no bearer token, or an unknown or revoked one
-├── Forbidden      403    the token's role may not do this
+Two roots. The domain's refusals (:mod:`gateway.campaigns.errors`, re-exported here because the
+HTTP layer raises them too, e.g. a malformed field) get their status from :data:`STATUS`:
+
+CampaignError             (gateway.campaigns.errors)
+├── Forbidden      403    the token's role, or this caller, may not do this
 ├── NotFound       404    no such campaign, record, token, webhook or number
 ├── Conflict       409    the resource is not in a state that allows this (lifecycle, version)
+└── Invalid        422    a request field is malformed; ``field`` names it
+
+ApiError                  errors only HTTP knows: status, title, detail and extra members
+├── Unauthorized   401    no bearer token, or an unknown or revoked one
 ├── PayloadTooLarge 413   an upload over the configured size limit
 ├── UnsupportedMedia 415  an upload that is not CSV or XLSX
-├── Invalid        422    a request field is malformed; ``field`` names it
 └── ServiceUnavailable 503 the database is out of reach right now (pool exhausted, timed out,
                           connection lost); the problem carries ``retry_after_s``
 
@@ -20,6 +25,38 @@ turns exceptions into responses.
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from gateway.campaigns.errors import CampaignError, Conflict, Forbidden, Invalid, NotFound
+
+__all__ = [
+    "STATUS",
+    "ApiError",
+    "CampaignError",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "status_of",
+]
+
+#: Status and title of each domain refusal.
+STATUS: Mapping[type[CampaignError], tuple[int, str]] = {
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not Found"),
+    Conflict: (409, "Conflict"),
+    Invalid: (422, "Unprocessable Content"),
+}
+
+
+def status_of(exc: CampaignError) -> tuple[int, str]:
+    """The status and title of a domain refusal (500 for a class without a row: a defect)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500, "Internal Server Error"
 
 
 class ApiError(Exception):
@@ -39,21 +76,6 @@ class Unauthorized(ApiError):
     title = "Unauthorized"
 
 
-class Forbidden(ApiError):
-    status = 403
-    title = "Forbidden"
-
-
-class NotFound(ApiError):
-    status = 404
-    title = "Not Found"
-
-
-class Conflict(ApiError):
-    status = 409
-    title = "Conflict"
-
-
 class PayloadTooLarge(ApiError):
     status = 413
     title = "Payload Too Large"
@@ -62,17 +84,6 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMedia(ApiError):
     status = 415
     title = "Unsupported Media Type"
-
-
-class Invalid(ApiError):
-    """A request field is malformed; the problem names ``field``."""
-
-    status = 422
-    title = "Unprocessable Content"
-
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}", field=field)
-        self.field = field
 
 
 class ServiceUnavailable(ApiError):

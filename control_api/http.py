@@ -21,7 +21,15 @@ from aiohttp import web
 from control_api.auth import Permission, Principal, TokenCache, authenticate
 from control_api.availability import Coalescer, unavailable
 from control_api.context import ApiContext
-from control_api.errors import ApiError, Invalid, NotFound, PayloadTooLarge, ServiceUnavailable
+from control_api.errors import (
+    ApiError,
+    CampaignError,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    status_of,
+)
 from control_api.schemas import INT32, Field, Reply, Schema
 from control_api.webhooks import WebhookSender
 from gateway.campaigns.status import RecordCounts
@@ -92,6 +100,9 @@ async def problem_middleware(
         return await handler(request)
     except ApiError as exc:
         return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    except CampaignError as exc:
+        status, title = status_of(exc)
+        return problem(status, title, exc.detail, **exc.extra)
     except OperationRefused as exc:
         return problem(
             409,

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from control_api import formats
+from control_api import bodies, formats
 from control_api.auth import Permission as P
 from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from control_api.http import COUNTS, STATUS, Call, Route, notify, paging, reply
@@ -20,7 +20,7 @@ from gateway.campaigns import status as status_reads
 from gateway.campaigns.audit import jsonable
 from pacing.lifecycle import CampaignState, Operation, apply
 
-CAMPAIGN = campaigns.REPLY
+CAMPAIGN = bodies.CAMPAIGN
 
 
 def _campaign(row: dict[str, Any]) -> Any:
@@ -295,7 +295,7 @@ ROUTES = (
         "Create a campaign",
         P.CAMPAIGN_WRITE,
         {201: CAMPAIGN, 409: "problem", 422: "problem"},
-        body=campaigns.CREATE,
+        body=bodies.CREATE,
     ),
     Route(
         "GET",
@@ -313,7 +313,7 @@ ROUTES = (
         "Change a campaign's setup",
         P.CAMPAIGN_WRITE,
         {**_C, 422: "problem"},
-        body=campaigns.UPDATE,
+        body=bodies.UPDATE,
         ids=_ID,
     ),
     Route(
@@ -353,7 +353,7 @@ ROUTES = (
         "Pause now, with a reason",
         P.PAUSE,
         {**_C, 422: "problem"},
-        body=governance.PAUSE,
+        body=bodies.PAUSE,
         ids=_ID,
     ),
     Route(
@@ -363,7 +363,7 @@ ROUTES = (
         "Resume (owner approval, checklist)",
         P.RESUME,
         {**_C, 422: "problem"},
-        body=governance.RESUME,
+        body=bodies.RESUME,
         ids=_ID,
     ),
     Route(
@@ -373,7 +373,7 @@ ROUTES = (
         "Reset matching records; campaign → ready",
         P.CAMPAIGN_RUN,
         {200: _RESET_REPLY, 404: "problem", 409: "problem", 422: "problem"},
-        body=records.RESET,
+        body=bodies.RESET,
         ids=_ID,
     ),
     Route(

@@ -4,17 +4,20 @@ A :class:`Schema` is a tuple of :class:`Field`; ``parse`` validates a decoded JS
 raises :class:`control_api.errors.Invalid` naming the first bad field, ``json_schema`` renders
 the same rules for the OpenAPI document, so the documentation cannot disagree with the checks.
 Strings refuse control characters (PostgreSQL cannot store NUL, and CR/LF would corrupt exports);
-integers have bounds that fit their columns. No I/O here.
+integers have bounds that fit their columns. :func:`document` renders the domain's typed rows
+(frozen dataclasses) as JSON objects. No I/O here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from control_api.errors import Invalid
+from gateway.campaigns.audit import jsonable
 
 Kind = Literal["string", "integer", "number", "boolean", "object", "array", "datetime"]
 NO_CONTROL = r"^[^\u0000-\u001f\u007f]*$"
@@ -234,3 +237,16 @@ def _loose(field: Field) -> dict[str, Any]:
 
 def _json_type(kind: Kind) -> str:
     return "string" if kind == "datetime" else kind
+
+
+def document(row: object) -> dict[str, Any]:
+    """A typed row of the domain (a frozen dataclass) as a JSON object: datetimes as RFC 3339
+    strings, tuples as arrays."""
+    if not dataclasses.is_dataclass(row) or isinstance(row, type):
+        raise TypeError(f"{type(row).__name__} is not a typed row")
+    body: dict[str, Any] = jsonable(row)
+    return body
+
+
+def documents(rows: Iterable[object]) -> list[dict[str, Any]]:
+    return [document(r) for r in rows]

@@ -27,8 +27,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api.context import Clock
 from gateway.campaigns import outbox
+from gateway.campaigns.runtime import Clock
 from gateway.logs import event
 
 log = logging.getLogger(__name__)

@@ -22,11 +22,12 @@ from typing import Any, TypeAlias
 from rich.progress import Progress
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import formats
+from control_api import bodies, formats
 from control_api.errors import ApiError
 from dialer import why
 from gateway.campaigns import campaigns, governance, records, sheets
 from gateway.campaigns.audit import jsonable
+from gateway.campaigns.errors import CampaignError
 from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from pacing.lifecycle import Operation, OperationRefused
@@ -75,7 +76,7 @@ def run(job: Job) -> Callable[[argparse.Namespace], int]:
 
         try:
             return asyncio.run(main())
-        except (ApiError, OperationRefused) as exc:
+        except (ApiError, CampaignError, OperationRefused) as exc:
             print(f"dialer: {exc}", file=sys.stderr)
             return 1
 
@@ -101,7 +102,7 @@ async def campaign_create(engine: AsyncEngine, args: argparse.Namespace) -> int:
         "owner": args.owner or actor(),
         "resume_owner": args.resume_owner or "",
     }
-    show(await campaigns.create(engine, actor(), campaigns.CREATE.parse(data)))
+    show(await campaigns.create(engine, actor(), bodies.CREATE.parse(data)))
     return 0
 
 
@@ -139,7 +140,7 @@ async def campaign_reset(engine: AsyncEngine, args: argparse.Namespace) -> int:
         filters["status"] = args.status
     if args.disposition:
         filters["dispositions"] = args.disposition
-    row, count = await records.reset(engine, actor(), args.id, records.RESET.parse(filters))
+    row, count = await records.reset(engine, actor(), args.id, bodies.RESET.parse(filters))
     print(f"campaign {args.id}: {row['state']}, {count} records reset")
     return 0
 

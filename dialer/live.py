@@ -1,4 +1,4 @@
-"""The control API's window onto the running gateway (:class:`control_api.context.Runtime`).
+"""The runtime window of the campaign domain (:class:`gateway.campaigns.runtime.Runtime`), live.
 
 Answers what only the live process knows: agents logged in (from the dialer's queue view),
 caller-ID numbers usable now, whether a campaign's schedule is open, and why a running campaign
@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api.context import CampaignView
 from dialer.results import ResultWriter
 from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns.callerids import CallerIdBook
+from gateway.campaigns.runtime import CampaignView
 from pacing.diagnostics import DiagnosticsInput, diagnose
 from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
@@ -58,7 +58,7 @@ _ONE_RECORD = text(
 
 
 class LiveRuntime:
-    """:class:`control_api.context.Runtime` over the dialer, the supervisor and the database."""
+    """:class:`gateway.campaigns.runtime.Runtime` over the dialer, supervisor and database."""
 
     def __init__(
         self,

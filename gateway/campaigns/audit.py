@@ -1,22 +1,30 @@
 """The audit log: every change made through the API or the CLI, with before and after.
 
 Writers call :func:`record` inside the transaction that makes the change, so the log and the
-change commit or roll back together. :func:`jsonable` turns row mappings into JSON values.
+change commit or roll back together. :func:`jsonable` turns rows
+(typed or mappings) into JSON values, as the log stores them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.campaigns.typed import row_of
 
 
 def jsonable(value: object) -> Any:
-    """Row values as JSON values: datetimes as RFC 3339 strings, tuples as lists."""
+    """Row values as JSON values: datetimes as RFC 3339 strings, tuples as lists, typed rows
+    (dataclasses) as objects."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -51,23 +59,38 @@ async def record(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change: who did what to which entity, with the entity before and after (JSON)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+
+
 async def entries(
-    conn: AsyncConnection,
+    engine: AsyncEngine,
     *,
     entity: str | None,
     entity_id: str | None,
     before_id: int | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[AuditEntry]:
     """Newest first; page with ``before_id`` (the smallest id of the previous page)."""
-    rows = await conn.execute(
-        text(
-            "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log "
-            "WHERE (CAST(:entity AS text) IS NULL OR entity = :entity) "
-            "AND (CAST(:eid AS text) IS NULL OR entity_id = :eid) "
-            "AND (CAST(:before_id AS bigint) IS NULL OR id < :before_id) "
-            "ORDER BY id DESC LIMIT :limit"
-        ),
-        {"entity": entity, "eid": entity_id, "before_id": before_id, "limit": limit},
-    )
-    return [jsonable(dict(r)) for r in rows.mappings()]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT id, at, actor, action, entity, entity_id, before, after FROM audit_log "
+                "WHERE (CAST(:entity AS text) IS NULL OR entity = :entity) "
+                "AND (CAST(:eid AS text) IS NULL OR entity_id = :eid) "
+                "AND (CAST(:before_id AS bigint) IS NULL OR id < :before_id) "
+                "ORDER BY id DESC LIMIT :limit"
+            ),
+            {"entity": entity, "eid": entity_id, "before_id": before_id, "limit": limit},
+        )
+        return [row_of(AuditEntry, r) for r in rows.mappings()]

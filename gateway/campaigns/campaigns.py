@@ -17,58 +17,40 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api.errors import Conflict, Invalid, NotFound
-from control_api.schemas import INT32, Field, Reply, Schema
 from gateway.campaigns import audit
+from gateway.campaigns.errors import Conflict, Invalid, NotFound
 from gateway.campaigns.retry import validate_rules
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply
 from pacing.schedule_doc import parse_schedule
 
 MAX_ID = 2**63 - 1
-_SETUP = (
-    Field("time_zone", "string", max_length=64, description="IANA zone of the campaign"),
-    Field("default_region", "string", max_length=2, min_length=2, description="e.g. US, GB"),
-    Field("schedule", "object", description="calling windows (pacing.schedule format)"),
-    Field("callee_window_start", "integer", minimum=0, maximum=1439, description="minutes"),
-    Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
-    Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
-    Field("pacing", "object"),
-    Field("abandon_target", "number", minimum=0, maximum=1),
-    Field("queue", "string", max_length=128),
-    Field("retry_rules", "object", description='{"no_answer": {"delay_s": 3600, ...}}'),
-    Field("max_attempts", "integer", minimum=1, maximum=100),
-    Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),
-    Field("owner", "string", max_length=128),
-    Field("resume_owner", "string", max_length=128),
+#: The columns of a campaign, in reply order (``control_api.bodies.CAMPAIGN`` names the same).
+COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "time_zone",
+    "default_region",
+    "schedule",
+    "callee_window_start",
+    "callee_window_end",
+    "pacing_mode",
+    "pacing",
+    "abandon_target",
+    "queue",
+    "retry_rules",
+    "max_attempts",
+    "abandon_holdoff_s",
+    "owner",
+    "resume_owner",
+    "controlled_until",
+    "controlled_max_calls",
+    "controlled_progressive",
+    "created_at",
+    "updated_at",
+    "version",
 )
-CREATE = Schema(
-    "CampaignCreate", (Field("name", "string", True, min_length=1, max_length=200), *_SETUP)
-)
-UPDATE = Schema(
-    "CampaignUpdate",
-    (
-        Field("name", "string", min_length=1, max_length=200),
-        *_SETUP,
-        Field("version", "integer", minimum=1, maximum=INT32, description="refuse if changed"),
-    ),
-)
-REPLY = Reply(
-    "Campaign",
-    (
-        Field("id", "integer"),
-        Field("name", "string"),
-        Field("state", "string"),
-        *_SETUP,
-        Field("controlled_until", "datetime", nullable=True),
-        Field("controlled_max_calls", "integer", nullable=True),
-        Field("controlled_progressive", "boolean"),
-        Field("created_at", "datetime"),
-        Field("updated_at", "datetime"),
-        Field("version", "integer"),
-    ),
-)
-COLUMNS = tuple(f.name for f in REPLY.fields)
 _JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules"})
 
 Hook = Callable[[int, str], None]

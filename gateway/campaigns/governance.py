@@ -17,17 +17,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api.auth import Principal, may_resume
-from control_api.context import CampaignView, Probe, Runtime
-from control_api.errors import Conflict, Forbidden
-from control_api.schemas import Field, Reply, Schema
 from gateway.campaigns import campaigns, outbox
 from gateway.campaigns.audit import jsonable
+from gateway.campaigns.errors import Conflict, Forbidden
+from gateway.campaigns.runtime import CampaignView, Probe, Runtime
 from pacing.lifecycle import CampaignState, Operation, apply
 
 CATEGORIES = (
@@ -39,38 +37,30 @@ CATEGORIES = (
     "process_failure",
     "other",
 )
-PAUSE = Schema(
-    "Pause",
-    (
-        Field("category", "string", True, enum=CATEGORIES),
-        Field("text", "string", True, min_length=1, max_length=2000),
-    ),
+#: The columns of a pause event (``control_api.bodies.PAUSE_EVENT`` names the same).
+EVENT_COLUMNS = (
+    "id",
+    "campaign_id",
+    "paused_by",
+    "paused_at",
+    "category",
+    "text",
+    "resumed_by",
+    "resumed_at",
+    "checklist",
+    "controlled",
 )
-RESUME = Schema(
-    "Resume",
-    (
-        Field("review_minutes", "integer", minimum=1, maximum=1440),
-        Field("max_concurrent_calls", "integer", minimum=1, maximum=10000),
-        Field("progressive_only", "boolean"),
-        Field("note", "string", max_length=2000),
-    ),
-)
-PAUSE_EVENT = Reply(
-    "PauseEvent",
-    (
-        Field("id", "integer"),
-        Field("campaign_id", "integer"),
-        Field("paused_by", "string"),
-        Field("paused_at", "datetime"),
-        Field("category", "string"),
-        Field("text", "string"),
-        Field("resumed_by", "string", nullable=True),
-        Field("resumed_at", "datetime", nullable=True),
-        Field("checklist", "object", nullable=True),
-        Field("controlled", "object", nullable=True),
-    ),
-)
-_EVENT_COLUMNS = ", ".join(f.name for f in PAUSE_EVENT.fields)
+_EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
+
+
+class Approver(Protocol):
+    """Who approves a resume: ``name`` is recorded; ``may_approve(resume_owner)`` says whether
+    this caller may approve for a campaign whose resume owner is ``resume_owner``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def may_approve(self, resume_owner: str) -> bool: ...
 
 
 def view(campaign: Mapping[str, Any]) -> CampaignView:
@@ -136,7 +126,7 @@ async def resume(
     engine: AsyncEngine,
     runtime: Runtime,
     probe: Probe,
-    principal: Principal,
+    approver: Approver,
     campaign_id: int,
     options: Mapping[str, Any],
     now: datetime,
@@ -144,7 +134,7 @@ async def resume(
     """Resume after the owner's approval and a passed checklist; returns the campaign."""
     current = await campaigns.get(engine, campaign_id)
     apply(CampaignState(current["state"]), Operation.RESUME)  # 409 before any probing
-    if not may_resume(principal, current["resume_owner"]):
+    if not approver.may_approve(current["resume_owner"]):
         raise Forbidden(
             "only the campaign's resume owner or an admin may approve a resume",
             resume_owner=current["resume_owner"],
@@ -169,7 +159,7 @@ async def resume(
                 "AND resumed_at IS NULL)"
             ),
             {
-                "by": principal.name,
+                "by": approver.name,
                 "at": now,
                 "checklist": _json(items),
                 "controlled": None if settings is None else _json(settings),
@@ -179,7 +169,7 @@ async def resume(
         payload = {
             "campaign_id": campaign_id,
             "campaign": before["name"],
-            "resumed_by": principal.name,
+            "resumed_by": approver.name,
             "resumed_at": now.isoformat(),
             "note": options.get("note", ""),
             "checklist": items,
@@ -189,7 +179,7 @@ async def resume(
         return payload
 
     after, _ = await campaigns.transition(
-        engine, principal.name, campaign_id, Operation.RESUME, change, extra
+        engine, approver.name, campaign_id, Operation.RESUME, change, extra
     )
     return after
 

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api.errors import Invalid
 from gateway.campaigns import campaigns, sheets
+from gateway.campaigns.errors import Invalid
 from gateway.campaigns.imports import Contact, Header, HeaderError, RowChecker, RowError, header
 from pacing.lifecycle import Operation
 

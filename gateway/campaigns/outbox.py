@@ -1,21 +1,29 @@
-"""The webhook outbox: notifications written in the transaction of the change they announce.
+"""Webhooks: the subscriptions, and the outbox of notifications written in the transaction of
+the change they announce.
 
 A change that must notify owners (every pause and resume) calls :func:`enqueue` inside its own
 transaction, which writes one ``webhook_deliveries`` row per matching webhook: the notification
 exists if and only if the change committed. The sender that drains the outbox over HTTP is
 :class:`control_api.webhooks.WebhookSender`; it claims and settles rows through this module's
-queries.
+queries. Subscriptions (:func:`subscribe`, :func:`unsubscribe`) write their audit entry in
+the same transaction; a subscription's secret is shown once, when it is created.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.campaigns import audit, campaigns
+from gateway.campaigns.errors import Invalid, NotFound
+from gateway.campaigns.typed import columns, row_of
 
 
 async def enqueue(
@@ -97,3 +105,96 @@ async def settle(
             "id": delivery_id,
         },
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A subscription: ``events`` empty means every event; ``campaign_id`` None, every campaign.
+
+    The signing secret is never part of it: :func:`subscribe` returns it once.
+    """
+
+    id: int
+    url: str
+    campaign_id: int | None
+    events: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification to one webhook and how its tries went."""
+
+    id: int
+    event: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _webhook(row: Mapping[Any, Any]) -> Webhook:
+    return Webhook(row["id"], row["url"], row["campaign_id"], tuple(row["events"]), row["active"])
+
+
+async def webhooks(engine: AsyncEngine) -> list[Webhook]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT id, url, campaign_id, events, active FROM webhooks ORDER BY id")
+        )
+        return [_webhook(r) for r in rows.mappings()]
+
+
+async def subscribe(
+    engine: AsyncEngine,
+    actor: str,
+    url: str,
+    campaign_id: int | None,
+    events: Sequence[str],
+) -> tuple[Webhook, str]:
+    """Add a webhook; returns it and its signing secret (the only time the secret is shown)."""
+    if not url.startswith(("http://", "https://")):
+        raise Invalid("url", "must be an http:// or https:// URL")
+    secret = secrets.token_urlsafe(32)
+    async with engine.begin() as conn:
+        if campaign_id is not None:
+            await campaigns.fetch(conn, campaign_id)
+        new_id = (
+            await conn.execute(
+                text(
+                    "INSERT INTO webhooks (url, secret, campaign_id, events) "
+                    "VALUES (:url, :secret, :cid, :events) RETURNING id"
+                ),
+                {"url": url, "secret": secret, "cid": campaign_id, "events": list(events)},
+            )
+        ).scalar_one()
+        hook = Webhook(int(new_id), url, campaign_id, tuple(events), True)
+        await audit.record(conn, actor, "webhook.create", "webhook", new_id, None, asdict(hook))
+    return hook, secret
+
+
+async def unsubscribe(engine: AsyncEngine, actor: str, webhook_id: int) -> None:
+    """Remove a webhook (its deliveries go with it); :class:`NotFound` if absent."""
+    async with engine.begin() as conn:
+        gone = await conn.execute(
+            text("DELETE FROM webhooks WHERE id = :id RETURNING url"), {"id": webhook_id}
+        )
+        url = gone.scalar_one_or_none()
+        if url is None:
+            raise NotFound(f"webhook {webhook_id} does not exist")
+        await audit.record(conn, actor, "webhook.delete", "webhook", webhook_id, {"url": url}, None)
+
+
+async def deliveries(engine: AsyncEngine, webhook_id: int, limit: int) -> list[Delivery]:
+    """A webhook's delivery log, newest first."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                f"SELECT {', '.join(columns(Delivery))} FROM webhook_deliveries "  # noqa: S608
+                "WHERE webhook_id = :id ORDER BY id DESC LIMIT :l"
+            ),
+            {"id": webhook_id, "l": limit},
+        )
+        return [row_of(Delivery, r) for r in rows.mappings()]

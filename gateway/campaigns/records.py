@@ -16,30 +16,15 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from control_api.errors import Conflict, Invalid
-from control_api.schemas import Field, Schema
 from gateway.campaigns import campaigns
 from gateway.campaigns import counts as status_counts
+from gateway.campaigns.errors import Conflict, Invalid
 from gateway.campaigns.importer import ImportReport as ImportReport
 from gateway.campaigns.importer import import_upload as import_upload
 from gateway.db.models import RecordStatus
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome
 
-RESET = Schema(
-    "Reset",
-    (
-        Field("from", "datetime", description="last attempt at or after"),
-        Field("to", "datetime", description="last attempt before"),
-        Field("status", "array", items="string", max_length=16),
-        Field("reason", "string", max_length=1000),
-        Field("dispositions", "array", items="string", max_length=16),
-        Field("priority_min", "integer", minimum=1, maximum=99),
-        Field("priority_max", "integer", minimum=1, maximum=99),
-        Field("agent", "string", max_length=1000),
-        Field("skill", "string", max_length=1000),
-    ),
-)
 _RESETTABLE = frozenset(
     {RecordStatus.NEW, RecordStatus.RETRY, RecordStatus.CALLBACK, RecordStatus.DONE}
 )

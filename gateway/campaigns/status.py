@@ -43,10 +43,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api.errors import NotFound
 from gateway.campaigns import campaigns
 from gateway.campaigns import counts as counts_table
 from gateway.campaigns.audit import jsonable
+from gateway.campaigns.errors import NotFound
 from gateway.db.models import RecordStatus
 from gateway.logs import event
 

@@ -2,17 +2,23 @@
 
 A database leak therefore does not leak credentials. The token itself is returned once, by
 :func:`create_token`; :func:`find` answers who holds a (hashed) token. Checking a request's
-bearer header against these, and the roles' permissions, is :mod:`control_api.auth`.
+bearer header against these, and the roles' permissions, is :mod:`control_api.auth`. Issuing
+and revoking through the API or the CLI write their audit entry in the same transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.campaigns import audit
+from gateway.campaigns.errors import NotFound
+from gateway.campaigns.typed import columns, row_of
 from gateway.db.models import Role
 
 
@@ -49,3 +55,49 @@ async def find(conn: AsyncConnection, token: str) -> tuple[str, Role] | None:
         )
     ).first()
     return None if row is None else (row[0], Role(row[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token as listed: never its secret or its hash."""
+
+    id: int
+    name: str
+    role: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def listing(engine: AsyncEngine) -> list[Token]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(f"SELECT {', '.join(columns(Token))} FROM api_tokens ORDER BY id")  # noqa: S608
+        )
+        return [row_of(Token, r) for r in rows.mappings()]
+
+
+async def issue(engine: AsyncEngine, actor: str, name: str, role: Role) -> str:
+    """Create a token for ``name`` with the audit entry; returns the token (shown once)."""
+    async with engine.begin() as conn:
+        token = await create_token(conn, name, role, actor)
+        shown = {"name": name, "role": str(role)}
+        await audit.record(conn, actor, "token.create", "token", name, None, shown)
+    return token
+
+
+async def revoke(engine: AsyncEngine, actor: str, token_id: int) -> str:
+    """Revoke a token; returns its name. :class:`NotFound` if absent or already revoked."""
+    async with engine.begin() as conn:
+        done = await conn.execute(
+            text(
+                "UPDATE api_tokens SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL "
+                "RETURNING name"
+            ),
+            {"id": token_id},
+        )
+        name = done.scalar_one_or_none()
+        if name is None:
+            raise NotFound(f"token {token_id} does not exist or is revoked")
+        await audit.record(conn, actor, "token.revoke", "token", name, None, None)
+    return str(name)

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.app import build_api
-from control_api.context import ApiContext, StaticRuntime
+from control_api.context import ApiContext
+from gateway.campaigns.runtime import StaticRuntime
 from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from gateway.settings import Secret

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from control_api.app import build_api
 from control_api.availability import Coalescer, unavailable
-from control_api.context import ApiContext, StaticRuntime
+from control_api.context import ApiContext
 from control_api.errors import NotFound
+from gateway.campaigns.runtime import StaticRuntime
 from gateway.db.engine import async_url
 from gateway.settings import Secret
 from tests.api.conftest import BOOTSTRAP

@@ -18,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.app import build_api
-from control_api.context import ApiContext, StaticRuntime
+from control_api.context import ApiContext
+from gateway.campaigns.runtime import StaticRuntime
 from gateway.campaigns.status import MAX_AGE_S, REFRESH_AFTER_S, Counts, RecordCounts
 from gateway.db.models import RecordStatus, Role
 from tests.api.conftest import Api, always_reachable, make_tokens

@@ -1,0 +1,102 @@
+"""Request bodies and replies of the campaign endpoints, shared by the routes and the CLI.
+
+Each :class:`control_api.schemas.Schema` validates a decoded JSON body before it reaches the
+domain (:mod:`gateway.campaigns`), and renders the same rules for the OpenAPI document. The
+domain checks what a schema cannot express (time zones, schedules, windows); the replies name
+the domain's columns (``tests/api/test_bodies.py`` holds them equal).
+"""
+
+from __future__ import annotations
+
+from control_api.schemas import INT32, Field, Reply, Schema
+from gateway.campaigns.governance import CATEGORIES
+
+_SETUP = (
+    Field("time_zone", "string", max_length=64, description="IANA zone of the campaign"),
+    Field("default_region", "string", max_length=2, min_length=2, description="e.g. US, GB"),
+    Field("schedule", "object", description="calling windows (pacing.schedule format)"),
+    Field("callee_window_start", "integer", minimum=0, maximum=1439, description="minutes"),
+    Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
+    Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
+    Field("pacing", "object"),
+    Field("abandon_target", "number", minimum=0, maximum=1),
+    Field("queue", "string", max_length=128),
+    Field("retry_rules", "object", description='{"no_answer": {"delay_s": 3600, ...}}'),
+    Field("max_attempts", "integer", minimum=1, maximum=100),
+    Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),
+    Field("owner", "string", max_length=128),
+    Field("resume_owner", "string", max_length=128),
+)
+CREATE = Schema(
+    "CampaignCreate", (Field("name", "string", True, min_length=1, max_length=200), *_SETUP)
+)
+UPDATE = Schema(
+    "CampaignUpdate",
+    (
+        Field("name", "string", min_length=1, max_length=200),
+        *_SETUP,
+        Field("version", "integer", minimum=1, maximum=INT32, description="refuse if changed"),
+    ),
+)
+CAMPAIGN = Reply(
+    "Campaign",
+    (
+        Field("id", "integer"),
+        Field("name", "string"),
+        Field("state", "string"),
+        *_SETUP,
+        Field("controlled_until", "datetime", nullable=True),
+        Field("controlled_max_calls", "integer", nullable=True),
+        Field("controlled_progressive", "boolean"),
+        Field("created_at", "datetime"),
+        Field("updated_at", "datetime"),
+        Field("version", "integer"),
+    ),
+)
+
+RESET = Schema(
+    "Reset",
+    (
+        Field("from", "datetime", description="last attempt at or after"),
+        Field("to", "datetime", description="last attempt before"),
+        Field("status", "array", items="string", max_length=16),
+        Field("reason", "string", max_length=1000),
+        Field("dispositions", "array", items="string", max_length=16),
+        Field("priority_min", "integer", minimum=1, maximum=99),
+        Field("priority_max", "integer", minimum=1, maximum=99),
+        Field("agent", "string", max_length=1000),
+        Field("skill", "string", max_length=1000),
+    ),
+)
+
+PAUSE = Schema(
+    "Pause",
+    (
+        Field("category", "string", True, enum=CATEGORIES),
+        Field("text", "string", True, min_length=1, max_length=2000),
+    ),
+)
+RESUME = Schema(
+    "Resume",
+    (
+        Field("review_minutes", "integer", minimum=1, maximum=1440),
+        Field("max_concurrent_calls", "integer", minimum=1, maximum=10000),
+        Field("progressive_only", "boolean"),
+        Field("note", "string", max_length=2000),
+    ),
+)
+PAUSE_EVENT = Reply(
+    "PauseEvent",
+    (
+        Field("id", "integer"),
+        Field("campaign_id", "integer"),
+        Field("paused_by", "string"),
+        Field("paused_at", "datetime"),
+        Field("category", "string"),
+        Field("text", "string"),
+        Field("resumed_by", "string", nullable=True),
+        Field("resumed_at", "datetime", nullable=True),
+        Field("checklist", "object", nullable=True),
+        Field("controlled", "object", nullable=True),
+    ),
+)
