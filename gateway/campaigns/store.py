@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.asterisk.calls.model import AttemptResult
 from gateway.campaigns import governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.logs import event
@@ -47,6 +46,31 @@ _HISTORY = text(
 WATCH_AFTER_RESUME_S = 600.0  # the first minutes after a resume are watched more tightly
 _RUNNING = text("SELECT id FROM campaigns WHERE state = 'running' ORDER BY id")
 _SET_SERVER = text("UPDATE attempts SET server = :server WHERE id = :aid")
+
+
+class FinishedCall(Protocol):
+    """What the Asterisk edge reports of a finished attempt and the database keeps
+    (:class:`gateway.asterisk.calls.model.AttemptResult` has these); typed structurally so that
+    the campaign domain needs nothing of the edge."""
+
+    @property
+    def attempt_id(self) -> str: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def cause(self) -> int | None: ...
+    @property
+    def server(self) -> str: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def rang_at(self) -> datetime | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def connected_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime: ...
 
 
 def _wall() -> datetime:
@@ -196,14 +220,14 @@ class DbStore:
             rows = (await conn.execute(_HISTORY, {"cid": campaign_id, "now": self._wall()})).all()
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
 
-    async def settle(self, results: Sequence[AttemptResult]) -> None:
+    async def settle(self, results: Sequence[FinishedCall]) -> None:
         """Persist settled attempts (the result writer's ``persist``); idempotent."""
         for result in results:
             await leasing.settle_attempt(self._engine, db_result(result))
         await self.placed([(r.attempt_id, r.server) for r in results if r.server])
 
 
-def db_result(result: AttemptResult) -> leasing.AttemptResult:
+def db_result(result: FinishedCall) -> leasing.AttemptResult:
     """The gateway's settled attempt as the database stores it."""
     return leasing.AttemptResult(
         attempt_id=result.attempt_id,
