@@ -68,7 +68,7 @@ async def _campaign(engine: AsyncEngine) -> int:
     row = await campaigns.create(
         engine, ACTOR, {"name": f"bench-{uuid.uuid4().hex[:8]}", "time_zone": "America/New_York"}
     )
-    return int(row["id"])
+    return row.id
 
 
 async def bench_import(engine: AsyncEngine, rows: int) -> dict[str, float]:

@@ -48,7 +48,9 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
         lambda campaign_id: status.read_counts(ctx.engine, campaign_id), clock=ctx.monotonic
     )
     app[COUNTS] = counts
-    app[STATUS] = Coalescer(lambda campaign_id: status.status_json(ctx.engine, counts, campaign_id))
+    app[STATUS] = Coalescer(
+        lambda campaign_id: routes_campaigns.status_body(ctx.engine, counts, campaign_id)
+    )
     spec = document(ROUTES, __version__)
 
     async def openapi(_: web.Request) -> web.Response:

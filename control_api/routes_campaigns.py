@@ -5,30 +5,34 @@ pause history. Handlers only translate HTTP to the services (``campaigns``, ``re
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api import bodies, formats
 from control_api.auth import Permission as P
 from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
 from control_api.http import COUNTS, STATUS, Call, Route, notify, paging, reply
-from control_api.schemas import INT32, Field, Reply
+from control_api.schemas import INT32, Field, Reply, document
 from control_api.webhooks import http_probe
 from gateway.campaigns import campaigns, governance, records, sheets
 from gateway.campaigns import status as status_reads
 from gateway.campaigns.audit import jsonable
+from gateway.campaigns.campaigns import Campaign
+from gateway.campaigns.status import RecordCounts
 from pacing.lifecycle import CampaignState, Operation, apply
 
 CAMPAIGN = bodies.CAMPAIGN
 
 
-def _campaign(row: dict[str, Any]) -> Any:
-    return jsonable(row)
+def _campaign(row: Campaign) -> dict[str, Any]:
+    return document(row)
 
 
-def _changed(call: Call, campaign: dict[str, Any]) -> None:
-    call.ctx.runtime.campaign_changed(int(campaign["id"]), str(campaign["state"]))
+def _changed(call: Call, campaign: Campaign) -> None:
+    call.ctx.runtime.campaign_changed(campaign.id, campaign.state)
 
 
 def _records_changed(call: Call) -> None:
@@ -66,6 +70,15 @@ async def delete_campaign(call: Call) -> web.StreamResponse:
     finally:
         _records_changed(call)
     return web.Response(status=204)
+
+
+async def status_body(engine: AsyncEngine, counts: RecordCounts, campaign_id: int) -> bytes:
+    """The status reply body: state read now, counts from the cache
+    (:mod:`gateway.campaigns.status` explains the rules)."""
+    state = await status_reads.read_state(engine, campaign_id)
+    found = await counts.get(campaign_id)
+    body = {**document(state), "records": dict(found.records), "records_as_of": found.as_of}
+    return json.dumps(jsonable(body)).encode()
 
 
 async def status(call: Call) -> web.StreamResponse:
@@ -175,7 +188,7 @@ async def _upload(call: Call) -> tuple[str, bytes]:
 
 async def upload(call: Call) -> web.StreamResponse:
     campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
-    apply(CampaignState(campaign["state"]), Operation.ADD_DATA)  # refuse before reading
+    apply(CampaignState(campaign.state), Operation.ADD_DATA)  # refuse before reading
     kind, data = await _upload(call)
     try:
         report = await records.import_upload(
@@ -189,15 +202,15 @@ async def upload(call: Call) -> web.StreamResponse:
 async def export(call: Call) -> web.StreamResponse:
     fmt = call.query.get("format", "csv")
     campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
-    apply(CampaignState(campaign["state"]), Operation.DOWNLOAD)
+    apply(CampaignState(campaign.state), Operation.DOWNLOAD)
     response = web.StreamResponse(
         headers={
             "Content-Type": formats.CONTENT_TYPES[fmt],
-            "Content-Disposition": f'attachment; filename="campaign-{campaign["id"]}.{fmt}"',
+            "Content-Disposition": f'attachment; filename="campaign-{campaign.id}.{fmt}"',
         }
     )
     await response.prepare(call.request)
-    await formats.export(call.ctx.engine, int(campaign["id"]), fmt, response.write)
+    await formats.export(call.ctx.engine, campaign.id, fmt, response.write)
     await response.write_eof()
     return response
 
@@ -214,17 +227,18 @@ async def delete_records(call: Call) -> web.StreamResponse:
 
 async def diagnostics(call: Call) -> web.StreamResponse:
     campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
-    found = await call.ctx.runtime.diagnostics(int(campaign["id"]), call.query.get("record"))
-    return reply({"campaign_id": campaign["id"], "state": campaign["state"], "runtime": found})
+    found = await call.ctx.runtime.diagnostics(campaign.id, call.query.get("record"))
+    return reply({"campaign_id": campaign.id, "state": campaign.state, "runtime": found})
 
 
 async def pauses(call: Call) -> web.StreamResponse:
     found = await governance.history(call.ctx.engine, call.ids["id"], call.query.get("limit", 100))
-    return reply(found)
+    return reply(document(found))
 
 
 async def all_pauses(call: Call) -> web.StreamResponse:
-    return reply(await governance.history(call.ctx.engine, None, call.query.get("limit", 100)))
+    found = await governance.history(call.ctx.engine, None, call.query.get("limit", 100))
+    return reply(document(found))
 
 
 _ID = ("id",)

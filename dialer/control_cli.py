@@ -108,19 +108,20 @@ async def campaign_create(engine: AsyncEngine, args: argparse.Namespace) -> int:
 
 async def campaign_list(engine: AsyncEngine, args: argparse.Namespace) -> int:
     for row in await campaigns.listing(engine, None, 1000, 0):
-        print(f"{row['id']:>6}  {row['state']:<10} {row['name']}")
+        print(f"{row.id:>6}  {row.state:<10} {row.name}")
     return 0
 
 
 async def campaign_show(engine: AsyncEngine, args: argparse.Namespace) -> int:
-    show(await campaigns.get(engine, args.id) | {"records": await records.counts(engine, args.id)})
+    campaign = jsonable(await campaigns.get(engine, args.id))
+    show(campaign | {"records": await records.counts(engine, args.id)})
     return 0
 
 
 def _operation(operation: Operation) -> Job:
     async def job(engine: AsyncEngine, args: argparse.Namespace) -> int:
         row, _ = await campaigns.transition(engine, actor(), args.id, operation)
-        print(f"campaign {args.id}: {row['state']}")
+        print(f"campaign {args.id}: {row.state}")
         return 0
 
     return job
@@ -130,7 +131,7 @@ async def campaign_pause(engine: AsyncEngine, args: argparse.Namespace) -> int:
     row = await governance.pause(
         engine, actor(), args.id, args.category, args.text, datetime.now(UTC)
     )
-    print(f"campaign {args.id}: {row['state']}")
+    print(f"campaign {args.id}: {row.state}")
     return 0
 
 
@@ -141,13 +142,13 @@ async def campaign_reset(engine: AsyncEngine, args: argparse.Namespace) -> int:
     if args.disposition:
         filters["dispositions"] = args.disposition
     row, count = await records.reset(engine, actor(), args.id, bodies.RESET.parse(filters))
-    print(f"campaign {args.id}: {row['state']}, {count} records reset")
+    print(f"campaign {args.id}: {row.state}, {count} records reset")
     return 0
 
 
 async def campaign_force_complete(engine: AsyncEngine, args: argparse.Namespace) -> int:
     row, count = await records.force_complete(engine, actor(), args.id)
-    print(f"campaign {args.id}: {row['state']}, {count} records completed")
+    print(f"campaign {args.id}: {row.state}, {count} records completed")
     return 0
 
 
@@ -174,7 +175,7 @@ async def records_export(engine: AsyncEngine, args: argparse.Namespace) -> int:
     from pacing.lifecycle import CampaignState, apply
 
     campaign = await campaigns.get(engine, args.id)
-    apply(CampaignState(campaign["state"]), Operation.DOWNLOAD)
+    apply(CampaignState(campaign.state), Operation.DOWNLOAD)
     target: Path = args.output
     with target.open("wb") as out:
 

@@ -12,12 +12,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns.typed import row_of
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Snapshot: TypeAlias = "Mapping[str, object] | DataclassInstance"
 
 
 def jsonable(value: object) -> Any:
@@ -40,9 +45,10 @@ async def record(
     action: str,
     entity: str,
     entity_id: object,
-    before: Mapping[str, object] | None,
-    after: Mapping[str, object] | None,
+    before: Snapshot | None,
+    after: Snapshot | None,
 ) -> None:
+    """Log one change; ``before``/``after`` are the entity as a mapping or a typed row."""
     await conn.execute(
         text(
             "INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -20,41 +22,49 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.campaigns import audit
 from gateway.campaigns.errors import Conflict, Invalid, NotFound
 from gateway.campaigns.retry import validate_rules
+from gateway.campaigns.typed import columns, row_of
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply
 from pacing.schedule_doc import parse_schedule
 
 MAX_ID = 2**63 - 1
-#: The columns of a campaign, in reply order (``control_api.bodies.CAMPAIGN`` names the same).
-COLUMNS = (
-    "id",
-    "name",
-    "state",
-    "time_zone",
-    "default_region",
-    "schedule",
-    "callee_window_start",
-    "callee_window_end",
-    "pacing_mode",
-    "pacing",
-    "abandon_target",
-    "queue",
-    "retry_rules",
-    "max_attempts",
-    "abandon_holdoff_s",
-    "owner",
-    "resume_owner",
-    "controlled_until",
-    "controlled_max_calls",
-    "controlled_progressive",
-    "created_at",
-    "updated_at",
-    "version",
-)
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign as stored; the fields are its columns in reply order
+    (``control_api.bodies.CAMPAIGN`` names the same). JSON documents stay as decoded."""
+
+    id: int
+    name: str
+    state: str
+    time_zone: str
+    default_region: str
+    schedule: Mapping[str, Any]
+    callee_window_start: int
+    callee_window_end: int
+    pacing_mode: str
+    pacing: Mapping[str, Any]
+    abandon_target: float
+    queue: str
+    retry_rules: Mapping[str, Any]
+    max_attempts: int
+    abandon_holdoff_s: int
+    owner: str
+    resume_owner: str
+    controlled_until: datetime | None
+    controlled_max_calls: int | None
+    controlled_progressive: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+COLUMNS = columns(Campaign)
 _JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules"})
 
 Hook = Callable[[int, str], None]
-Change = Callable[[AsyncConnection, dict[str, Any]], Awaitable[Mapping[str, object] | None]]
+Change = Callable[[AsyncConnection, Campaign], Awaitable[Mapping[str, object] | None]]
 
 
 def check_setup(data: Mapping[str, Any]) -> None:
@@ -106,18 +116,18 @@ def valid_id(campaign_id: int) -> int:
     return campaign_id
 
 
-async def fetch(conn: AsyncConnection, campaign_id: int, *, lock: bool = False) -> dict[str, Any]:
-    """The campaign as a dict of its columns; :class:`NotFound` if absent."""
+async def fetch(conn: AsyncConnection, campaign_id: int, *, lock: bool = False) -> Campaign:
+    """The campaign; :class:`NotFound` if absent."""
     query = f"SELECT {', '.join(COLUMNS)} FROM campaigns WHERE id = :id"  # noqa: S608
     if lock:
         query += " FOR UPDATE"
     row = (await conn.execute(text(query), {"id": valid_id(campaign_id)})).mappings().first()
     if row is None:
         raise NotFound(f"campaign {campaign_id} does not exist")
-    return dict(row)
+    return row_of(Campaign, row)
 
 
-async def create(engine: AsyncEngine, actor: str, data: Mapping[str, Any]) -> dict[str, Any]:
+async def create(engine: AsyncEngine, actor: str, data: Mapping[str, Any]) -> Campaign:
     check_setup(data)
     fields = dict(data)
     names = ", ".join(fields)
@@ -140,7 +150,7 @@ async def create(engine: AsyncEngine, actor: str, data: Mapping[str, Any]) -> di
 
 async def listing(
     engine: AsyncEngine, state: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+) -> list[Campaign]:
     query = (
         f"SELECT {', '.join(COLUMNS)} FROM campaigns "  # noqa: S608
         "WHERE (CAST(:state AS text) IS NULL OR state = :state) "
@@ -148,30 +158,30 @@ async def listing(
     )
     async with engine.connect() as conn:
         rows = await conn.execute(text(query), {"state": state, "limit": limit, "offset": offset})
-        return [dict(r) for r in rows.mappings()]
+        return [row_of(Campaign, r) for r in rows.mappings()]
 
 
-async def get(engine: AsyncEngine, campaign_id: int) -> dict[str, Any]:
+async def get(engine: AsyncEngine, campaign_id: int) -> Campaign:
     async with engine.connect() as conn:
         return await fetch(conn, campaign_id)
 
 
 async def update(
     engine: AsyncEngine, actor: str, campaign_id: int, data: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> Campaign:
     check_setup(data)
     changes = {k: v for k, v in data.items() if k != "version"}
     try:
         async with engine.begin() as conn:
             before = await fetch(conn, campaign_id, lock=True)
             expected = data.get("version")
-            if expected is not None and expected != before["version"]:
+            if expected is not None and expected != before.version:
                 raise Conflict(
                     "the campaign changed since it was read",
-                    version=before["version"],
+                    version=before.version,
                 )
-            merged = {**before, **changes}
-            if merged["callee_window_start"] >= merged["callee_window_end"]:
+            start = changes.get("callee_window_start", before.callee_window_start)
+            if start >= changes.get("callee_window_end", before.callee_window_end):
                 raise Invalid("callee_window_end", "must be after callee_window_start")
             if changes:
                 sets, params = _assignments(changes)
@@ -194,7 +204,7 @@ async def update(
 async def delete(engine: AsyncEngine, actor: str, campaign_id: int) -> None:
     async with engine.begin() as conn:
         before = await fetch(conn, campaign_id, lock=True)
-        apply(CampaignState(before["state"]), Operation.DELETE_RECORDS)
+        apply(CampaignState(before.state), Operation.DELETE_RECORDS)
         await conn.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": campaign_id})
         # its records' counts (migration 0005) have no foreign key: they go with it here
         await conn.execute(
@@ -210,7 +220,7 @@ async def transition(
     operation: Operation,
     change: Change | None = None,
     extra: Mapping[str, object] | None = None,
-) -> tuple[dict[str, Any], Mapping[str, object] | None]:
+) -> tuple[Campaign, Mapping[str, object] | None]:
     """Apply ``operation``; ``change`` runs in the same transaction (records work, governance).
 
     Returns the campaign after the change and what ``change`` returned. ``extra`` columns are
@@ -218,7 +228,7 @@ async def transition(
     """
     async with engine.begin() as conn:
         before = await fetch(conn, campaign_id, lock=True)
-        state = apply(CampaignState(before["state"]), operation)
+        state = apply(CampaignState(before.state), operation)
         outcome = await change(conn, before) if change is not None else None
         sets, params = _assignments({"state": str(state), **(extra or {})})
         await conn.execute(

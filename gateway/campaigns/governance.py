@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import campaigns, outbox
 from gateway.campaigns.audit import jsonable
+from gateway.campaigns.campaigns import Campaign
 from gateway.campaigns.errors import Conflict, Forbidden
 from gateway.campaigns.runtime import CampaignView, Probe, Runtime
+from gateway.campaigns.typed import columns, row_of
 from pacing.lifecycle import CampaignState, Operation, apply
 
 CATEGORIES = (
@@ -37,19 +40,34 @@ CATEGORIES = (
     "process_failure",
     "other",
 )
-#: The columns of a pause event (``control_api.bodies.PAUSE_EVENT`` names the same).
-EVENT_COLUMNS = (
-    "id",
-    "campaign_id",
-    "paused_by",
-    "paused_at",
-    "category",
-    "text",
-    "resumed_by",
-    "resumed_at",
-    "checklist",
-    "controlled",
-)
+
+
+@dataclass(frozen=True, slots=True)
+class PauseEvent:
+    """One pause, and its resume once there was one (``control_api.bodies.PAUSE_EVENT``)."""
+
+    id: int
+    campaign_id: int
+    paused_by: str
+    paused_at: datetime
+    category: str
+    text: str
+    resumed_by: str | None
+    resumed_at: datetime | None
+    checklist: Mapping[str, Any] | None
+    controlled: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PauseHistory:
+    """Newest pauses first, and the count per category over the whole history."""
+
+    events: tuple[PauseEvent, ...]
+    by_category: Mapping[str, int]
+    total: int
+
+
+EVENT_COLUMNS = columns(PauseEvent)
 _EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
 
 
@@ -63,23 +81,23 @@ class Approver(Protocol):
     def may_approve(self, resume_owner: str) -> bool: ...
 
 
-def view(campaign: Mapping[str, Any]) -> CampaignView:
+def view(campaign: Campaign) -> CampaignView:
     return CampaignView(
-        id=campaign["id"],
-        name=campaign["name"],
-        state=campaign["state"],
-        time_zone=campaign["time_zone"],
-        schedule=campaign["schedule"],
-        queue=campaign["queue"],
+        id=campaign.id,
+        name=campaign.name,
+        state=campaign.state,
+        time_zone=campaign.time_zone,
+        schedule=campaign.schedule,
+        queue=campaign.queue,
     )
 
 
 async def pause(
     engine: AsyncEngine, actor: str, campaign_id: int, category: str, reason: str, now: datetime
-) -> dict[str, Any]:
+) -> Campaign:
     """Pause now; returns the campaign. ``actor`` may be a guard (``guard:<name>``)."""
 
-    async def change(conn: AsyncConnection, before: dict[str, Any]) -> Mapping[str, object]:
+    async def change(conn: AsyncConnection, before: Campaign) -> Mapping[str, object]:
         await conn.execute(
             text(
                 "INSERT INTO pause_events (campaign_id, paused_by, paused_at, category, text) "
@@ -89,7 +107,7 @@ async def pause(
         )
         payload = {
             "campaign_id": campaign_id,
-            "campaign": before["name"],
+            "campaign": before.name,
             "paused_by": actor,
             "paused_at": now.isoformat(),
             "category": category,
@@ -103,15 +121,15 @@ async def pause(
 
 
 async def checklist(
-    engine: AsyncEngine, runtime: Runtime, probe: Probe, campaign: Mapping[str, Any]
+    engine: AsyncEngine, runtime: Runtime, probe: Probe, campaign: Campaign
 ) -> dict[str, dict[str, object]]:
     """Check every resume precondition now; each item says ok and what was seen."""
-    cid = int(campaign["id"])
+    cid = campaign.id
     async with engine.connect() as conn:
         urls = await outbox.targets(conn, cid)
     open_now = await runtime.schedule_open(view(campaign))
     numbers = await runtime.callerids_available(cid)
-    agents = await runtime.agents_logged_in(str(campaign["queue"]))
+    agents = await runtime.agents_logged_in(campaign.queue)
     reachable = await asyncio.gather(*(probe(u) for u in urls))
     down = [u for u, ok in zip(urls, reachable, strict=True) if not ok]
     return {
@@ -130,14 +148,14 @@ async def resume(
     campaign_id: int,
     options: Mapping[str, Any],
     now: datetime,
-) -> dict[str, Any]:
+) -> Campaign:
     """Resume after the owner's approval and a passed checklist; returns the campaign."""
     current = await campaigns.get(engine, campaign_id)
-    apply(CampaignState(current["state"]), Operation.RESUME)  # 409 before any probing
-    if not approver.may_approve(current["resume_owner"]):
+    apply(CampaignState(current.state), Operation.RESUME)  # 409 before any probing
+    if not approver.may_approve(current.resume_owner):
         raise Forbidden(
             "only the campaign's resume owner or an admin may approve a resume",
-            resume_owner=current["resume_owner"],
+            resume_owner=current.resume_owner,
         )
     items = await checklist(engine, runtime, probe, current)
     if not all(item["ok"] for item in items.values()):
@@ -149,7 +167,7 @@ async def resume(
         "controlled_progressive": bool(options.get("progressive_only")) if controlled else False,
     }
 
-    async def change(conn: AsyncConnection, before: dict[str, Any]) -> Mapping[str, object]:
+    async def change(conn: AsyncConnection, before: Campaign) -> Mapping[str, object]:
         settings = jsonable(controlled) if controlled else None
         await conn.execute(
             text(
@@ -168,7 +186,7 @@ async def resume(
         )
         payload = {
             "campaign_id": campaign_id,
-            "campaign": before["name"],
+            "campaign": before.name,
             "resumed_by": approver.name,
             "resumed_at": now.isoformat(),
             "note": options.get("note", ""),
@@ -202,7 +220,7 @@ def _json(value: object) -> str:
     return json.dumps(value)
 
 
-async def history(engine: AsyncEngine, campaign_id: int | None, limit: int) -> dict[str, Any]:
+async def history(engine: AsyncEngine, campaign_id: int | None, limit: int) -> PauseHistory:
     """Newest pauses first, with counts per category over the whole history."""
     where = "WHERE campaign_id = :cid" if campaign_id is not None else ""
     async with engine.connect() as conn:
@@ -215,7 +233,7 @@ async def history(engine: AsyncEngine, campaign_id: int | None, limit: int) -> d
             ),
             {"cid": campaign_id, "limit": limit},
         )
-        events = [jsonable(dict(r)) for r in rows.mappings()]
+        events = tuple(row_of(PauseEvent, r) for r in rows.mappings())
         counts = await conn.execute(
             text(
                 f"SELECT category, count(*) FROM pause_events {where} "  # noqa: S608
@@ -225,4 +243,4 @@ async def history(engine: AsyncEngine, campaign_id: int | None, limit: int) -> d
         )
         by_category = {category: 0 for category in CATEGORIES}
         by_category.update({r[0]: int(r[1]) for r in counts})
-    return {"events": events, "by_category": by_category, "total": sum(by_category.values())}
+    return PauseHistory(events, by_category, sum(by_category.values()))

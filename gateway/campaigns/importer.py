@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import campaigns, sheets
+from gateway.campaigns.campaigns import Campaign
 from gateway.campaigns.errors import Invalid
 from gateway.campaigns.imports import Contact, Header, HeaderError, RowChecker, RowError, header
 from pacing.lifecycle import Operation
@@ -190,8 +191,8 @@ async def import_upload(
     """Add the rows of a CSV/XLSX upload; returns the report (bad rows listed, good kept)."""
     report = ImportReport()
 
-    async def change(conn: AsyncConnection, campaign: dict[str, Any]) -> Mapping[str, object]:
-        checker = RowChecker(campaign["default_region"], campaign["time_zone"])
+    async def change(conn: AsyncConnection, campaign: Campaign) -> Mapping[str, object]:
+        checker = RowChecker(campaign.default_region, campaign.time_zone)
         batches = _Batches(kind, data, checker)
         await conn.execute(_CREATE)
         loaded = await _pipeline(conn, campaign_id, batches, batch_size, progress)

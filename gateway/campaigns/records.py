@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import campaigns
 from gateway.campaigns import counts as status_counts
+from gateway.campaigns.campaigns import Campaign
 from gateway.campaigns.errors import Conflict, Invalid
 from gateway.campaigns.importer import ImportReport as ImportReport
 from gateway.campaigns.importer import import_upload as import_upload
@@ -98,12 +99,12 @@ def reset_statements(where: str) -> tuple[str, str]:
 
 async def reset(
     engine: AsyncEngine, actor: str, campaign_id: int, filters: Mapping[str, Any]
-) -> tuple[dict[str, Any], int]:
+) -> tuple[Campaign, int]:
     """Make matching records dialable again; campaign → ready. Returns (campaign, count)."""
     where, params = reset_filter(filters)
     queued, finished = reset_statements(where)
 
-    async def change(conn: AsyncConnection, _: dict[str, Any]) -> Mapping[str, object]:
+    async def change(conn: AsyncConnection, _: Campaign) -> Mapping[str, object]:
         values = {**params, "cid": campaign_id}
         count = int((await conn.execute(text(queued), values)).scalar_one())
         count += int((await conn.execute(text(finished), values)).rowcount)
@@ -114,12 +115,10 @@ async def reset(
     return after, int(str(outcome["reset"]))
 
 
-async def force_complete(
-    engine: AsyncEngine, actor: str, campaign_id: int
-) -> tuple[dict[str, Any], int]:
+async def force_complete(engine: AsyncEngine, actor: str, campaign_id: int) -> tuple[Campaign, int]:
     """Mark every record not yet finished complete; campaign → completed."""
 
-    async def change(conn: AsyncConnection, _: dict[str, Any]) -> Mapping[str, object]:
+    async def change(conn: AsyncConnection, _: Campaign) -> Mapping[str, object]:
         # Exactly the completed records leave the queue: a record settled concurrently (allowed
         # while running) and put back in the queue keeps its row.
         result = await conn.execute(
@@ -148,7 +147,7 @@ async def force_complete(
 async def delete_all(engine: AsyncEngine, actor: str, campaign_id: int, confirm: int | None) -> int:
     """Delete every record, only if ``confirm`` equals the current record count."""
 
-    async def change(conn: AsyncConnection, _: dict[str, Any]) -> Mapping[str, object]:
+    async def change(conn: AsyncConnection, _: Campaign) -> Mapping[str, object]:
         count = await campaigns.count_records(conn, campaign_id)
         if confirm != count:
             raise Conflict(
@@ -180,7 +179,7 @@ async def complete_if_exhausted(engine: AsyncEngine, actor: str, campaign_id: in
     """Runner hook: a running campaign with no record that can ever be dialled → completed."""
     async with engine.connect() as conn:
         campaign = await campaigns.fetch(conn, campaign_id)
-        if campaign["state"] != "running":
+        if campaign.state != "running":
             return False
         # A dialable record with attempts left is in the queue; a dialing record has its
         # unsettled attempt (written together, leasing.start_attempt), found by a partial index.
@@ -192,7 +191,7 @@ async def complete_if_exhausted(engine: AsyncEngine, actor: str, campaign_id: in
                 "OR EXISTS (SELECT 1 FROM attempts WHERE status = 'dialing' "
                 "AND campaign_id = :cid)"
             ),
-            {"cid": campaign_id, "max": campaign["max_attempts"]},
+            {"cid": campaign_id, "max": campaign.max_attempts},
         )
         if left.scalar_one():
             return False

@@ -26,27 +26,26 @@ someone polls, and never later than 5 s. The reply's
 
 Refresh tasks are owned by the cache: :meth:`RecordCounts.close` cancels and awaits them (the
 application calls it on cleanup). The queries take an engine; the cache takes a loader and a
-monotonic clock, so it is tested without a database.
+monotonic clock, so it is tested without a database. The reply body is written from these by
+``control_api.routes_campaigns.status_body``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import campaigns
 from gateway.campaigns import counts as counts_table
-from gateway.campaigns.audit import jsonable
 from gateway.campaigns.errors import NotFound
+from gateway.campaigns.typed import row_of
 from gateway.db.models import RecordStatus
 from gateway.logs import event
 
@@ -154,7 +153,17 @@ async def read_counts(engine: AsyncEngine, campaign_id: int) -> Counts:
     return Counts({str(s): found.records.get(str(s), 0) for s in RecordStatus}, found.as_of)
 
 
-async def read_state(engine: AsyncEngine, campaign_id: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class StateNow:
+    """The cheap half of a status: a campaign's state, version and controlled-resume end."""
+
+    id: int
+    state: str
+    version: int
+    controlled_until: datetime | None
+
+
+async def read_state(engine: AsyncEngine, campaign_id: int) -> StateNow:
     """Id, state, version and controlled-resume end, read now; :class:`NotFound` if absent."""
     async with engine.connect() as conn:
         row = (
@@ -164,12 +173,4 @@ async def read_state(engine: AsyncEngine, campaign_id: int) -> dict[str, Any]:
         )
     if row is None:
         raise NotFound(f"campaign {campaign_id} does not exist")
-    return dict(row)
-
-
-async def status_json(engine: AsyncEngine, counts: RecordCounts, campaign_id: int) -> bytes:
-    """The status reply body: state read now, counts from the cache (see the module notes)."""
-    state = await read_state(engine, campaign_id)
-    found = await counts.get(campaign_id)
-    body = {**state, "records": dict(found.records), "records_as_of": found.as_of}
-    return json.dumps(jsonable(body)).encode()
+    return row_of(StateNow, row)

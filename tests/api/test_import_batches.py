@@ -32,7 +32,7 @@ CSV = (
 
 async def _campaign(engine: AsyncEngine) -> int:
     row = await campaigns.create(engine, "tests", {"name": f"b-{uuid.uuid4().hex[:10]}"})
-    return int(row["id"])
+    return row.id
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 3, 10_000])
@@ -109,7 +109,7 @@ async def test_xlsx_dates_float_phones_and_empty_cells(engine: AsyncEngine) -> N
     row = await campaigns.create(
         engine, "tests", {"name": f"x-{uuid.uuid4().hex[:10]}", "time_zone": "America/New_York"}
     )
-    cid = int(row["id"])
+    cid = row.id
     book = Workbook()
     sheet = book.active
     assert sheet is not None

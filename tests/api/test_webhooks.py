@@ -99,8 +99,10 @@ async def test_unreachable_webhook_fails_the_resume_checklist(api: Api) -> None:
             {"u": "http://127.0.0.1:9/unreachable", "c": c["id"]},
         )
     from control_api.webhooks import http_probe
+    from gateway.campaigns import campaigns
     from gateway.campaigns.governance import checklist
 
-    items = await checklist(api.engine, api.runtime, http_probe, c)
+    campaign = await campaigns.get(api.engine, c["id"])
+    items = await checklist(api.engine, api.runtime, http_probe, campaign)
     assert items["webhooks_reachable"]["ok"] is False
     assert items["webhooks_reachable"]["unreachable"] == ["http://127.0.0.1:9/unreachable"]

@@ -39,7 +39,7 @@ ACTOR = "test"
 
 async def new_campaign(engine: AsyncEngine, **fields: Any) -> int:
     data = {"name": f"q-{uuid.uuid4().hex[:10]}", "time_zone": "America/New_York", **fields}
-    return int((await campaigns.create(engine, ACTOR, data))["id"])
+    return (await campaigns.create(engine, ACTOR, data)).id
 
 
 def csv_rows(count: int) -> bytes:
