@@ -1,7 +1,10 @@
-"""AMI queue actions: QueueStatus, QueueSummary, QueueAdd, QueueRemove, QueuePause.
+"""AMI queue actions: QueueStatus, QueueSummary, QueueAdd, QueueRemove, QueuePause, GetConfig.
 
 Replies and list items follow ``ami-queue-*.txt`` and ``ami-ping-events-command.txt``: QueueStatus
 of an unknown queue is an empty list, not an error; ``QueueMember`` items say ``Name``/``Location``.
+``GetConfig`` answers for ``queues.conf`` only (the world's queues written as that file), in
+Asterisk's shape: one ``Response: Success`` with ``Category-NNNNNN`` and
+``Line-NNNNNN-MMMMMM: key=value`` headers; any other file is ``Config file not found``.
 This module must not change queue state except through :class:`asterisk_sim.queues.Queues`.
 """
 
@@ -189,10 +192,52 @@ def queue_pause(ctx: ActionContext, msg: AmiMessage) -> None:
     queues.pause(name, iface, paused, msg.get("Reason"))
 
 
+def _queues_conf(ctx: ActionContext) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The world's queues as the categories of a queues.conf."""
+    general = [("persistentmembers", "no"), ("autofill", "yes"), ("shared_lastcall", "no")]
+    categories = [("general", general)]
+    for queue in ctx.sim.world.queues.queues.values():
+        cfg = queue.config
+        lines = [
+            ("strategy", cfg.strategy),
+            ("timeout", "15"),
+            ("wrapuptime", str(int(cfg.wrapup))),
+            ("ringinuse", "no"),
+            ("joinempty", "unavailable,invalid,unknown"),
+        ]
+        for agent in cfg.agents:
+            own = f",,no,{int(agent.wrapup)}" if agent.wrapup > 0 else ""
+            lines.append(("member", f"{agent.member_interface},0,{agent.member_name}{own}"))
+        categories.append((queue.name, lines))
+    return categories
+
+
+def get_config(ctx: ActionContext, msg: AmiMessage) -> None:
+    aid = msg.get("ActionID")
+    filename = msg.get("Filename")
+    if not filename:
+        ctx.session.reply(error(aid, "Filename not specified"))
+        return
+    if filename != "queues.conf":
+        ctx.session.reply(error(aid, "Config file not found"))
+        return
+    headers = [("Response", "Success"), ("ActionID", aid)]
+    wanted = msg.get("Category")
+    number = 0
+    for name, lines in _queues_conf(ctx):
+        if wanted and name != wanted:
+            continue
+        headers.append((f"Category-{number:06d}", name))
+        headers.extend((f"Line-{number:06d}-{i:06d}", f"{k}={v}") for i, (k, v) in enumerate(lines))
+        number += 1
+    ctx.session.reply(format_message(headers))
+
+
 QUEUE_ACTIONS: dict[str, Callable[[ActionContext, AmiMessage], None]] = {
     "queuestatus": queue_status,
     "queuesummary": queue_summary,
     "queueadd": queue_add,
     "queueremove": queue_remove,
     "queuepause": queue_pause,
+    "getconfig": get_config,
 }

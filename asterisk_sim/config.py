@@ -159,6 +159,9 @@ class AgentConfig:
     name: str = ""
     interface: str = ""
     logged_in: bool = True
+    # the member's own wrap-up (the ``member =>`` line's sixth field); 0: the queue's applies,
+    # and the member's events then say ``Wrapuptime: 0``, as Asterisk's do
+    wrapup: float = 0.0
 
     @property
     def member_interface(self) -> str:

@@ -59,7 +59,8 @@ class Member:
         self.login_time = now
         self.paused = False
         self.paused_reason = ""
-        self.wrapup = 0
+        self.wrapup = 0  # the member's own wrap-up, as its events report it (0: the queue's)
+        self.queue_wrapup = 0
         self.state = AgentState.LOGGED_OUT
         self.is_local = interface.startswith("Local/")
 
@@ -81,6 +82,11 @@ class Member:
     @property
     def free(self) -> bool:
         return self.state is AgentState.IDLE and not self.paused
+
+    @property
+    def applied_wrapup(self) -> int:
+        """What Asterisk applies after a call: the member's own wrap-up, else the queue's."""
+        return self.wrapup if self.wrapup > 0 else self.queue_wrapup
 
     def fields(self) -> str:
         """QueueMemberStatus/Added/Pause/Removed body (MemberName/Interface naming)."""
@@ -283,7 +289,7 @@ class QueueCall:
             member.calls_taken += 1
             member.last_call = int(self.world.sim_now())
             self._member_status(member)
-            self.world.later(member.wrapup, self.world.queues.wrapped_up, member)
+            self.world.later(member.applied_wrapup, self.world.queues.wrapped_up, member)
 
 
 class Queues:
@@ -300,7 +306,8 @@ class Queues:
             self.queues[cfg.name] = queue
             for agent in cfg.agents:
                 member = Member(cfg.name, agent.member_interface, agent.member_name, False, now)
-                member.wrapup = int(cfg.wrapup)
+                member.wrapup = int(agent.wrapup)
+                member.queue_wrapup = int(cfg.wrapup)
                 queue.members[member.interface] = member
                 if agent.logged_in:
                     member.apply("login")
@@ -365,7 +372,7 @@ class Queues:
             return None
         now = int(self.world.sim_now())
         member = Member(name, interface, member_name or interface, True, now)
-        member.wrapup = int(queue.config.wrapup)
+        member.queue_wrapup = int(queue.config.wrapup)
         member.apply("login")
         queue.members[interface] = member
         self.world.emit.raw("QueueMemberAdded", "agent,all", member.fields())

@@ -69,6 +69,7 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.asterisk.ami.linkstate import LinkState
 from gateway.asterisk.errors import GatewayError
 from gateway.asterisk.quality import G711_PLC, Codec, estimate_mos
 from pacing.outcomes import Outcome
@@ -78,7 +79,7 @@ OUTCOMES = frozenset(o.value for o in Outcome)
 AGENT_STATES = frozenset(s.value for s in AgentState)
 CAMPAIGN_STATES = frozenset({"ready", "running", "paused", "stopped", "completed"})
 CALLER_ID_STATES = frozenset({"active", "resting", "retired"})
-LINK_STATES = frozenset({"disconnected", "connecting", "authenticating", "ready", "backoff"})
+LINK_STATES = frozenset(s.value for s in LinkState)  # every state a link reports, ``closed`` too
 LINKS = frozenset({"ami", "ari"})
 WINDOWS = frozenset({"24h", "30d"})
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.asterisk.dialstring import check_template
+from gateway.asterisk.errors import InvalidValue
+
 ENV_PREFIX = "DIALER_"
 
 
@@ -170,6 +173,15 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _trunk(raw: str) -> str:
+    """A dial-string template with one number placeholder (gateway.asterisk.dialstring)."""
+    try:
+        check_template(raw)
+    except InvalidValue as exc:
+        raise ValueError(exc.reason) from None
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One documented setting: where it lives, how it is parsed, its default."""
@@ -275,7 +287,7 @@ _SERVER_PARSERS: dict[str, Callable[[str], Any]] = {
     "driver": _choice("ami", "ari"),
     "channels": _int_range(1, 100_000),
     "originate_rate": _positive_float,
-    "trunk": _text,
+    "trunk": _trunk,
 }
 
 

@@ -7,7 +7,15 @@ wholesale, which repairs anything missed while a link was down.
 
 Status precedence for one member: paused, then unavailable (device status 0/4/5), then on a
 call (``AgentConnect`` not yet ``AgentComplete``, or device in use), then ringing (device 6/7),
-then wrap-up (``wrapuptime`` seconds after ``AgentComplete``), else free.
+then wrap-up, else free.
+
+Wrap-up follows Asterisk, not the events' ``Wrapuptime`` alone: that header is the member's own
+value, 0 when the wrap-up is set on the queue. The queue-level rules come from ``queues.conf``
+(:mod:`gateway.asterisk.queueconf`, read by the runtime with ``GetConfig``) and a call's end
+(``AgentComplete``, or a ``QueueMemberStatus``/``QueueMember`` whose ``CallsTaken`` went up)
+starts ``wrapup_for(member, queue)`` seconds of wrap-up; with ``shared_lastcall`` it holds in
+every queue the member is in. ``ringinuse`` and ``penalty`` are kept as the events say (an agent
+whose device is in use is busy for pacing whatever ``ringinuse`` allows Asterisk to try).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.asterisk.ami.events import AgentEvent, QueueMemberEvent
+from gateway.asterisk.queueconf import QueueConfigView, wrapup_for
 
 _UNAVAILABLE = frozenset({0, 4, 5})
 _IN_USE = frozenset({2, 3})
@@ -39,6 +48,8 @@ class AgentView:
     status: AgentStatus
     since: float | None  # monotonic time the current call started (on_call only)
     wrapup_until: float | None
+    penalty: int = 0
+    wrapup_s: int = 0  # the wrap-up Asterisk applies to this member in this queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +75,8 @@ class QueueSnapshot:
 
 
 class _Member:
-    __slots__ = ("device", "interface", "name", "on_call_since", "paused", "wrapup_s",
-                 "wrapup_until")  # fmt: skip
+    __slots__ = ("calls_taken", "device", "interface", "name", "on_call_since", "paused",
+                 "penalty", "ringinuse", "wrapup_s", "wrapup_until")  # fmt: skip
 
     def __init__(self, interface: str, name: str) -> None:
         self.interface = interface
@@ -73,8 +84,20 @@ class _Member:
         self.device = 1
         self.paused = False
         self.on_call_since: float | None = None
-        self.wrapup_s = 0
+        self.wrapup_s = 0  # the member's own wrap-up (0: the queue's applies)
         self.wrapup_until: float | None = None
+        self.penalty = 0
+        self.calls_taken = 0
+        self.ringinuse: bool | None = None
+
+    def update(self, e: QueueMemberEvent) -> bool:
+        """Take a member event's fields; True if ``CallsTaken`` went up (a call has ended)."""
+        ended = e.calls_taken > self.calls_taken and self.calls_taken >= 0
+        self.device, self.paused, self.wrapup_s = e.status, e.paused, e.wrapup_time
+        self.penalty, self.calls_taken = e.penalty, e.calls_taken
+        if e.ringinuse is not None:
+            self.ringinuse = e.ringinuse
+        return ended
 
     def status(self, now: float) -> AgentStatus:
         if self.paused:
@@ -97,6 +120,18 @@ class AgentBoard:
 
     def __init__(self) -> None:
         self._queues: dict[str, dict[str, _Member]] = {}
+        self._config = QueueConfigView()
+
+    def configure(self, config: QueueConfigView) -> None:
+        """The queue-level rules of ``queues.conf`` (``GetConfig``); used from the next call on."""
+        self._config = config
+
+    @property
+    def config(self) -> QueueConfigView:
+        return self._config
+
+    def wrapup_s(self, queue: str, member_wrapup_s: int) -> int:
+        return wrapup_for(member_wrapup_s, self._config.rules(queue))
 
     def _member(self, queue: str, interface: str, name: str) -> _Member:
         members = self._queues.setdefault(queue, {})
@@ -112,13 +147,14 @@ class AgentBoard:
         if e.name == "QueueMemberRemoved":
             self._queues.get(e.queue, {}).pop(e.interface, None)
             return
+        known = e.interface in self._queues.get(e.queue, {})
         m = self._member(e.queue, e.interface, e.member_name)
         was_busy = m.device in _IN_USE or m.on_call_since is not None
-        m.device = e.status
-        m.paused = e.paused
-        m.wrapup_s = e.wrapup_time
-        if was_busy and e.status == 1 and m.on_call_since is not None:
-            self._end_call(m, now)  # AgentComplete was missed; the device says it is free
+        ended = m.update(e) and known
+        if (was_busy and e.status == 1 and m.on_call_since is not None) or (
+            ended and not e.in_call
+        ):
+            self._end_call(e.queue, m, now)  # AgentComplete missed, or the count says so
 
     def on_agent(self, e: AgentEvent, now: float) -> None:
         """AgentCalled / AgentConnect / AgentComplete / AgentRingNoAnswer."""
@@ -127,12 +163,24 @@ class AgentBoard:
             m.on_call_since = now
             m.wrapup_until = None
         elif e.name == "AgentComplete":
-            self._end_call(m, now)
+            self._end_call(e.queue, m, now)
 
-    @staticmethod
-    def _end_call(m: _Member, now: float) -> None:
+    def _end_call(self, queue: str, m: _Member, now: float) -> None:
         m.on_call_since = None
-        m.wrapup_until = now + m.wrapup_s if m.wrapup_s > 0 else None
+        self._start_wrapup(queue, m, now)
+        if not self._config.shared_lastcall:
+            return
+        for other, members in self._queues.items():  # the last call counts in every queue
+            twin = members.get(m.interface)
+            if other != queue and twin is not None and twin.on_call_since is None:
+                self._start_wrapup(other, twin, now)
+
+    def _start_wrapup(self, queue: str, m: _Member, now: float) -> None:
+        wrap = self.wrapup_s(queue, m.wrapup_s)
+        if wrap <= 0:
+            m.wrapup_until = None
+            return
+        m.wrapup_until = max(m.wrapup_until or 0.0, now + wrap)
 
     def resync(self, queue: str, items: Iterable[QueueMemberEvent], now: float) -> None:
         """Replace ``queue``'s members with a ``QueueStatus`` answer (``QueueMember`` items)."""
@@ -141,12 +189,13 @@ class AgentBoard:
         for item in items:
             if item.queue != queue:
                 continue
+            known = item.interface in old
             m = old.get(item.interface) or _Member(item.interface, item.member_name)
-            m.device, m.paused, m.wrapup_s = item.status, item.paused, item.wrapup_time
+            ended = m.update(item) and known
             if item.in_call and m.on_call_since is None:
                 m.on_call_since = now
-            elif not item.in_call and item.status == 1 and m.on_call_since is not None:
-                self._end_call(m, now)
+            elif not item.in_call and ((item.status == 1 and m.on_call_since is not None) or ended):
+                self._end_call(queue, m, now)
             fresh[item.interface] = m
         self._queues[queue] = fresh
 
@@ -156,7 +205,15 @@ class AgentBoard:
     def snapshot(self, queue: str, now: float) -> QueueSnapshot:
         members = self._queues.get(queue, {})
         views = tuple(
-            AgentView(m.interface, m.name, m.status(now), m.on_call_since, m.wrapup_until)
+            AgentView(
+                m.interface,
+                m.name,
+                m.status(now),
+                m.on_call_since,
+                m.wrapup_until,
+                m.penalty,
+                self.wrapup_s(queue, m.wrapup_s),
+            )
             for m in sorted(members.values(), key=lambda m: m.interface)
         )
         return QueueSnapshot(queue, views, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from gateway.asterisk import dialstring
 from gateway.asterisk.errors import InvalidValue
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
@@ -83,12 +84,14 @@ def ring_timeout(value: float) -> float:
 
 
 def dial_string(template: str, number: str) -> str:
-    """The channel to dial: the trunk template with ``{number}`` filled in."""
+    """The channel to dial: the trunk template with the number in the format it names.
+
+    The formats (``{number}``, ``{e164}``, ``{digits}``, ``{national}``) are in
+    :mod:`gateway.asterisk.dialstring`; the result is checked like any other value.
+    """
     e164("number", number)
     text("trunk template", template, max_len=128)
-    if template.count("{number}") != 1:
-        raise InvalidValue("trunk template", "must contain {number} exactly once")
-    return template.replace("{number}", number)
+    return text("dial string", dialstring.fill(template, number), max_len=160)
 
 
 def header_values(headers: Sequence[tuple[str, str]]) -> None:

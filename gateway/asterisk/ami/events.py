@@ -154,8 +154,11 @@ class QueueMemberEvent:
     status: int  # 1 not in use, 2 in use, 5 unavailable, 6 ringing…
     paused: bool
     in_call: bool
-    wrapup_time: int
+    wrapup_time: int  # the member's own wrap-up: 0 when it is set on the queue (queueconf)
     action_id: str = ""
+    penalty: int = 0
+    calls_taken: int = 0
+    ringinuse: bool | None = None  # events say it; QueueStatus items do not
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +328,9 @@ def _member(m: Message) -> QueueMemberEvent:
         f.get("InCall") == "1",
         _int(m, "Wrapuptime"),
         f.get("ActionID", ""),
+        penalty=_int(m, "Penalty"),
+        calls_taken=_int(m, "CallsTaken"),
+        ringinuse=None if "Ringinuse" not in f else f["Ringinuse"] == "1",
     )
 
 

@@ -33,6 +33,7 @@ from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.errors import AriError, GatewayError, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
+from gateway.asterisk.queuesync import QueueSync
 
 log = logging.getLogger("gateway.asterisk.calls")
 
@@ -110,6 +111,9 @@ class ServerRuntime:
             on_lost=self._link_lost,
             timing=timing,
             clock=clock,
+        )
+        self.queue_sync = QueueSync(
+            config.name, self.ami, self.agents, on_change=self._agent_changed, clock=clock
         )
         self.ari: AriClient | None = None
         self.stream: AriEventStream | None = None
@@ -318,6 +322,7 @@ class ServerRuntime:
             )
 
     async def _ami_ready(self) -> None:
+        self.queue_sync.session_started()
         await self.reconcile_now()
         await self.resync_queues()
 
@@ -337,11 +342,8 @@ class ServerRuntime:
         self.tracker.reconcile(i.uniqueid for i in items if isinstance(i, ev.CoreShowChannel))
 
     async def resync_queues(self) -> None:
-        for queue in self.agents.queues():
-            items = await self.ami.list_action([("Action", "QueueStatus"), ("Queue", queue)])
-            members = [i for i in items if isinstance(i, ev.QueueMemberEvent)]
-            self.agents.resync(queue, members, self._clock())
-            self._agent_changed(queue)
+        """Every queue of the server: its rules and members (:mod:`gateway.asterisk.queuesync`)."""
+        await self.queue_sync.resync()
 
     def watch_queue(self, queue: str) -> None:
         """Make sure ``queue`` is resynced even before any of its events arrived."""
