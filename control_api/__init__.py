@@ -1,1 +1,3 @@
-"""The control API: aiohttp application under ``/v1``, auth and roles, import/export, webhooks."""
+"""The control API, HTTP only: the aiohttp application under ``/v1``, routes, schemas, auth and
+roles, download formats, the webhook sender, OpenAPI and the console. No SQL: every handler
+calls a service of :mod:`gateway.campaigns` (``tests/test_layers.py``)."""

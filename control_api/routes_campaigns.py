@@ -1,6 +1,7 @@
 """Campaign endpoints: CRUD, lifecycle operations, records (upload, export, delete), diagnostics,
-pause history. Handlers only translate HTTP to the services (``campaigns``, ``records``,
-``governance``, ``exports``) and back; the route table at the bottom declares them once.
+pause history. Handlers only translate HTTP to the services of :mod:`gateway.campaigns`
+(``campaigns``, ``records``, ``governance``, ``status``) and their typed rows back to JSON; the
+route table at the bottom declares them once.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""The gateway: every edge of the dialer (Asterisk links, database, settings, CLI, wiring).
+"""The gateway: the Asterisk edge, the campaign domain and the database, with settings and logs.
 
-Nothing here decides how many calls to place; that is :mod:`pacing`. The gateway turns those
-decisions into Originates and turns Asterisk's events back into recorded outcomes.
+``gateway.asterisk`` speaks AMI and ARI and tracks calls; ``gateway.campaigns`` holds the
+campaign domain and all its SQL; ``gateway.db`` the engine, models and migrations. Nothing here
+decides how many calls to place (that is :mod:`pacing`) or wires the service (that is
+:mod:`dialer`), and nothing here imports ``control_api`` or ``dialer``
+(``tests/test_layers.py``).
 """
 
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@ against the importing module. The rules:
 * no module of ``gateway`` imports ``control_api`` or ``dialer`` (the composition root);
 * ``asterisk_sim`` (the simulated Asterisk) imports nothing of ``gateway``: it speaks the wire
   formats itself, so no shared module is allowed (:data:`SIM_MAY_IMPORT` is empty);
+* the domain's public functions return typed rows, never ``dict[str, Any]``/``Mapping[str, Any]``;
 * no module of ``control_api`` executes SQL: no SQL-building names imported from SQLAlchemy, no
   ``.execute(`` (or other statement-running) calls, no string literal that is a SQL statement.
 
@@ -160,6 +161,24 @@ def executes_sql(found: Iterable[Module]) -> list[str]:
     return problems
 
 
+ROW_AS_DICT = re.compile(r"\b(dict|Mapping)\[str, Any\]")
+JSON_DOCUMENTS = frozenset({"as_json"})  # the import report's document, stored in the audit log
+
+
+def rows_as_dicts(found: Iterable[Module]) -> list[str]:
+    """Public functions of the domain annotated to return rows as ``dict[str, Any]``."""
+    return [
+        f"{m.name}:{node.lineno} {node.name} returns {ast.unparse(node.returns)}"
+        for m in found
+        for node in ast.walk(m.tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and not node.name.startswith("_")
+        and node.name not in JSON_DOCUMENTS
+        and node.returns is not None
+        and ROW_AS_DICT.search(ast.unparse(node.returns))
+    ]
+
+
 PACING_ALONE = forbid(("gateway", "control_api", "dialer", "asterisk_sim", "bench"))
 DOMAIN_BELOW = forbid(("aiohttp", "control_api", "gateway.asterisk", "dialer"))
 GATEWAY_BELOW = forbid(("control_api", "dialer"))
@@ -193,6 +212,10 @@ def test_control_api_executes_no_sql() -> None:
     assert executes_sql(modules("control_api")) == []
 
 
+def test_campaign_domain_returns_typed_rows() -> None:
+    assert rows_as_dicts(modules("gateway/campaigns")) == []
+
+
 # Each rule catches what it forbids (planted in a module parsed from text, never on disk).
 PLANTED = [
     (PACING_ALONE, "pacing.runner", "from gateway.campaigns import leasing\n"),
@@ -210,6 +233,8 @@ PLANTED = [
     (executes_sql, "control_api.routes_admin", "async def f(c):\n    await c.execute(q)\n"),
     (executes_sql, "control_api.http", "Q = 'SELECT id FROM campaigns'\n"),
     (executes_sql, "control_api.http", "Q = 'DELETE FROM webhooks WHERE id = :id'\n"),
+    (rows_as_dicts, "gateway.campaigns.numbers", "async def f() -> list[dict[str, Any]]: ...\n"),
+    (rows_as_dicts, "gateway.campaigns.numbers", "def f() -> tuple[Mapping[str, Any], int]: ...\n"),
 ]
 
 

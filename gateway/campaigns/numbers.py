@@ -21,8 +21,9 @@ from gateway.campaigns.typed import columns, row_of
 
 
 @dataclass(frozen=True, slots=True)
-class CallerIdNumber:
-    """One number of the caller-ID book with its caps and health."""
+class BookEntry:
+    """One number of the caller-ID book as stored, with its id, caps and health (the pacing
+    core's view of a number is :class:`pacing.callerid.CallerIdNumber`)."""
 
     id: int
     number: str
@@ -35,9 +36,9 @@ class CallerIdNumber:
     rest_reason: str
 
 
-SETTINGS = frozenset(columns(CallerIdNumber)) - {"id", "number"}
-_COLS = ", ".join(columns(CallerIdNumber))
-_POOL_COLS = ", ".join(f"n.{c}" for c in columns(CallerIdNumber))
+SETTINGS = frozenset(columns(BookEntry)) - {"id", "number"}
+_COLS = ", ".join(columns(BookEntry))
+_POOL_COLS = ", ".join(f"n.{c}" for c in columns(BookEntry))
 
 
 def e164(raw: str, field: str) -> str:
@@ -58,7 +59,7 @@ def _settings(values: Mapping[str, object]) -> dict[str, object]:
     return dict(values)
 
 
-async def _fetch(conn: AsyncConnection, number_id: int) -> CallerIdNumber:
+async def _fetch(conn: AsyncConnection, number_id: int) -> BookEntry:
     row = (
         (
             await conn.execute(
@@ -71,21 +72,21 @@ async def _fetch(conn: AsyncConnection, number_id: int) -> CallerIdNumber:
     )
     if row is None:
         raise NotFound(f"caller-ID number {number_id} does not exist")
-    return row_of(CallerIdNumber, row)
+    return row_of(BookEntry, row)
 
 
-async def listing(engine: AsyncEngine, limit: int, offset: int) -> list[CallerIdNumber]:
+async def listing(engine: AsyncEngine, limit: int, offset: int) -> list[BookEntry]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(f"SELECT {_COLS} FROM callerid_numbers ORDER BY id LIMIT :l OFFSET :o"),  # noqa: S608
             {"l": limit, "o": offset},
         )
-        return [row_of(CallerIdNumber, r) for r in rows.mappings()]
+        return [row_of(BookEntry, r) for r in rows.mappings()]
 
 
 async def create(
     engine: AsyncEngine, actor: str, number: str, settings: Mapping[str, object]
-) -> CallerIdNumber:
+) -> BookEntry:
     """Add ``number`` (any spelling ``e164`` accepts); :class:`Conflict` if already present."""
     data = {**_settings(settings), "number": e164(number, "number")}
     cols = ", ".join(data)
@@ -107,7 +108,7 @@ async def create(
 
 async def update(
     engine: AsyncEngine, actor: str, number_id: int, settings: Mapping[str, object]
-) -> CallerIdNumber:
+) -> BookEntry:
     """Change a number's settings (rest, retire, caps); no settings only writes the audit."""
     changes = _settings(settings)
     async with engine.begin() as conn:
@@ -125,7 +126,7 @@ async def update(
     return after
 
 
-async def _pool(conn: AsyncConnection, campaign_id: int) -> list[CallerIdNumber]:
+async def _pool(conn: AsyncConnection, campaign_id: int) -> list[BookEntry]:
     rows = await conn.execute(
         text(
             f"SELECT {_POOL_COLS} FROM callerid_numbers n "  # noqa: S608
@@ -134,10 +135,10 @@ async def _pool(conn: AsyncConnection, campaign_id: int) -> list[CallerIdNumber]
         ),
         {"cid": campaign_id},
     )
-    return [row_of(CallerIdNumber, r) for r in rows.mappings()]
+    return [row_of(BookEntry, r) for r in rows.mappings()]
 
 
-async def pool(engine: AsyncEngine, campaign_id: int) -> list[CallerIdNumber]:
+async def pool(engine: AsyncEngine, campaign_id: int) -> list[BookEntry]:
     """The campaign's caller-ID numbers; :class:`NotFound` if there is no such campaign."""
     async with engine.connect() as conn:
         await campaigns.fetch(conn, campaign_id)
@@ -146,7 +147,7 @@ async def pool(engine: AsyncEngine, campaign_id: int) -> list[CallerIdNumber]:
 
 async def set_pool(
     engine: AsyncEngine, actor: str, campaign_id: int, number_ids: list[int]
-) -> list[CallerIdNumber]:
+) -> list[BookEntry]:
     """Make the campaign's pool exactly ``number_ids``; :class:`Invalid` names unknown ones."""
     ids = sorted(set(number_ids))
     async with engine.begin() as conn:

@@ -24,3 +24,15 @@ def test_quickstart_names_exactly_the_two_commands() -> None:
         line.split("#")[0].strip() for line in quick.splitlines() if line.startswith("make ")
     ]
     assert commands == ["make demo", "make test"]
+
+
+def test_architecture_table_names_existing_folders_and_every_package() -> None:
+    text = README.read_text()
+    table = text.split("## Architecture", 1)[1].split("\n\n", 2)[1]
+    folders = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+    root = README.parent
+    assert [f for f in folders if not (root / f).is_dir()] == []
+    packages = {p.parent.name for p in root.glob("*/__init__.py")} - {"tests"}
+    assert packages <= {f.strip("/") for f in folders}
+    for sub in ("gateway/campaigns/", "gateway/asterisk/", "gateway/db/"):
+        assert sub in folders
