@@ -30,6 +30,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dialer.control_cli import open_engine
 from gateway.campaigns import leasing
 from pacing.outcomes import Outcome
 
@@ -135,8 +136,6 @@ def _table(results: dict[str, float]) -> Table:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from dialer.control_cli import open_engine  # the CLI module imports this one; avoid the cycle
-
     async def main() -> dict[str, float]:
         async with open_engine(args, pool_size=4) as engine:
             return await run(engine, args.records, args.batch, args.dial)

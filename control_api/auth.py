@@ -21,8 +21,8 @@ tokens_manage        x
 is an admin: one person explicitly approves a restart. Reviewers (QA, RevOps) may pause for
 quality or compliance but not run campaigns. Viewers only read.
 
-Tokens are stored by :mod:`gateway.campaigns.tokens` (only their SHA-256). The functions here
-take a connection; the middleware owns requests.
+Tokens are stored by :mod:`gateway.campaigns.tokens` (only their SHA-256); the middleware owns
+requests.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.errors import Forbidden, Unauthorized
 from gateway.campaigns import tokens
@@ -98,7 +98,7 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
 
 
 async def authenticate(
-    conn: AsyncConnection, header: str | None, bootstrap: Secret | None
+    engine: AsyncEngine, header: str | None, bootstrap: Secret | None
 ) -> Principal:
     """The principal for an ``Authorization: Bearer …`` header, or :class:`Unauthorized`."""
     if header is None or not header.startswith("Bearer "):
@@ -108,7 +108,7 @@ async def authenticate(
         raise Unauthorized("a bearer token is required")
     if bootstrap is not None and hmac.compare_digest(token.encode(), bootstrap.reveal().encode()):
         return Principal("bootstrap", Role.ADMIN)
-    found = await tokens.find(conn, token)
+    found = await tokens.holder(engine, token)
     if found is None:
         raise Unauthorized("unknown or revoked token")
     return Principal(*found)

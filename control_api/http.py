@@ -218,7 +218,6 @@ def auth_reads(ctx: ApiContext) -> Coalescer[str, Principal]:
     """Token look-ups shared by concurrent requests carrying the same header."""
 
     async def load(header: str) -> Principal:
-        async with ctx.engine.connect() as conn:
-            return await authenticate(conn, header or None, ctx.bootstrap_token)
+        return await authenticate(ctx.engine, header or None, ctx.bootstrap_token)
 
     return Coalescer(load)

@@ -1,7 +1,7 @@
 """API token storage: tokens are 32 random bytes (URL-safe base64), stored only as SHA-256.
 
 A database leak therefore does not leak credentials. The token itself is returned once, by
-:func:`create_token`; :func:`find` answers who holds a (hashed) token. Checking a request's
+:func:`create_token`; :func:`holder` answers who holds a (hashed) token. Checking a request's
 bearer header against these, and the roles' permissions, is :mod:`control_api.auth`. Issuing
 and revoking through the API or the CLI write their audit entry in the same transaction.
 """
@@ -43,17 +43,18 @@ async def create_token(conn: AsyncConnection, name: str, role: Role, created_by:
     return token
 
 
-async def find(conn: AsyncConnection, token: str) -> tuple[str, Role] | None:
+async def holder(engine: AsyncEngine, token: str) -> tuple[str, Role] | None:
     """The name and role of the unrevoked token ``token``, or None."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT name, role FROM api_tokens "
-                "WHERE token_sha256 = :hash AND revoked_at IS NULL"
-            ),
-            {"hash": hash_token(token)},
-        )
-    ).first()
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT name, role FROM api_tokens "
+                    "WHERE token_sha256 = :hash AND revoked_at IS NULL"
+                ),
+                {"hash": hash_token(token)},
+            )
+        ).first()
     return None if row is None else (row[0], Role(row[1]))
 
 
