@@ -85,8 +85,10 @@ class Service:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
         takeover_after_s: float = 30.0,
+        metrics_label_bound: int = 500,
     ) -> None:
         self.settings = settings
+        self._label_bound = metrics_label_bound
         self._takeover_after_s = takeover_after_s
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
@@ -112,7 +114,7 @@ class Service:
         stop: asyncio.Event,
         on_ready: Callable[[Running], None] | None,
     ) -> None:
-        metrics = Metrics(self.registry)
+        metrics = Metrics(self.registry, max_label_values=self._label_bound)
         store = DbStore(engine, self.settings.instance_id, clock=self._clock)
         recoveries: list[Outage] = []
         writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
@@ -133,6 +135,7 @@ class Service:
             DbPacers(engine, self.settings.instance_id),
             clock=self._clock,
             hold=lambda: None if writer.healthy else "attempt results cannot be written",
+            on_leave=lambda campaign_id: metrics.forget_campaign(str(campaign_id)),
             tick_s=self.settings.tick_interval_s,
         )
         instances = Instances(

@@ -37,6 +37,7 @@ from dialer.app import Running, Service
 from dialer.demo_view import DemoFrame, render
 from gateway.settings import AsteriskServer, Secret, Settings
 from pacing.outcomes import Outcome
+from pacing.runner import CampaignRunner
 from pacing.snapshot import AgentState
 
 # (region, a representative zone): the demo dials the first region where it is 09:00–19:00.
@@ -101,14 +102,16 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -
         return body
 
 
-async def set_up_campaign(base: str, token: str, records: int, seed: int) -> DemoCampaign:
+async def set_up_campaign(
+    base: str, token: str, records: int, seed: int, name: str | None = None
+) -> DemoCampaign:
     """Create the caller-ID pool and the campaign, upload records, start it — via the API."""
     headers = {"Authorization": f"Bearer {token}"}
     region = daytime_region(datetime.now(UTC))
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        name = f"demo-{stamp}"
+        name = name or f"demo-{stamp}"
         campaign = await _call(http, "POST", f"{base}/campaigns", json={
             "name": name, "pacing_mode": "predictive", "queue": "sales", "default_region": region,
             "abandon_target": 0.03, "max_attempts": 3, "owner": "demo", "resume_owner": "demo",
@@ -158,10 +161,13 @@ class FrameBuilder:
         self._api = api
         self._started = started
         self._placed: list[tuple[float, int]] = []
+        self._runner: CampaignRunner | None = None
 
     def frame(self, state: str) -> DemoFrame:
         now = time.monotonic()
-        runner = self._running.supervisor.runners.get(self._campaign.campaign_id)
+        # The runner leaves the supervisor when the campaign stops: keep showing its last state.
+        runner = self._running.supervisor.runners.get(self._campaign.campaign_id) or self._runner
+        self._runner = runner
         placed = runner.status.placed if runner else 0
         self._placed.append((now, placed))
         while self._placed and now - self._placed[0][0] > 60:

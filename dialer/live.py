@@ -117,7 +117,7 @@ class LiveRuntime:
             agents_free=queue.free,
             agents_paused=queue.count(AgentStatus.PAUSED),
             eligibility=counts,
-            guard=runner.status.trip if runner else None,
+            guard=runner.status.trip if runner else self._supervisor.trips.get(campaign_id),
             servers_up=capacity.healthy,
             servers_total=len(capacity.servers),
             decision=runner.status.last_decision if runner else None,

@@ -2,7 +2,11 @@
 
 Once a second it reads each runner's status, rolling statistics and agents, and the dialer's
 link statistics, and sets the matching gauges; every stored attempt result updates the call
-counters and histograms (:meth:`Observer.settled`, a result-writer listener). When the result
+counters and histograms (:meth:`Observer.settled`, a result-writer listener). Only the campaigns
+this instance paces (the supervisor's runners) are exported, however many the database holds;
+the supervisor forgets a campaign's series when its runner leaves, and a result that settles
+after that is not exported (it would bring a frozen series back). The number of campaigns per
+state comes from the database, without a campaign label. When the result
 writer recovers from an outage, every campaign this instance paces is paused with the reason
 category ``logging`` (what happened, how long, how many results were held and then written),
 as the guards require: the pause could not be written while the database was away, but no
@@ -32,10 +36,12 @@ from pacing.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
-_STATES = text("SELECT id, state FROM campaigns ORDER BY id LIMIT 400")
+_BY_STATE = text("SELECT state, count(*) FROM campaigns GROUP BY state")
+_PACED = text("SELECT id, name, state FROM campaigns WHERE id = ANY(:ids)")
 _NUMBERS = text(
     "SELECT cn.campaign_id, n.status, count(*) FROM campaign_numbers cn "
-    "JOIN callerid_numbers n ON n.id = cn.number_id GROUP BY cn.campaign_id, n.status"
+    "JOIN callerid_numbers n ON n.id = cn.number_id WHERE cn.campaign_id = ANY(:ids) "
+    "GROUP BY cn.campaign_id, n.status"
 )
 
 
@@ -73,8 +79,8 @@ class Observer:
     def settled(self, result: AttemptResult) -> None:
         """A stored attempt result: call counters, histograms and call quality."""
         campaign = str(result.campaign_id)
-        if result.campaign_id <= 0:
-            return  # reconciled after a restart: its campaign is not known here
+        if result.campaign_id not in self._supervisor.runners:
+            return  # not paced here (any more), or reconciled after a restart (id 0)
         connect = result.hold_s
         self._metrics.call_finished(
             campaign,
@@ -154,25 +160,29 @@ class Observer:
         return now_unix - (now_mono - min(ticks)) if ticks else now_unix
 
     async def _observe_campaigns(self) -> None:
-        """Campaign states and caller-ID numbers by status, for every campaign."""
+        """Campaigns per state; state, name and caller-ID numbers of the campaigns paced here."""
+        ids = list(self._supervisor.runners)
         async with self._engine.connect() as conn:
-            states = (await conn.execute(_STATES)).all()
-            numbers = (await conn.execute(_NUMBERS)).all()
-        for campaign_id, state in states:
-            self._metrics.campaign_state(str(campaign_id), str(state))
-        by_campaign: dict[str, dict[str, int]] = {}
+            by_state = (await conn.execute(_BY_STATE)).all()
+            paced = (await conn.execute(_PACED, {"ids": ids})).all() if ids else []
+            numbers = (await conn.execute(_NUMBERS, {"ids": ids})).all() if ids else []
+        self._metrics.campaigns({str(state): int(n) for state, n in by_state})
+        still = self._supervisor.runners  # a runner may have left while the queries ran
+        for campaign_id, name, state in paced:
+            if campaign_id in still:
+                self._metrics.campaign_state(str(campaign_id), str(state))
+                self._metrics.campaign_info(str(campaign_id), str(name))
+        by_campaign: dict[int, dict[str, int]] = {}
         for campaign_id, status, count in numbers:
-            by_campaign.setdefault(str(campaign_id), {})[str(status)] = int(count)
-        for campaign, counts in by_campaign.items():
-            self._metrics.caller_ids(campaign, counts)
+            by_campaign.setdefault(int(campaign_id), {})[str(status)] = int(count)
+        for campaign_id, counts in by_campaign.items():
+            if campaign_id in still:
+                self._metrics.caller_ids(str(campaign_id), counts)
 
     def _observe(self) -> None:
+        self._count_trips()
         for campaign_id, runner in list(self._supervisor.runners.items()):
             campaign = str(campaign_id)
-            trip = runner.status.trip
-            if trip is not None and self._trips.get(campaign_id) is not trip:
-                self._trips[campaign_id] = trip
-                self._metrics.guard_tripped(campaign, trip.guard)
             snapshot = runner.last_snapshot
             if snapshot is None:
                 continue
@@ -196,6 +206,19 @@ class Observer:
             if link.ping_rtt_s is not None:
                 self._metrics.link_rtt(link.server, link.link, link.ping_rtt_s)
 
+    def _count_trips(self) -> None:
+        """Count each guard trip once, also one whose runner left before this round saw it."""
+        trips = dict(self._supervisor.trips)
+        for campaign_id, runner in self._supervisor.runners.items():
+            if runner.status.trip is not None:
+                trips[campaign_id] = runner.status.trip
+        for campaign_id, trip in trips.items():
+            if self._trips.get(campaign_id) is not trip:
+                self._trips[campaign_id] = trip
+                self._metrics.guard_tripped(trip.guard)
+        for campaign_id in set(self._trips) - set(trips):
+            del self._trips[campaign_id]
+
     async def _pause_after_outages(self) -> None:
         while self._recoveries:
             outage = self._recoveries[0]
@@ -207,5 +230,5 @@ class Observer:
             )
             for campaign_id in list(self._supervisor.runners):
                 await self._store.pause(campaign_id, "logging", text)
-                self._metrics.guard_tripped(str(campaign_id), "logging")
+                self._metrics.guard_tripped("logging")
             self._recoveries.pop(0)

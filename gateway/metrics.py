@@ -5,14 +5,12 @@ This module holds the metric definitions and the small typed methods the rest of
 module-level metric objects, reads no clock (timestamps are passed in) and does no I/O; the
 ``/metrics`` route in :mod:`dialer.health` renders the registry.
 
-Labels are bounded. Every label value goes through :class:`LabelGuard`: it must be a short slug
-(letters, digits, ``_ . : -``; no spaces, ``+`` or ``@``), must not look like a phone number
-(seven or more digits with only ``.``/``-`` between them), must belong to the fixed vocabulary
-of its label when there is one (outcome, state, link, window, class), and a free label
-(campaign, server, reason) may take at most ``max_values`` distinct values per
-:class:`Metrics`. A phone number, a person's name or a record id therefore raises
-:class:`UnboundedLabel` instead of exploding the series count. :meth:`Metrics.forget_campaign`
-drops a deleted campaign's series and frees its slot.
+Labels are bounded by design. An instance exports only the campaigns it paces: the supervisor
+calls :meth:`Metrics.forget_campaign` when a runner leaves (pause, stop, completion, a lost
+lease), so a campaign's series live on one instance at a time and a paused campaign shows no
+frozen gauge. Every label value goes through :class:`gateway.metric_labels.LabelGuard`; a value
+it refuses (a phone number, a name, a free label past ``max_label_values`` distinct values) is
+not recorded and is counted in ``dialer_metrics_dropped_total``: no recording method raises.
 
 =========================================== ========= ======================== ===================
 metric                                      type      labels                   set by
@@ -45,12 +43,20 @@ dialer_pacing_tick_seconds                  histogram —                       
 dialer_campaign_state                       gauge     campaign, state (1 for   campaign_state
                                                       the current state)
 dialer_caller_ids                           gauge     campaign, state          caller_ids
-dialer_guard_trips_total                    counter   campaign, reason         guard_tripped
+dialer_guard_trips_total                    counter   reason (not by campaign: guard_tripped
+                                                      a paused campaign is
+                                                      no longer exported)
 dialer_link_state                           gauge     server, link, state      link_state
                                                       (1 for the current)
 dialer_link_up                              gauge     server, link             link_state
 dialer_link_reconnects_total                counter   server, link             link_reconnected
 dialer_link_rtt_seconds                     histogram server, link             link_rtt
+dialer_campaign_info                        gauge     campaign, name (1)       campaign_info
+dialer_campaigns                            gauge     state (campaigns in the  campaigns
+                                                      database, every one)
+dialer_metrics_dropped_total                counter   label, reason (malformed, any method, when
+                                                      phone_number,            a label value is
+                                                      vocabulary, bound)       refused
 dialer_rtcp_jitter_seconds                  histogram campaign, server         rtcp
 dialer_rtcp_packet_loss_ratio               histogram campaign, server         rtcp
 dialer_rtcp_rtt_seconds                     histogram campaign, server         rtcp
@@ -58,63 +64,37 @@ dialer_call_mos                             histogram campaign, server         r
                                                                                1..4.5)
 =========================================== ========= ======================== ===================
 
+The process collector (``process_*``: CPU, resident memory, open file descriptors) is registered
+on the same registry.
+
 Derived in Grafana / the alert rules: answer-seizure ratio = answers / seizures; average call
 duration = duration ``_sum`` / ``_count``; mean MOS = ``dialer_call_mos`` ``_sum`` / ``_count``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
-from gateway.asterisk.ami.linkstate import LinkState
-from gateway.asterisk.errors import GatewayError
 from gateway.asterisk.quality import G711_PLC, Codec, estimate_mos
-from pacing.outcomes import Outcome
-from pacing.snapshot import AgentState
-
-OUTCOMES = frozenset(o.value for o in Outcome)
-AGENT_STATES = frozenset(s.value for s in AgentState)
-CAMPAIGN_STATES = frozenset({"ready", "running", "paused", "stopped", "completed"})
-CALLER_ID_STATES = frozenset({"active", "resting", "retired"})
-LINK_STATES = frozenset(s.value for s in LinkState)  # every state a link reports, ``closed`` too
-LINKS = frozenset({"ami", "ari"})
-WINDOWS = frozenset({"24h", "30d"})
-
-# Q.850 cause → bounded class label. Ranges follow Q.850's own classes; the normal-event class
-# (1–31) is split into the causes a dialer acts on.
-_CAUSE_CLASSES: dict[int, str] = {
-    16: "normal_clearing",
-    31: "normal_clearing",
-    17: "user_busy",
-    18: "no_answer",
-    19: "no_answer",
-    21: "rejected",
-    1: "invalid_number",
-    2: "invalid_number",
-    3: "invalid_number",
-    22: "invalid_number",
-    28: "invalid_number",
-    20: "unreachable",
-    27: "unreachable",
-}
-CAUSE_CLASSES = frozenset(
-    {
-        *_CAUSE_CLASSES.values(),
-        "other_normal",
-        "congestion",
-        "service_unavailable",
-        "protocol_error",
-        "interworking",
-        "unknown",
-    }
+from gateway.metric_labels import (
+    AGENT_STATES,
+    CALLER_ID_STATES,
+    CAMPAIGN_STATES,
+    CAUSE_CLASSES,
+    LINK_STATES,
+    OUTCOMES,
+    WINDOWS,
+    LabelGuard,
+    UnboundedLabel,
+    cause_class,
+    display_name,
 )
+from pacing.outcomes import Outcome
 
-_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_PHONE_LIKE = re.compile(r"[\d.-]+")
-_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+__all__ = ["Metrics", "UnboundedLabel", "cause_class"]
 
 _PDD_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0)
 _RING_BUCKETS = (1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0)
@@ -133,96 +113,51 @@ _CSO = ("campaign", "server", "outcome")
 _CSK = ("campaign", "server", "class")
 _CW = ("campaign", "window")
 _CST = ("campaign", "state")
-_CR = ("campaign", "reason")
 _SL = ("server", "link")
 _SLS = ("server", "link", "state")
-
-
-class UnboundedLabel(GatewayError, ValueError):
-    """A label value that could explode the series count (a phone number, a name, an id)."""
-
-    def __init__(self, label: str, value: str, reason: str) -> None:
-        super().__init__(f"metric label {label}={value!r} refused: {reason}")
-        self.label = label
-        self.value = value
-        self.reason = reason
-
-
-def _looks_like_phone(value: str) -> bool:
-    """Seven or more digits with only ``.``/``-`` between them (an IPv4 address is not one)."""
-    digits = sum(c.isdigit() for c in value)
-    return digits >= 7 and bool(_PHONE_LIKE.fullmatch(value)) and not _IPV4.fullmatch(value)
-
-
-def cause_class(cause: int | None) -> str:
-    """Map a Q.850 cause code to its bounded class label (``unknown`` for 0, None or junk)."""
-    if cause is None or cause <= 0 or cause > 127:
-        return "unknown"
-    if cause in _CAUSE_CLASSES:
-        return _CAUSE_CLASSES[cause]
-    if cause <= 31:
-        return "other_normal"
-    if cause <= 47:
-        return "congestion"  # resource unavailable
-    if cause <= 79:
-        return "service_unavailable"  # service or option not available / not implemented
-    if cause <= 111:
-        return "protocol_error"  # invalid message / protocol error
-    return "interworking"
-
-
-class LabelGuard:
-    """Validates label values and caps the distinct values of each free label."""
-
-    def __init__(self, max_values: int = 500) -> None:
-        self._max_values = max_values
-        self._seen: dict[str, set[str]] = {}
-        self._vocabularies: dict[str, frozenset[str]] = {
-            "outcome": OUTCOMES,
-            "link": LINKS,
-            "window": WINDOWS,
-            "class": CAUSE_CLASSES,
-        }
-
-    def check(self, label: str, value: str, vocabulary: frozenset[str] | None = None) -> str:
-        """Return ``value`` if it is an acceptable value of ``label``; raise otherwise."""
-        if not _SLUG.fullmatch(value):
-            raise UnboundedLabel(label, value, "not a short slug ([A-Za-z0-9_.:-], ≤ 64 chars)")
-        if _looks_like_phone(value):
-            raise UnboundedLabel(label, value, "looks like a phone number")
-        allowed = vocabulary if vocabulary is not None else self._vocabularies.get(label)
-        if allowed is not None:
-            if value not in allowed:
-                raise UnboundedLabel(label, value, f"not one of {', '.join(sorted(allowed))}")
-            return value
-        seen = self._seen.setdefault(label, set())
-        if value not in seen:
-            if len(seen) >= self._max_values:
-                raise UnboundedLabel(label, value, f"more than {self._max_values} values")
-            seen.add(value)
-        return value
-
-    def values(self, label: str) -> list[str]:
-        """The values of a free label seen so far, sorted."""
-        return sorted(self._seen.get(label, set()))
-
-    def release(self, label: str, value: str) -> None:
-        """Free a value's slot (its series were removed)."""
-        self._seen.get(label, set()).discard(value)
 
 
 class Metrics:
     """Every gateway metric, registered on ``registry``; see the module docstring's table."""
 
     def __init__(
-        self, registry: CollectorRegistry, *, max_label_values: int = 500, codec: Codec = G711_PLC
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_label_values: int = 500,
+        codec: Codec = G711_PLC,
+        process: bool = True,
     ) -> None:
         self.registry = registry
         self._labels = LabelGuard(max_label_values)
+        self._names: dict[str, str] = {}  # campaign -> the name its info series carries
         self._codec = codec
         self._build_call_metrics(registry)
         self._build_campaign_metrics(registry)
         self._build_link_metrics(registry)
+        self._dropped = Counter(
+            "dialer_metrics_dropped_total", "Refused label values.", ("label", "reason"),
+            registry=registry,
+        )  # fmt: skip
+        if process:
+            ProcessCollector(registry=registry)
+
+    @contextlib.contextmanager
+    def _or_drop(self) -> Iterator[None]:
+        """Run one recording; a refused label value drops it and is counted, never raised."""
+        try:
+            yield
+        except UnboundedLabel as refused:
+            self._dropped.labels(refused.label, refused.kind).inc()
+
+    def dropped(self) -> float:
+        """How many recordings were dropped for a refused label value (all labels, reasons)."""
+        return sum(
+            sample.value
+            for metric in self._dropped.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        )
 
     def _build_call_metrics(self, r: CollectorRegistry) -> None:
         self._originated = Counter(
@@ -257,7 +192,11 @@ class Metrics:
         self._tick = _histogram(r, "dialer_pacing_tick_seconds", _TICK_BUCKETS, ())
         self._campaign_state = Gauge("dialer_campaign_state", "Campaign state.", _CST, registry=r)
         self._caller_ids = Gauge("dialer_caller_ids", "Caller IDs by state.", _CST, registry=r)
-        self._guard_trips = Counter("dialer_guard_trips_total", "Guard trips.", _CR, registry=r)
+        self._guard_trips = Counter("dialer_guard_trips_total", "Trips.", ("reason",), registry=r)
+        self._info = Gauge(
+            "dialer_campaign_info", "Campaign name.", ("campaign", "name"), registry=r
+        )
+        self._campaigns = Gauge("dialer_campaigns", "Campaigns by state.", ("state",), registry=r)
 
     def _build_link_metrics(self, r: CollectorRegistry) -> None:
         self._link_state = Gauge("dialer_link_state", "Link state.", _SLS, registry=r)
@@ -272,7 +211,8 @@ class Metrics:
 
     def call_originated(self, campaign: str, server: str) -> None:
         """One Originate sent (AMI) or channel created (ARI)."""
-        self._originated.labels(*self._cs(campaign, server)).inc()
+        with self._or_drop():
+            self._originated.labels(*self._cs(campaign, server)).inc()
 
     def call_finished(
         self,
@@ -291,38 +231,40 @@ class Metrics:
         ``duration_s`` is answer to hang-up; when omitted for an answered call it is taken as
         ``connect_s + talk_s``.
         """
-        labels = self._cs(campaign, server)
-        result = Outcome(self._labels.check("outcome", str(outcome)))
-        self._finished.labels(*labels, result.value).inc()
-        if result.reached_network:
-            self._seizures.labels(*labels).inc()
-            self._hangups.labels(*labels, cause_class(cause)).inc()
-        answered = result.is_live_answer or result is Outcome.MACHINE
-        if answered:
-            self._answers.labels(*labels).inc()
-        for histogram, value in (
-            (self._pdd, pdd_s),
-            (self._ring, ring_s),
-            (self._connect, connect_s),
-            (self._talk, talk_s),
-        ):
-            if value is not None:
-                histogram.labels(*labels).observe(max(value, 0.0))
-        if duration_s is None and answered and (connect_s is not None or talk_s is not None):
-            duration_s = (connect_s or 0.0) + (talk_s or 0.0)
-        if duration_s is not None:
-            self._duration.labels(*labels).observe(max(duration_s, 0.0))
+        with self._or_drop():
+            labels = self._cs(campaign, server)
+            result = Outcome(self._labels.check("outcome", str(outcome)))
+            self._finished.labels(*labels, result.value).inc()
+            if result.reached_network:
+                self._seizures.labels(*labels).inc()
+                self._hangups.labels(*labels, cause_class(cause)).inc()
+            answered = result.is_live_answer or result is Outcome.MACHINE
+            if answered:
+                self._answers.labels(*labels).inc()
+            for histogram, value in (
+                (self._pdd, pdd_s),
+                (self._ring, ring_s),
+                (self._connect, connect_s),
+                (self._talk, talk_s),
+            ):
+                if value is not None:
+                    histogram.labels(*labels).observe(max(value, 0.0))
+            if duration_s is None and answered and (connect_s is not None or talk_s is not None):
+                duration_s = (connect_s or 0.0) + (talk_s or 0.0)
+            if duration_s is not None:
+                self._duration.labels(*labels).observe(max(duration_s, 0.0))
 
     def rtcp(
         self, campaign: str, server: str, jitter_s: float, loss_ratio: float, rtt_s: float
     ) -> float:
         """One RTCP report of an answered call; returns the estimated MOS it recorded."""
-        labels = self._cs(campaign, server)
         mos = estimate_mos(jitter_s, loss_ratio, rtt_s, self._codec)
-        self._jitter.labels(*labels).observe(max(jitter_s, 0.0))
-        self._loss.labels(*labels).observe(min(max(loss_ratio, 0.0), 1.0))
-        self._rtcp_rtt.labels(*labels).observe(max(rtt_s, 0.0))
-        self._mos.labels(*labels).observe(mos)
+        with self._or_drop():
+            labels = self._cs(campaign, server)
+            self._jitter.labels(*labels).observe(max(jitter_s, 0.0))
+            self._loss.labels(*labels).observe(min(max(loss_ratio, 0.0), 1.0))
+            self._rtcp_rtt.labels(*labels).observe(max(rtt_s, 0.0))
+            self._mos.labels(*labels).observe(mos)
         return mos
 
     # --- campaigns and pacing ------------------------------------------------------------------
@@ -331,24 +273,27 @@ class Metrics:
         self, campaign: str, day_ratio: float, month_ratio: float, target_ratio: float
     ) -> None:
         """The rolling 24 h and 30 d abandon rates and the campaign's target (ratios 0..1)."""
-        c = self._labels.check("campaign", campaign)
-        self._abandon.labels(c, "24h").set(day_ratio)
-        self._abandon.labels(c, "30d").set(month_ratio)
-        self._abandon_target.labels(c).set(target_ratio)
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            self._abandon.labels(c, "24h").set(day_ratio)
+            self._abandon.labels(c, "30d").set(month_ratio)
+            self._abandon_target.labels(c).set(target_ratio)
 
     def agents(self, campaign: str, counts: Mapping[str, int], occupancy_ratio: float) -> None:
         """Logged-in agents by state (absent states are 0) and the campaign's occupancy."""
-        c = self._labels.check("campaign", campaign)
-        for state in counts:
-            self._labels.check("state", str(state), AGENT_STATES)
-        _one_of(self._agents, c, AGENT_STATES, {str(k): float(v) for k, v in counts.items()})
-        self._occupancy.labels(c).set(occupancy_ratio)
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            for state in counts:
+                self._labels.check("state", str(state), AGENT_STATES)
+            _one_of(self._agents, c, AGENT_STATES, {str(k): float(v) for k, v in counts.items()})
+            self._occupancy.labels(c).set(occupancy_ratio)
 
     def pacing(self, campaign: str, dial_level: float, calls_in_flight: int) -> None:
         """The pacing decision's dial level and the calls currently in flight."""
-        c = self._labels.check("campaign", campaign)
-        self._dial_level.labels(c).set(dial_level)
-        self._in_flight.labels(c).set(calls_in_flight)
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            self._dial_level.labels(c).set(dial_level)
+            self._in_flight.labels(c).set(calls_in_flight)
 
     def pacing_tick(self, now_unix_s: float, duration_s: float) -> None:
         """The pacing loop ran one tick at wall time ``now_unix_s`` and took ``duration_s``."""
@@ -357,32 +302,61 @@ class Metrics:
 
     def campaign_state(self, campaign: str, state: str) -> None:
         """Set the campaign's state (one-hot over the five states)."""
-        c = self._labels.check("campaign", campaign)
-        current = self._labels.check("state", str(state), CAMPAIGN_STATES)
-        _one_of(self._campaign_state, c, CAMPAIGN_STATES, {current: 1.0})
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            current = self._labels.check("state", str(state), CAMPAIGN_STATES)
+            _one_of(self._campaign_state, c, CAMPAIGN_STATES, {current: 1.0})
 
     def caller_ids(self, campaign: str, counts: Mapping[str, int]) -> None:
         """The campaign's caller-ID numbers by state (absent states are 0)."""
-        c = self._labels.check("campaign", campaign)
-        for state in counts:
-            self._labels.check("state", str(state), CALLER_ID_STATES)
-        _one_of(
-            self._caller_ids, c, CALLER_ID_STATES, {str(k): float(v) for k, v in counts.items()}
-        )
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            for state in counts:
+                self._labels.check("state", str(state), CALLER_ID_STATES)
+            _one_of(
+                self._caller_ids, c, CALLER_ID_STATES, {str(k): float(v) for k, v in counts.items()}
+            )
 
-    def guard_tripped(self, campaign: str, reason: str) -> None:
-        """A guard paused the campaign; ``reason`` is the guard's short code."""
-        c = self._labels.check("campaign", campaign)
-        self._guard_trips.labels(c, self._labels.check("reason", reason)).inc()
+    def guard_tripped(self, reason: str) -> None:
+        """A guard paused a campaign; ``reason`` is the guard's short code."""
+        with self._or_drop():
+            self._guard_trips.labels(self._labels.check("reason", reason)).inc()
+
+    def campaign_info(self, campaign: str, name: str) -> None:
+        """``dialer_campaign_info{campaign, name} 1``: the name dashboards show for an id."""
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            shown = display_name(name)
+            previous = self._names.get(c)
+            if previous == shown:
+                return
+            if previous is not None:
+                self._info.remove(c, previous)
+            self._names[c] = shown
+            self._info.labels(c, shown).set(1.0)
+
+    def campaigns(self, counts: Mapping[str, int]) -> None:
+        """How many campaigns the database holds in each state (absent states are 0)."""
+        with self._or_drop():
+            for state in counts:
+                self._labels.check("state", str(state), CAMPAIGN_STATES)
+            for state in CAMPAIGN_STATES:
+                self._campaigns.labels(state).set(float(counts.get(state, 0)))
+
+    def exported_campaigns(self) -> list[str]:
+        """The campaign label values that currently have series, sorted."""
+        return self._labels.values("campaign")
 
     def forget_campaign(self, campaign: str) -> None:
-        """Remove every series of a deleted campaign and free its label slot."""
+        """Remove every series of a campaign (it left this instance) and free its label slot."""
         for metric, fixed in self._campaign_series(campaign):
             for labels in fixed:
-                try:
+                with contextlib.suppress(KeyError):
                     metric.remove(*labels)
-                except KeyError:
-                    continue
+        name = self._names.pop(campaign, None)
+        if name is not None:
+            with contextlib.suppress(KeyError):
+                self._info.remove(campaign, name)
         self._labels.release("campaign", campaign)
 
     def _campaign_series(
@@ -413,31 +387,32 @@ class Metrics:
         yield self._agents, [(campaign, s) for s in AGENT_STATES]
         yield self._campaign_state, [(campaign, s) for s in CAMPAIGN_STATES]
         yield self._caller_ids, [(campaign, s) for s in CALLER_ID_STATES]
-        reasons = self._labels.values("reason")
-        yield self._guard_trips, [(campaign, r) for r in reasons]
 
     # --- Asterisk links ------------------------------------------------------------------------
 
     def link_state(self, server: str, link: str, state: str) -> None:
         """The AMI or ARI link of ``server`` entered ``state`` (one-hot, and ``dialer_link_up``)."""
-        s = self._labels.check("server", server)
-        lk = self._labels.check("link", link)
-        current = self._labels.check("state", str(state), LINK_STATES)
-        for candidate in LINK_STATES:
-            self._link_state.labels(s, lk, candidate).set(1.0 if candidate == current else 0.0)
-        self._link_up.labels(s, lk).set(1.0 if current == "ready" else 0.0)
+        with self._or_drop():
+            s = self._labels.check("server", server)
+            lk = self._labels.check("link", link)
+            current = self._labels.check("state", str(state), LINK_STATES)
+            for candidate in LINK_STATES:
+                self._link_state.labels(s, lk, candidate).set(1.0 if candidate == current else 0.0)
+            self._link_up.labels(s, lk).set(1.0 if current == "ready" else 0.0)
 
     def link_reconnected(self, server: str, link: str) -> None:
         """The link was re-established after a loss."""
-        self._reconnects.labels(
-            self._labels.check("server", server), self._labels.check("link", link)
-        ).inc()
+        with self._or_drop():
+            self._reconnects.labels(
+                self._labels.check("server", server), self._labels.check("link", link)
+            ).inc()
 
     def link_rtt(self, server: str, link: str, rtt_s: float) -> None:
         """A health probe's round trip (AMI ``Ping``, ARI ``GET /asterisk/info``)."""
-        self._link_rtt.labels(
-            self._labels.check("server", server), self._labels.check("link", link)
-        ).observe(max(rtt_s, 0.0))
+        with self._or_drop():
+            self._link_rtt.labels(
+                self._labels.check("server", server), self._labels.check("link", link)
+            ).observe(max(rtt_s, 0.0))
 
 
 def _histogram(

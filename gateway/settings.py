@@ -4,10 +4,16 @@ Precedence, highest first: ``DIALER_*`` environment variables, the TOML file giv
 ``--config``, the defaults below. Every setting is declared once in :data:`FIELDS` (name, TOML
 path, parser, default, documentation); the README's configuration table is that list.
 
-A missing or malformed setting raises :class:`SettingsError` naming it; the CLI turns that into a
-one-line message and exit code 2. Secrets (passwords, tokens, database URLs that may carry a
-password) are wrapped in :class:`Secret`, whose ``repr`` and ``str`` never show the value, so a
-settings tree can be logged or printed safely.
+A missing, malformed or unknown setting raises :class:`SettingsError` naming it; the CLI turns
+that into a one-line message and exit code 2. Unknown means: a TOML key no field declares
+(``http_port = 1``, ``[http] prot``, ``[log] formt``), or a ``DIALER_*`` variable that is no
+setting (``DIALER_TEST_*`` belong to the test harness and are left alone). A server needs its
+``ami_secret`` (and ``ari_password`` with the ARI driver); both may come from the environment as
+``DIALER_SERVER_<NAME>_AMI_SECRET`` / ``..._ARI_PASSWORD``, so a secret lives in one place.
+
+Secrets (passwords, tokens, database URLs that may carry a password) are wrapped in
+:class:`Secret`, whose ``repr`` and ``str`` never show the value, so a settings tree can be
+logged or printed safely.
 
 This module reads no environment itself: the mapping is passed in (``os.environ`` by the CLI, a
 plain dict in tests).
@@ -15,42 +21,28 @@ plain dict in tests).
 
 from __future__ import annotations
 
+import difflib
 import socket
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gateway.asterisk.dialstring import check_template
-from gateway.asterisk.errors import InvalidValue
+from gateway.settings_fields import (
+    FIELDS,
+    IGNORED_ENV_PREFIX,
+    SERVER_ENV_KEYS,
+    SERVER_PARSERS,
+    Field,
+    Secret,
+    SettingsError,
+    server_env,
+)
+
+__all__ = ["FIELDS", "Field", "Secret", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "DIALER_"
-
-
-class SettingsError(Exception):
-    """A setting is missing or malformed; ``name`` says which one (the CLI exits 2)."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"setting {name}: {reason}")
-        self.name = name
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A value that must never be printed: ``repr``/``str`` show ``'***'``."""
-
-    _value: str = field(repr=False)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
 
 
 Driver = Literal["ami", "ari"]
@@ -84,10 +76,10 @@ class AsteriskServer:
     host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "dialer"
-    ami_secret: Secret = Secret("")
+    ami_secret: Secret = Secret("")  # noqa: RUF009 - frozen, immutable
     ari_port: int = 8088
     ari_username: str = "dialer"
-    ari_password: Secret = Secret("")
+    ari_password: Secret = Secret("")  # noqa: RUF009 - frozen, immutable
     ari_app: str = "dialer"
     driver: Driver = "ami"
     channels: int = 200
@@ -111,189 +103,10 @@ class Settings:
         return self.data_dir / "pgdata"
 
 
-# --- parsers: str -> value, raising ValueError with a human reason -------------------------
-
-
-def _int_range(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"expected an integer from {lo} to {hi}, got {raw!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"expected an integer from {lo} to {hi}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"expected a positive number, got {raw!r}") from None
-    if not value > 0:
-        raise ValueError(f"expected a positive number, got {value}")
-    return value
-
-
-def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
-        return raw
-
-    return parse
-
-
-def _database_url(raw: str) -> Secret:
-    if not raw.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
-        raise ValueError("expected a postgresql:// URL")
-    return Secret(raw)
-
-
-def _secret(raw: str) -> Secret:
-    if not raw:
-        raise ValueError("must not be empty")
-    return Secret(raw)
-
-
-def _text(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return raw
-
-
-def _trunk(raw: str) -> str:
-    """A dial-string template with one number placeholder (gateway.asterisk.dialstring)."""
-    try:
-        check_template(raw)
-    except InvalidValue as exc:
-        raise ValueError(exc.reason) from None
-    return raw
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One documented setting: where it lives, how it is parsed, its default."""
-
-    env: str
-    path: tuple[str, ...]
-    parse: Callable[[str], Any]
-    default: str
-    doc: str
-
-
-FIELDS: tuple[Field, ...] = (
-    Field(
-        "DIALER_DATA_DIR",
-        ("data_dir",),
-        Path,
-        ".dialer",
-        "Directory for local state; the embedded PostgreSQL keeps its data in <dir>/pgdata.",
-    ),
-    Field(
-        "DIALER_HTTP_HOST",
-        ("http", "host"),
-        _text,
-        "127.0.0.1",
-        "Address the control API, health and metrics listen on.",
-    ),
-    Field(
-        "DIALER_HTTP_PORT",
-        ("http", "port"),
-        _int_range(0, 65535),
-        "8080",
-        "Port of the control API (0 picks a free port).",
-    ),
-    Field(
-        "DIALER_DATABASE_URL",
-        ("database", "url"),
-        _database_url,
-        "(unset)",
-        "External PostgreSQL URL. Unset: an embedded PostgreSQL is started (secret).",
-    ),
-    Field(
-        "DIALER_DATABASE_POOL_SIZE",
-        ("database", "pool_size"),
-        _int_range(1, 500),
-        "10",
-        "Database connection pool size.",
-    ),
-    Field(
-        "DIALER_DATABASE_AUTO_MIGRATE",
-        ("database", "auto_migrate"),
-        _bool,
-        "true",
-        "Apply Alembic migrations when the service starts.",
-    ),
-    Field(
-        "DIALER_LOG_FORMAT",
-        ("log", "format"),
-        _choice("kv", "json"),
-        "kv",
-        "Log line format: key=value or JSON, one line per event.",
-    ),
-    Field(
-        "DIALER_LOG_LEVEL",
-        ("log", "level"),
-        _choice("DEBUG", "INFO", "WARNING", "ERROR"),
-        "INFO",
-        "Minimum log level.",
-    ),
-    Field(
-        "DIALER_TICK_INTERVAL",
-        ("tick_interval_s",),
-        _positive_float,
-        "0.25",
-        "Seconds between two pacing decisions of a running campaign.",
-    ),
-    Field(
-        "DIALER_INSTANCE_ID",
-        ("instance_id",),
-        _text,
-        "(host name)",
-        "Name of this gateway instance; keep it stable across restarts so that calls in flight "
-        "at a crash are reconciled, not dialled again.",
-    ),
-    Field(
-        "DIALER_API_TOKEN",
-        ("api_token",),
-        _secret,
-        "(unset)",
-        "Bootstrap admin bearer token for the control API (secret).",
-    ),
-)
-
-_SERVER_PARSERS: dict[str, Callable[[str], Any]] = {
-    "name": _text,
-    "host": _text,
-    "ami_port": _int_range(1, 65535),
-    "ami_username": _text,
-    "ami_secret": _secret,
-    "ari_port": _int_range(1, 65535),
-    "ari_username": _text,
-    "ari_password": _secret,
-    "ari_app": _text,
-    "driver": _choice("ami", "ari"),
-    "channels": _int_range(1, 100_000),
-    "originate_rate": _positive_float,
-    "trunk": _trunk,
-}
-
-
 def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Settings:
     """Build the settings tree; raise :class:`SettingsError` naming the first bad setting."""
     document = _read_toml(config_file) if config_file is not None else {}
+    _refuse_unknown_keys(document, config_file)
     values: dict[tuple[str, ...], Any] = {}
     for spec in FIELDS:
         raw = env.get(spec.env)
@@ -308,8 +121,52 @@ def load_settings(env: Mapping[str, str], config_file: Path | None = None) -> Se
             values[spec.path] = spec.parse(raw)
         except ValueError as exc:
             raise SettingsError(source, str(exc)) from None
-    servers = _servers(document.get("servers", []), config_file)
+    servers = _servers(document.get("servers", []), config_file, env)
+    _refuse_unknown_env(env, servers)
     return _assemble(values, servers)
+
+
+def _known_keys() -> dict[str, set[str]]:
+    """TOML keys by table ("" is the top level), from :data:`FIELDS`."""
+    known: dict[str, set[str]] = {"": {"servers"}}
+    for spec in FIELDS:
+        if len(spec.path) == 1:
+            known[""].add(spec.path[0])
+        else:
+            known[""].add(spec.path[0])
+            known.setdefault(spec.path[0], set()).add(spec.path[1])
+    return known
+
+
+def _unknown(where: str, key: str, known: set[str]) -> SettingsError:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(sorted(known))}"
+    return SettingsError(where, f"unknown setting{hint}")
+
+
+def _refuse_unknown_keys(document: Mapping[str, Any], config_file: Path | None) -> None:
+    known = _known_keys()
+    for key, value in document.items():
+        if key not in known[""]:
+            raise _unknown(f"{config_file}: {key}", key, known[""])
+        if key in known and key != "":
+            if not isinstance(value, Mapping):
+                raise SettingsError(f"{config_file}: {key}", "expected a table")
+            for inner in value:
+                if inner not in known[key]:
+                    raise _unknown(f"{config_file}: {key}.{inner}", inner, known[key])
+        elif key != "servers" and isinstance(value, Mapping):
+            raise SettingsError(f"{config_file}: {key}", "expected a value, not a table")
+
+
+def _refuse_unknown_env(env: Mapping[str, str], servers: tuple[AsteriskServer, ...]) -> None:
+    known = {spec.env for spec in FIELDS}
+    known |= {server_env(s.name, key) for s in servers for key in SERVER_ENV_KEYS}
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name.startswith(IGNORED_ENV_PREFIX):
+            continue
+        if name not in known:
+            raise _unknown(name, name, known)
 
 
 def _assemble(
@@ -328,30 +185,46 @@ def _assemble(
     )
 
 
-def _servers(raw: object, config_file: Path | None) -> tuple[AsteriskServer, ...]:
+def _servers(
+    raw: object, config_file: Path | None, env: Mapping[str, str]
+) -> tuple[AsteriskServer, ...]:
     if not isinstance(raw, list):
         raise SettingsError(f"{config_file}: servers", "expected an array of tables [[servers]]")
-    servers = []
-    for index, table in enumerate(raw):
-        where = f"{config_file}: servers[{index}]"
-        if not isinstance(table, dict):
-            raise SettingsError(where, "expected a table")
-        kwargs: dict[str, Any] = {}
-        for key, value in table.items():
-            parser = _SERVER_PARSERS.get(key)
-            if parser is None:
-                raise SettingsError(f"{where}.{key}", "unknown server setting")
-            try:
-                kwargs[key] = parser(str(value))
-            except ValueError as exc:
-                raise SettingsError(f"{where}.{key}", str(exc)) from None
-        if "name" not in kwargs:
-            raise SettingsError(f"{where}.name", "missing")
-        servers.append(AsteriskServer(**kwargs))
+    servers = tuple(_server(table, f"{config_file}: servers[{i}]", env) for i, table in
+                    enumerate(raw))  # fmt: skip
     names = [s.name for s in servers]
     if len(set(names)) != len(names):
         raise SettingsError(f"{config_file}: servers", "server names must be unique")
-    return tuple(servers)
+    return servers
+
+
+def _server(table: object, where: str, env: Mapping[str, str]) -> AsteriskServer:
+    if not isinstance(table, dict):
+        raise SettingsError(where, "expected a table")
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        parser = SERVER_PARSERS.get(key)
+        if parser is None:
+            raise _unknown(f"{where}.{key}", key, set(SERVER_PARSERS))
+        try:
+            kwargs[key] = parser(str(value))
+        except ValueError as exc:
+            raise SettingsError(f"{where}.{key}", str(exc)) from None
+    if "name" not in kwargs:
+        raise SettingsError(f"{where}.name", "missing")
+    for key in SERVER_ENV_KEYS:
+        variable = server_env(kwargs["name"], key)
+        if variable in env:
+            try:
+                kwargs[key] = SERVER_PARSERS[key](env[variable])
+            except ValueError as exc:
+                raise SettingsError(variable, str(exc)) from None
+    required = ["ami_secret"] + (["ari_password"] if kwargs.get("driver") == "ari" else [])
+    for key in required:
+        if key not in kwargs:
+            variable = server_env(kwargs["name"], key)
+            raise SettingsError(f"{where}.{key}", f"missing (set it here or in {variable})")
+    return AsteriskServer(**kwargs)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

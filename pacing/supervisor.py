@@ -7,6 +7,12 @@ exactly one instance at a time: the one holding its pacer lease in PostgreSQL. E
 over once the lease expires, within seconds), starts a :class:`CampaignRunner` for each campaign
 it holds and stops the runners of campaigns it lost or that left ``running``.
 
+``runners`` holds exactly the campaigns this instance paces now: a runner leaves it when its
+campaign is paused, stopped or completed, or when another instance holds the lease, and
+``on_leave(campaign_id)`` is called (the metrics forget the campaign's series, so a campaign is
+exported by one instance at a time and nothing of a paused campaign stays frozen). The guard
+trip that paused a campaign is kept in ``trips`` for diagnostics until it runs here again.
+
 Runners live in a :class:`asyncio.TaskGroup` owned by :meth:`Supervisor.run`; nothing is left
 behind when it is cancelled. A runner that crashes is logged and restarted on the next round
 rather than taking the whole service down.
@@ -20,6 +26,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from pacing.guards import Trip
 from pacing.ports import Pacers, Result, Store, Switch
 from pacing.runner import CampaignRunner
 
@@ -37,6 +44,7 @@ class Supervisor:
         *,
         clock: Callable[[], float],
         hold: Callable[[], str | None] = lambda: None,
+        on_leave: Callable[[int], None] = lambda _campaign_id: None,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         tick_s: float = 0.25,
         interval_s: float = 1.0,
@@ -48,7 +56,9 @@ class Supervisor:
         self._clock = clock
         self._tick_s = tick_s
         self._interval_s = interval_s
+        self._on_leave = on_leave
         self.runners: dict[int, CampaignRunner] = {}
+        self.trips: dict[int, Trip] = {}
         self.wall = wall
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._poked = asyncio.Event()
@@ -83,29 +93,50 @@ class Supervisor:
 
     async def _round(self, group: asyncio.TaskGroup) -> None:
         running = set(await self._pacers.running_campaigns())
+        held: set[int] = set()
         for campaign_id in running:
-            task = self._tasks.get(campaign_id)
             if not await self._pacers.acquire(campaign_id):
-                if task is not None:
-                    task.cancel()
                 continue
+            held.add(campaign_id)
+            task = self._tasks.get(campaign_id)
             if task is None or task.done():
-                runner = self.runners.get(campaign_id) or CampaignRunner(
-                    campaign_id,
-                    self._store,
-                    self._switch,
-                    clock=self._clock,
-                    wall=self.wall,
-                    hold=self._hold,
-                    tick_s=self._tick_s,
+                self._tasks[campaign_id] = group.create_task(
+                    self._guarded(self._runner(campaign_id))
                 )
-                self.runners[campaign_id] = runner
-                self._tasks[campaign_id] = group.create_task(self._guarded(runner))
         for campaign_id, task in list(self._tasks.items()):
-            if campaign_id not in running or task.done():
+            if campaign_id not in held or task.done():
                 task.cancel()
                 del self._tasks[campaign_id]
                 await self._pacers.release(campaign_id)
+        for campaign_id in [c for c in self.runners if c not in held]:
+            self._leave(campaign_id)
+
+    def _runner(self, campaign_id: int) -> CampaignRunner:
+        """The campaign's runner: the one that crashed last round (state kept), or a new one."""
+        runner = self.runners.get(campaign_id)
+        if runner is None:
+            runner = CampaignRunner(
+                campaign_id,
+                self._store,
+                self._switch,
+                clock=self._clock,
+                wall=self.wall,
+                hold=self._hold,
+                tick_s=self._tick_s,
+            )
+            self.runners[campaign_id] = runner
+            self.trips.pop(campaign_id, None)
+        return runner
+
+    def _leave(self, campaign_id: int) -> None:
+        """The campaign is no longer paced here (paused, stopped, completed, or paced elsewhere)."""
+        runner = self.runners.pop(campaign_id)
+        if runner.status.trip is not None:
+            self.trips[campaign_id] = runner.status.trip
+        try:
+            self._on_leave(campaign_id)
+        except Exception:  # a listener (the metrics) must not stop supervision
+            log.warning("on_leave failed", exc_info=True)
 
     async def _guarded(self, runner: CampaignRunner) -> None:
         try:

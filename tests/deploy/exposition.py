@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from gateway.metrics import Metrics
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", re.MULTILINE)
-_DIALER_NAME = re.compile(r"\bdialer_[a-z0-9_]+\b")
+_DIALER_NAME = re.compile(r"\b(?:dialer|process)_[a-z0-9_]+\b")
 
 
 def exercise(metrics: Metrics) -> None:
@@ -27,11 +27,14 @@ def exercise(metrics: Metrics) -> None:
     metrics.pacing_tick(1_800_000_000.0, 0.003)
     metrics.campaign_state("c1", "running")
     metrics.caller_ids("c1", {"active": 3, "resting": 1})
-    metrics.guard_tripped("c1", "abandon_rate")
+    metrics.guard_tripped("abandon_rate")
     metrics.link_state("ast1", "ami", "ready")
     metrics.link_state("ast1", "ari", "backoff")
     metrics.link_reconnected("ast1", "ari")
     metrics.link_rtt("ast1", "ami", 0.002)
+    metrics.campaign_info("c1", "Spring renewals")
+    metrics.campaigns({"running": 1})
+    metrics.call_originated("+15551234567", "ast1")  # refused: counted as dropped
 
 
 def exposed_names() -> set[str]:
@@ -43,5 +46,5 @@ def exposed_names() -> set[str]:
 
 
 def promql_names(expr: str) -> set[str]:
-    """The ``dialer_*`` metric names a PromQL expression refers to."""
+    """The ``dialer_*`` and ``process_*`` metric names a PromQL expression refers to."""
     return set(_DIALER_NAME.findall(expr))

@@ -138,10 +138,10 @@ def test_expectations_come_from_the_gateway_settings(tmp_path: Path) -> None:
     config = tmp_path / "dialer.toml"
     config.write_text(
         "[[servers]]\n"
-        'name = "ast1"\nami_username = "gw"\nari_app = "dialer"\n'
+        'name = "ast1"\nami_username = "gw"\nari_app = "dialer"\nami_secret = "s1"\n'
         'trunk = "PJSIP/{number}@carrier-b"\n'
         "[[servers]]\n"
-        'name = "ast2"\ntrunk = "PJSIP/{number}@carrier-a"\n'
+        'name = "ast2"\ntrunk = "PJSIP/{number}@carrier-a"\nami_secret = "s2"\n'
     )
     expect = expectations_from_settings(config, ["sales"])
     assert expect.ami_users == ("dialer", "gw")

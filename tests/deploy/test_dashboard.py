@@ -77,15 +77,40 @@ def test_the_noc_topics_have_panels() -> None:
         assert topic in titles, topic
 
 
-def test_panel_ids_are_unique_and_every_panel_uses_the_provisioned_datasource() -> None:
+def test_panel_ids_are_unique_and_every_panel_uses_the_datasource_variable() -> None:
     source = load_yaml(PROVISIONING / "datasources" / "prometheus.yml")["datasources"][0]
-    all_panels = list(panels(dashboard()["panels"]))
+    board = dashboard()
+    all_panels = list(panels(board["panels"]))
     ids = [p["id"] for p in all_panels]
     assert len(ids) == len(set(ids))
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == source["type"] == "prometheus"
     for panel in all_panels:
         if panel["type"] != "row":
-            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+    for item in [*board["templating"]["list"][1:], *board["annotations"]["list"]]:
+        assert item["datasource"]["uid"] == "${datasource}", item["name"]
+    # No fixed uid anywhere: the dashboard imports into a Grafana whose Prometheus has any uid.
+    assert '"uid": "prometheus"' not in DASHBOARD.read_text()
     assert source["url"] == "http://prometheus:9090"
+
+
+def test_campaigns_show_by_name() -> None:
+    board = dashboard()
+    campaign = next(v for v in board["templating"]["list"] if v["name"] == "campaign")
+    assert "dialer_campaign_info" in campaign["definition"]
+    assert "(?<text>" in campaign["regex"]
+    assert "(?<value>" in campaign["regex"]
+    for panel in panels(board["panels"]):
+        for target in panel.get("targets", []):
+            legend = target.get("legendFormat", "")
+            assert "{{campaign}}" not in legend, panel["title"]
+            if "{{name}}" in legend or panel["title"] == "Campaign state":
+                assert "group_left (name)" in target["expr"], panel["title"]
+                assert "dialer_campaign_info" in target["expr"], panel["title"]
 
 
 def test_the_provider_loads_the_directory_compose_mounts() -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from gateway.metric_labels import LabelGuard, display_name
 from gateway.metrics import Metrics, UnboundedLabel, cause_class
 from pacing.outcomes import Outcome
 from tests.deploy.exposition import exercise, exposed_names
@@ -17,8 +18,8 @@ def metrics() -> Metrics:
     return Metrics(CollectorRegistry())
 
 
-def value(m: Metrics, name: str, **labels: str) -> float | None:
-    return m.registry.get_sample_value(name, labels)
+def value(m: Metrics, metric: str, **labels: str) -> float | None:
+    return m.registry.get_sample_value(metric, labels)
 
 
 def test_originated_and_finished_are_counted_by_campaign_server_and_outcome(
@@ -111,12 +112,22 @@ def test_abandon_rates_pacing_and_tick(metrics: Metrics) -> None:
         ("server", "555.123.4567"),
     ],
 )
-def test_unbounded_label_values_are_refused(metrics: Metrics, label: str, bad: str) -> None:
+def test_unbounded_label_values_are_dropped_and_counted(
+    metrics: Metrics, label: str, bad: str
+) -> None:
     args = {"campaign": "c1", "server": "ast1", label: bad}
-    with pytest.raises(UnboundedLabel) as caught:
-        metrics.call_originated(args["campaign"], args["server"])
-    assert caught.value.label == label
+    metrics.call_originated(args["campaign"], args["server"])  # never raises
     assert "dialer_calls_originated_total{" not in generate_latest(metrics.registry).decode()
+    dropped = {"label": label, "reason": "malformed" if " " in bad or "@" in bad or "+" in bad
+               or len(bad) in (0, 65) else "phone_number"}  # fmt: skip
+    assert value(metrics, "dialer_metrics_dropped_total", **dropped) == 1
+    assert metrics.dropped() == 1
+
+
+def test_the_guard_itself_names_the_refused_label() -> None:
+    with pytest.raises(UnboundedLabel) as caught:
+        LabelGuard().check("campaign", "+15551234567")
+    assert (caught.value.label, caught.value.kind) == ("campaign", "malformed")
 
 
 @pytest.mark.parametrize(
@@ -132,17 +143,18 @@ def test_unbounded_label_values_are_refused(metrics: Metrics, label: str, bad: s
 )
 def test_fixed_vocabularies_are_enforced(metrics: Metrics, call: object, label: str) -> None:
     assert callable(call)
-    with pytest.raises(UnboundedLabel) as caught:
-        call(metrics)
-    assert caught.value.label == label
+    call(metrics)
+    assert value(metrics, "dialer_metrics_dropped_total", label=label, reason="vocabulary") == 1
 
 
 def test_free_labels_are_capped_and_forget_frees_a_slot() -> None:
     metrics = Metrics(CollectorRegistry(), max_label_values=2)
     metrics.call_originated("c1", "ast1")
     metrics.campaign_state("c2", "ready")
-    with pytest.raises(UnboundedLabel, match="more than 2 values"):
-        metrics.call_originated("c3", "ast1")
+    metrics.call_originated("c3", "ast1")  # past the bound: dropped and counted
+    assert value(metrics, "dialer_calls_originated_total", campaign="c3", server="ast1") is None
+    assert value(metrics, "dialer_metrics_dropped_total", label="campaign", reason="bound") == 1
+    assert metrics.exported_campaigns() == ["c1", "c2"]
     metrics.forget_campaign("c1")
     assert value(metrics, "dialer_calls_originated_total", campaign="c1", server="ast1") is None
     metrics.call_originated("c3", "ast1")
@@ -157,6 +169,31 @@ def test_forget_campaign_removes_every_series_of_it(metrics: Metrics) -> None:
     assert 'campaign="c1"' not in text
     assert 'campaign="c2"' in text
     assert 'server="ast1"' in text  # link series stay
+
+
+def test_campaign_info_carries_the_name_and_follows_a_rename(metrics: Metrics) -> None:
+    metrics.campaign_info("7", "Spring renewals")
+    metrics.campaign_info("7", "Spring renewals, wave 2")
+    assert value(metrics, "dialer_campaign_info", campaign="7", name="Spring renewals") is None
+    assert value(metrics, "dialer_campaign_info", campaign="7", name="Spring renewals, wave 2") == 1
+    metrics.forget_campaign("7")
+    assert 'campaign="7"' not in generate_latest(metrics.registry).decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("a\nb\tc", "a b c"), ("", "-"), ("x" * 80, "x" * 64), ("  Été  ", "Été")],
+)
+def test_display_name_is_one_printable_bounded_line(name: str, shown: str) -> None:
+    assert display_name(name) == shown
+
+
+def test_campaigns_by_state_and_the_process_collector(metrics: Metrics) -> None:
+    metrics.campaigns({"running": 3, "paused": 1})
+    assert value(metrics, "dialer_campaigns", state="running") == 3
+    assert value(metrics, "dialer_campaigns", state="stopped") == 0
+    assert value(metrics, "process_resident_memory_bytes") is not None
+    assert value(metrics, "process_open_fds") is not None
 
 
 def test_short_numeric_campaign_ids_are_accepted(metrics: Metrics) -> None:

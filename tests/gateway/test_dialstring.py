@@ -63,7 +63,9 @@ def test_a_bad_template_stops_the_settings_load_naming_it(tmp_path: Path) -> Non
         load_settings({}, config)
     assert caught.value.name.endswith("servers[0].trunk")
     assert "{digits}" in str(caught.value)
-    config.write_text('[[servers]]\nname = "pbx1"\ntrunk = "PJSIP/{national}@carrier-a"\n')
+    config.write_text(
+        '[[servers]]\nname = "pbx1"\nami_secret = "s"\ntrunk = "PJSIP/{national}@carrier-a"\n'
+    )
     assert load_settings({}, config).servers[0].trunk == "PJSIP/{national}@carrier-a"
 
 
