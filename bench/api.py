@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api import formats
 from control_api.app import build_api
 from control_api.context import ApiContext
+from control_api.serving import ApiRunner
 from dialer.control_cli import open_engine
 from dialer.heap import freeze_startup_heap
 from gateway.campaigns import campaigns, records
@@ -211,7 +212,7 @@ async def bench_api(engine: AsyncEngine, cid: int, requests: int) -> dict[str, f
     ctx = ApiContext(engine, StaticRuntime(), lambda: datetime.now(UTC))
     root = web.Application()
     root.add_subapp("/v1", build_api(ctx, send_webhooks=False))
-    runner = web.AppRunner(root, access_log=None)
+    runner = ApiRunner(root, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

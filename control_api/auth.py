@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,15 +98,28 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
     )
 
 
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*)")
+MAX_TOKEN = 512
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer <b64token>`` header (RFC 6750 grammar), or
+    :class:`Unauthorized`. The reply never quotes the header."""
+    if header is None or not header.strip():
+        raise Unauthorized("a bearer token is required")
+    if len(header) > MAX_TOKEN + 16:
+        raise Unauthorized(f"the bearer token is longer than {MAX_TOKEN} characters")
+    found = _BEARER.fullmatch(header)
+    if found is None:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return found.group(1)
+
+
 async def authenticate(
     engine: AsyncEngine, header: str | None, bootstrap: Secret | None
 ) -> Principal:
     """The principal for an ``Authorization: Bearer …`` header, or :class:`Unauthorized`."""
-    if header is None or not header.startswith("Bearer "):
-        raise Unauthorized("a bearer token is required")
-    token = header[len("Bearer ") :].strip()
-    if not token:
-        raise Unauthorized("a bearer token is required")
+    token = bearer_token(header)
     if bootstrap is not None and hmac.compare_digest(token.encode(), bootstrap.reveal().encode()):
         return Principal("bootstrap", Role.ADMIN)
     found = await tokens.holder(engine, token)

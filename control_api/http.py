@@ -82,6 +82,8 @@ def problem(status: int, title: str, detail: str, **extra: object) -> web.Respon
     response = web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
     if status == 503:
         response.headers["Retry-After"] = str(extra.get("retry_after_s", 1))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
     return response
 
 
@@ -115,7 +117,10 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(exc.status, exc.reason, exc.text or exc.reason)
+        response = problem(exc.status, exc.reason, exc.text or exc.reason)
+        if "Allow" in exc.headers:  # 405: the methods the path does accept
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
         if unavailable(exc):
             event(log, "database unavailable", logging.WARNING, path=request.path, error=repr(exc))

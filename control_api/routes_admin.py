@@ -30,7 +30,10 @@ NUMBER_UPDATE = Schema("NumberUpdate", NUMBER_FIELDS)
 NUMBER = Reply(
     "CallerIdNumber", (Field("id", "integer"), Field("number", "string"), *NUMBER_FIELDS)
 )
-POOL = Schema("Pool", (Field("number_ids", "array", True, items="integer"),))
+POOL = Schema(
+    "Pool",
+    (Field("number_ids", "array", True, items="integer", minimum=1, maximum=2**63 - 1),),
+)
 DNC = Schema(
     "DncEntry",
     (
@@ -59,7 +62,8 @@ WEBHOOK = Reply(
 TOKEN_CREATE = Schema(
     "TokenCreate",
     (
-        Field("name", "string", True, min_length=1, max_length=128),
+        # 64: the name is also the audit entry's entity_id (VARCHAR(64))
+        Field("name", "string", True, min_length=1, max_length=64),
         Field("role", "string", True, enum=tuple(Role)),
     ),
 )

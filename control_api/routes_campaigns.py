@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api import bodies, formats
@@ -159,11 +161,11 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _upload(call: Call) -> tuple[str, bytes]:
-    request, limit = call.request, call.ctx.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
-    if request.content_type == "multipart/form-data":
+async def _form_file(request: web.Request, limit: int) -> tuple[str, bytes]:
+    """The first file part of a ``multipart/form-data`` body."""
+    if not parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary"):
+        raise UnsupportedMedia("multipart/form-data needs a boundary parameter")
+    try:
         form = await request.multipart()
         async for part in form:
             if isinstance(part, BodyPartReader) and part.filename is not None:
@@ -173,7 +175,17 @@ async def _upload(call: Call) -> tuple[str, bytes]:
                 except sheets.SheetError as exc:
                     raise UnsupportedMedia(str(exc)) from None
                 return kind, await _read_part(part, limit)
-        raise Invalid("file", "the form has no file part")
+    except (ValueError, AssertionError, HttpProcessingError) as exc:  # a broken multipart body
+        raise Invalid("file", f"the multipart body is malformed ({type(exc).__name__})") from None
+    raise Invalid("file", "the form has no file part")
+
+
+async def _upload(call: Call) -> tuple[str, bytes]:
+    request, limit = call.request, call.ctx.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
+    if request.content_type == "multipart/form-data":
+        return await _form_file(request, limit)
     try:
         kind = sheets.kind_of(request.content_type, None)
     except sheets.SheetError as exc:

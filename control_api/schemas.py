@@ -70,9 +70,15 @@ class Field:
                 schema["maximum"] = self.maximum
             return schema
         if self.kind == "array":
-            item = Field("item", self.items, max_length=self.max_length)._base()
+            item = self._item("item")._base()
             return {"type": "array", "items": item, "maxItems": 100}
         return {"type": self.kind}
+
+    def _item(self, name: str) -> Field:
+        """An array's item: the array's length and bounds apply to each item."""
+        return Field(
+            name, self.items, max_length=self.max_length, minimum=self.minimum, maximum=self.maximum
+        )
 
     def parse(self, value: object) -> object:
         if value is None:
@@ -142,7 +148,7 @@ def _has_nul(value: object) -> bool:
 def _array(field: Field, value: object) -> list[object]:
     if not isinstance(value, list) or len(value) > 100:
         raise Invalid(field.name, "must be an array of at most 100 items")
-    item = Field(field.name, field.items, max_length=field.max_length)
+    item = field._item(field.name)
     return [item.parse(v) for v in value]
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api.app import build_api
 from control_api.console import console_app
 from control_api.context import ApiContext
+from control_api.serving import ApiRunner
 from dialer.health import add_health_routes
 from dialer.instances import Instances
 from dialer.live import LiveRuntime
@@ -211,7 +212,7 @@ class Service:
         return app
 
     async def _serve_http(self, stack: contextlib.AsyncExitStack, app: web.Application) -> int:
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        runner = ApiRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, self.settings.http.host, self.settings.http.port)

@@ -15,12 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api.app import build_api
 from control_api.context import ApiContext
+from control_api.serving import ApiRunner
 from gateway.campaigns.runtime import StaticRuntime
 from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
 from gateway.settings import Secret
 
 BOOTSTRAP = "bootstrap-secret-for-tests"
+
+
+class ApiTestServer(TestServer):
+    """A test server that serves like the product: :class:`control_api.serving.ApiRunner`."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return ApiRunner(self.app, **kwargs)
 
 
 async def always_reachable(url: str) -> bool:
@@ -81,5 +89,5 @@ async def api(engine: AsyncEngine) -> AsyncIterator[Api]:
     root = web.Application()
     root.add_subapp("/v1", build_api(ctx, send_webhooks=False))
     tokens, names = await make_tokens(engine)
-    async with TestClient(TestServer(root, port=0)) as client:
+    async with TestClient(ApiTestServer(root, port=0)) as client:
         yield Api(client, runtime, engine, tokens, names)
