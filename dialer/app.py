@@ -138,6 +138,7 @@ class Service:
             hold=lambda: None if writer.healthy else "attempt results cannot be written",
             on_leave=lambda campaign_id: metrics.forget_campaign(str(campaign_id)),
             tick_s=self.settings.tick_interval_s,
+            link_outage_limit_s=self.settings.link_outage_limit_s,
         )
         instances = Instances(
             engine,

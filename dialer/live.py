@@ -77,6 +77,10 @@ class LiveRuntime:
     async def agents_logged_in(self, queue: str) -> int:
         return self._dialer.agents(queue).logged_in
 
+    async def asterisk_links(self) -> tuple[int, int]:
+        capacity = self._dialer.capacity()
+        return capacity.healthy, len(capacity.servers)
+
     async def schedule_open(self, campaign: CampaignView) -> bool:
         if not campaign.schedule:
             return True

@@ -188,6 +188,14 @@ FIELDS: tuple[Field, ...] = (
         "Seconds between two pacing decisions of a running campaign.",
     ),
     Field(
+        "DIALER_LINK_OUTAGE_LIMIT",
+        ("link_outage_limit_s",),
+        _positive_float,
+        "60",
+        "Seconds without any Asterisk link after which a running campaign pauses; a shorter "
+        "outage only holds new calls, and dialling continues once a link is back.",
+    ),
+    Field(
         "DIALER_INSTANCE_ID",
         ("instance_id",),
         _text,

@@ -72,8 +72,10 @@ class GuardInputs:
     mos: float | None = None  # estimated MOS over recent answered calls
     mos_samples: int = 0
     write_failures: int = 0  # consecutive failures to record an attempt
-    links_up: int = 1  # Asterisk servers with a working link
+    links_up: int = 1  # Asterisk servers with a working (and reconciled) link
     links_total: int = 1
+    links_down_s: float = 0.0  # how long no server has had a working link
+    link_outage_limit_s: float = 60.0  # longer than this, the campaign pauses
     watching: bool = False  # inside the watch window after a resume
 
 
@@ -127,13 +129,40 @@ def logging_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
     return Trip(ReasonCategory.LOGGING, "attempt_log", text)
 
 
+def links_down(inputs: GuardInputs) -> bool:
+    """No Asterisk server has a working link (a pool with no server configured is not down)."""
+    return inputs.links_total > 0 and inputs.links_up == 0
+
+
+def link_hold(inputs: GuardInputs) -> str | None:
+    """Why no call may be placed while every link is down, short of the outage limit.
+
+    A link loss holds dialling (the runner places nothing, calls in flight are reconciled when
+    the link returns) and dialling continues by itself once a link is back; only an outage
+    longer than the limit pauses the campaign (:func:`link_guard`).
+    """
+    if not links_down(inputs) or inputs.links_down_s >= inputs.link_outage_limit_s:
+        return None
+    return (
+        f"no Asterisk link for {inputs.links_down_s:.1f} s: holding new calls until a link is"
+        f" back and reconciled (the campaign pauses after {inputs.link_outage_limit_s:g} s)"
+    )
+
+
 def link_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
-    """Every Asterisk link is down."""
+    """Every Asterisk link has been down for longer than the outage limit."""
     del t
-    if inputs.links_total > 0 and inputs.links_up == 0:
-        text = f"all {inputs.links_total} Asterisk servers are unreachable"
-        return Trip(ReasonCategory.PROCESS_FAILURE, "asterisk_links", text)
-    return None
+    if not links_down(inputs) or inputs.links_down_s < inputs.link_outage_limit_s:
+        return None
+    n = inputs.links_total
+    text = (
+        f"{'the Asterisk server has' if n == 1 else f'all {n} Asterisk servers have'} been "
+        f"unreachable for {inputs.links_down_s:.0f} s (limit {inputs.link_outage_limit_s:g} s):"
+        " check that Asterisk is running, that its AMI port (and ARI for driver 'ari') answers"
+        " from this gateway with the configured credentials, and the network between them;"
+        " calls in flight are reconciled when the link returns, then resume"
+    )
+    return Trip(ReasonCategory.PROCESS_FAILURE, "asterisk_links", text)
 
 
 GUARDS = (abandon_guard, logging_guard, link_guard, quality_guard, answer_rate_guard)

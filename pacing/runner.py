@@ -14,10 +14,12 @@ after the outcome is stored); they leave the in-flight set and feed the estimato
 
 Before placing anything the runner checks the campaign's calling windows (evaluated at most every
 30 s: holiday tables are not free) and the guards (:mod:`pacing.guards`: abandon rate about to
-breach the target, answer-rate collapse, estimated MOS too low, every Asterisk link down), with
-the tighter thresholds during the watch window after a resume; a tripped guard pauses the
-campaign with its reason. At start the rolling windows are seeded from the last 30 days of
-settled attempts, so a restart does not forget the abandon history.
+breach the target, answer-rate collapse, estimated MOS too low, every Asterisk link down for
+longer than the outage limit), with the tighter thresholds during the watch window after a
+resume; a tripped guard pauses the campaign with its reason. A shorter link outage only holds
+new calls (``status.held``) and dialling continues by itself once a link is back. At start the
+rolling windows are seeded from the last 30 days of settled attempts, so a restart does not
+forget the abandon history.
 
 The runner stops placing calls the moment the campaign is no longer ``running`` (pause, stop,
 force complete), and completes the campaign when nothing in it can ever be dialled again.
@@ -34,7 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pacing.guards import GuardInputs, Trip, evaluate
+from pacing.guards import GuardInputs, Trip, evaluate, link_hold
 from pacing.outcomes import Outcome
 from pacing.policies import decide
 from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
@@ -73,8 +75,11 @@ class CampaignRunner:
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         hold: Callable[[], str | None] = lambda: None,
         tick_s: float = 0.25,
+        link_outage_limit_s: float = 60.0,
     ) -> None:
         self.campaign_id = campaign_id
+        self._link_outage_limit_s = link_outage_limit_s
+        self._links_down_since: float | None = None  # no server has had a working link since
         self._wall = wall
         self._hold = hold
         self._schedule_checked = -1e18
@@ -184,11 +189,15 @@ class CampaignRunner:
         self.status.held = self._hold() or self._closed(view)
         if self.status.held is not None:
             return decision
-        trip = self._guard(view, snapshot, now)
+        inputs = self._guard_inputs(view, snapshot, now)
+        trip = evaluate(inputs)
         if trip is not None:
             self.status.trip = trip
             await self._store.pause(self.campaign_id, trip.category.value,
                                     f"{trip.guard}: {trip.text}")  # fmt: skip
+            return decision
+        self.status.held = link_hold(inputs)  # a short outage holds; it never pauses
+        if self.status.held is not None:
             return decision
         if decision.calls > 0:
             await self._place(view, decision)
@@ -209,14 +218,23 @@ class CampaignRunner:
             self.status.schedule = state.detail + ("" if state.open else opens)
         return None if self._schedule_open else f"outside schedule: {self.status.schedule}"
 
-    def _guard(self, view: CampaignView, snapshot: PacingSnapshot, now: float) -> Trip | None:
+    def _guard_inputs(
+        self, view: CampaignView, snapshot: PacingSnapshot, now: float
+    ) -> GuardInputs:
         up, total = self._switch.links()
+        if total > 0 and up == 0:
+            if self._links_down_since is None:
+                self._links_down_since = now
+        else:
+            self._links_down_since = None
+        down_s = 0.0 if self._links_down_since is None else now - self._links_down_since
         mos = sum(self._mos) / len(self._mos) if self._mos else None
         watching = view.watch_until is not None and now < view.watch_until
-        return evaluate(GuardInputs(
+        return GuardInputs(
             stats=snapshot.stats, abandon_target=view.config.abandon_target, mos=mos,
-            mos_samples=len(self._mos), links_up=up, links_total=total, watching=watching,
-        ))  # fmt: skip
+            mos_samples=len(self._mos), links_up=up, links_total=total, links_down_s=down_s,
+            link_outage_limit_s=self._link_outage_limit_s, watching=watching,
+        )  # fmt: skip
 
     async def _place(self, view: CampaignView, decision: Decision) -> None:
         if await self._store.caller_ids_available(self.campaign_id) == 0:

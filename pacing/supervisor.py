@@ -48,8 +48,10 @@ class Supervisor:
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         tick_s: float = 0.25,
         interval_s: float = 1.0,
+        link_outage_limit_s: float = 60.0,
     ) -> None:
         self._hold = hold
+        self._link_outage_limit_s = link_outage_limit_s
         self._store = store
         self._switch = switch
         self._pacers = pacers
@@ -123,6 +125,7 @@ class Supervisor:
                 wall=self.wall,
                 hold=self._hold,
                 tick_s=self._tick_s,
+                link_outage_limit_s=self._link_outage_limit_s,
             )
             self.runners[campaign_id] = runner
             self.trips.pop(campaign_id, None)

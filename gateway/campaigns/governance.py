@@ -130,6 +130,7 @@ async def checklist(
     open_now = await runtime.schedule_open(view(campaign))
     numbers = await runtime.callerids_available(cid)
     agents = await runtime.agents_logged_in(campaign.queue)
+    links_up, links_total = await runtime.asterisk_links()
     reachable = await asyncio.gather(*(probe(u) for u in urls))
     down = [u for u, ok in zip(urls, reachable, strict=True) if not ok]
     return {
@@ -137,7 +138,23 @@ async def checklist(
         "callerids_available": {"ok": numbers > 0, "count": numbers},
         "agents_logged_in": {"ok": agents > 0, "count": agents},
         "webhooks_reachable": {"ok": not down, "targets": len(urls), "unreachable": down},
-    }
+        "asterisk_links": {"ok": links_total == 0 or links_up > 0, "up": links_up,
+                           "total": links_total},
+    }  # fmt: skip
+
+
+def _refusal(items: Mapping[str, Mapping[str, object]]) -> str:
+    """The 409's detail: which checklist items failed, and for a link outage what it means."""
+    failed = [name for name, item in items.items() if not item["ok"]]
+    text = f"the resume checklist failed: {', '.join(failed)}"
+    if "asterisk_links" in failed:
+        links = items["asterisk_links"]
+        text += (
+            f"; no Asterisk link is up ({links['up']} of {links['total']} servers reachable), so"
+            " the campaign could place no call; resume once a link is back (the diagnostics say"
+            " which server is down)"
+        )
+    return text
 
 
 async def resume(
@@ -159,7 +176,7 @@ async def resume(
         )
     items = await checklist(engine, runtime, probe, current)
     if not all(item["ok"] for item in items.values()):
-        raise Conflict("the resume checklist failed", checklist=items)
+        raise Conflict(_refusal(items), checklist=items)
     controlled = _controlled(options, now)
     extra: dict[str, object] = {
         "controlled_until": controlled["until"] if controlled else None,

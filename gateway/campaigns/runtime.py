@@ -37,6 +37,10 @@ class CampaignView:
 class Runtime(Protocol):
     async def agents_logged_in(self, queue: str) -> int: ...
 
+    async def asterisk_links(self) -> tuple[int, int]:
+        """Asterisk servers with a working, reconciled link, and servers configured."""
+        ...
+
     async def diagnostics(
         self, campaign_id: int, record_id: int | None
     ) -> Mapping[str, object]: ...
@@ -56,12 +60,16 @@ class StaticRuntime:
     agents: int = 1
     open_now: bool = True
     callerids: int = 1
+    links: tuple[int, int] = (1, 1)
     why: Mapping[str, object] = field(default_factory=lambda: {"dialer": "not running"})
     changes: list[tuple[int, str]] = field(default_factory=list)
 
     async def agents_logged_in(self, queue: str) -> int:
         del queue
         return self.agents
+
+    async def asterisk_links(self) -> tuple[int, int]:
+        return self.links
 
     async def diagnostics(self, campaign_id: int, record_id: int | None) -> Mapping[str, object]:
         return {"campaign_id": campaign_id, "record_id": record_id, **self.why}

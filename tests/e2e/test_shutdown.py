@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from asterisk_sim import SimAsterisk, SimConfig
+from tests.dbutil import blank_database
 
 DIALER = [sys.executable, "-m", "dialer.cli"]
 
@@ -64,9 +65,20 @@ async def _links_up(port: int, links: set[str]) -> None:
 @pytest.mark.db
 @pytest.mark.parametrize("driver", ["ami", "ari"])
 async def test_sigterm_exits_0_with_either_driver(
-    tmp_path: Path, database_url: str, driver: str
+    tmp_path: Path, database_server_url: str, driver: str
 ) -> None:
     config = SimConfig.demo(agents=2, seed=5, ami_port=0, ari_port=0)
+    # a database of its own: campaigns and attempts other tests left would be picked up
+    with blank_database(database_server_url) as database_url:
+        code, output = await _serve_and_stop(tmp_path, config, database_url, driver)
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert "UnboundedLabel" not in output
+
+
+async def _serve_and_stop(
+    tmp_path: Path, config: SimConfig, database_url: str, driver: str
+) -> tuple[int | None, str]:
     async with SimAsterisk(config) as sim:
         env = {
             **os.environ,
@@ -93,7 +105,4 @@ async def test_sigterm_exits_0_with_either_driver(
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    output = "".join(seen) + rest.decode()
-    assert code == 0, output
-    assert "Traceback" not in output
-    assert "UnboundedLabel" not in output
+    return code, "".join(seen) + rest.decode()

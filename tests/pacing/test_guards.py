@@ -8,7 +8,7 @@ import pytest
 
 from pacing.callerid import Blocked, Unavailable
 from pacing.diagnostics import Blocker, DiagnosticsInput, diagnose
-from pacing.guards import GuardInputs, ReasonCategory, evaluate
+from pacing.guards import GuardInputs, ReasonCategory, evaluate, link_hold
 from pacing.schedule import ClosedReason, WindowState
 from pacing.snapshot import Decision, DecisionReason, RollingStats, WindowCounts
 
@@ -58,12 +58,21 @@ def stats(hour: WindowCounts = FINE.hour, day: WindowCounts = FINE.day) -> Rolli
         ),
         (GuardInputs(FINE, write_failures=3), "attempt_log", ReasonCategory.LOGGING),
         (GuardInputs(FINE, write_failures=1, watching=True), "attempt_log", ReasonCategory.LOGGING),
+        # every link down: a hold, not a pause, until the outage outlasts the limit
+        (GuardInputs(FINE, links_up=0, links_total=2), None, None),
+        (GuardInputs(FINE, links_up=0, links_total=2, links_down_s=59.9), None, None),
         (
-            GuardInputs(FINE, links_up=0, links_total=2),
+            GuardInputs(FINE, links_up=0, links_total=2, links_down_s=60.0),
             "asterisk_links",
             ReasonCategory.PROCESS_FAILURE,
         ),
-        (GuardInputs(FINE, links_up=1, links_total=2), None, None),
+        (
+            GuardInputs(FINE, links_up=0, links_total=1, links_down_s=2.5, link_outage_limit_s=2),
+            "asterisk_links",
+            ReasonCategory.PROCESS_FAILURE,
+        ),
+        (GuardInputs(FINE, links_up=1, links_total=2, links_down_s=600.0), None, None),
+        (GuardInputs(FINE, links_up=0, links_total=0, links_down_s=600.0), None, None),
     ],
 )
 def test_guards(inputs: GuardInputs, guard: str | None, category: ReasonCategory | None) -> None:
@@ -72,6 +81,34 @@ def test_guards(inputs: GuardInputs, guard: str | None, category: ReasonCategory
     assert (trip.category if trip else None) == category
     if trip is not None:
         assert trip.text
+
+
+@pytest.mark.parametrize(
+    ("up", "total", "down_s", "held"),
+    [
+        (1, 1, 0.0, False),
+        (0, 1, 0.0, True),
+        (0, 1, 0.4, True),
+        (0, 2, 59.9, True),
+        (0, 2, 60.0, False),  # beyond the limit the guard pauses instead
+        (1, 2, 10.0, False),  # the other server still dials
+        (0, 0, 0.0, False),
+    ],
+)
+def test_link_hold(up: int, total: int, down_s: float, held: bool) -> None:
+    inputs = GuardInputs(FINE, links_up=up, links_total=total, links_down_s=down_s)
+    hold = link_hold(inputs)
+    assert (hold is not None) == held
+    if hold is not None:
+        assert "holding new calls" in hold
+
+
+def test_the_outage_pause_says_what_to_check() -> None:
+    trip = evaluate(GuardInputs(FINE, links_up=0, links_total=1, links_down_s=61.0))
+    assert trip is not None
+    assert "unreachable for 61 s (limit 60 s)" in trip.text
+    for what in ("Asterisk is running", "AMI port", "credentials", "network"):
+        assert what in trip.text
 
 
 OPEN = WindowState(True)

@@ -108,10 +108,14 @@ class ServerRuntime:
             on_event=self._on_ami_event,
             on_state=self._state_reporter("ami"),
             on_ready=self._ami_ready,
-            on_lost=self._link_lost,
+            on_lost=self._ami_lost,
             timing=timing,
             clock=clock,
         )
+        # A server takes new calls only once its link is back *and* reconciled: calls in flight
+        # settled against the live channels, the agents resynced (see ``healthy``).
+        self._ami_synced = False
+        self._ari_synced = False
         self.queue_sync = QueueSync(
             config.name, self.ami, self.agents, on_change=self._agent_changed, clock=clock
         )
@@ -135,8 +139,8 @@ class ServerRuntime:
             api_key=f"{c.ari_username}:{c.ari_password}",
             on_event=self._on_ari_event,
             on_state=self._state_reporter("ari"),
-            on_ready=self._ari_ready,
-            on_lost=self._link_lost,
+            on_ready=self._ari_stream_ready,
+            on_lost=self._ari_lost,
             backoff_base=timing.backoff_base,
             backoff_cap=timing.backoff_cap,
         )
@@ -173,9 +177,10 @@ class ServerRuntime:
 
     @property
     def healthy(self) -> bool:
-        if not self.ami.ready:
+        """The server takes new calls: its links are ready and were reconciled after connecting."""
+        if not (self.ami.ready and self._ami_synced):
             return False
-        return self.stream is None or self.stream.state is LinkState.READY
+        return self.stream is None or (self.stream.state is LinkState.READY and self._ari_synced)
 
     def view(self) -> ServerView:
         c = self.config
@@ -304,10 +309,10 @@ class ServerRuntime:
             self.tracker.handle(translated)
 
     def _state_reporter(self, link: str) -> Callable[[LinkState], None]:
+        """Report a link's states; ``ready`` only once the link is reconciled (``_synced``)."""
+
         def report(state: LinkState) -> None:
-            if state is LinkState.READY:
-                self._wake.set()
-            if self._on_link_state is not None:
+            if state is not LinkState.READY and self._on_link_state is not None:
                 self._on_link_state(self.config.name, link, str(state))
 
         return report
@@ -321,10 +326,37 @@ class ServerRuntime:
                 len(lost),
             )
 
+    def _ami_lost(self) -> None:
+        self._ami_synced = False
+        self._link_lost()
+
+    def _ari_lost(self) -> None:
+        self._ari_synced = False
+        self._link_lost()
+
+    def _synced(self, link: str) -> None:
+        """Reconciled after (re)connecting: the link is reported ``ready``, the sender woken."""
+        self._wake.set()
+        if self._on_link_state is not None:
+            self._on_link_state(self.config.name, link, str(LinkState.READY))
+
     async def _ami_ready(self) -> None:
         self.queue_sync.session_started()
-        await self.reconcile_now()
-        await self.resync_queues()
+        try:
+            await self.reconcile_now()
+            await self.resync_queues()
+        except GatewayError as exc:  # the tracker's deadlines retry; the next resync repairs
+            log.warning("server %s: reconcile after link-up failed: %s", self.config.name, exc)
+        self._ami_synced = True
+        self._synced("ami")
+
+    async def _ari_stream_ready(self) -> None:
+        try:
+            await self._ari_ready()
+        except GatewayError as exc:
+            log.warning("server %s: ARI reconcile after link-up failed: %s", self.config.name, exc)
+        self._ari_synced = True
+        self._synced("ari")
 
     async def _ari_ready(self) -> None:
         if self.ari is not None and self.tracker.reconciling():
