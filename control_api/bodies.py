@@ -9,8 +9,31 @@ the domain's columns (``tests/api/test_bodies.py`` holds them equal).
 from __future__ import annotations
 
 from control_api.schemas import INT32, Field, Reply, Schema
+from gateway.asterisk import validate
 from gateway.campaigns.governance import CATEGORIES
 
+PACING = Schema(
+    "Pacing",
+    (
+        Field(
+            "power_ratio",
+            "number",
+            minimum=1,
+            maximum=20,
+            description="power mode: calls per agent",
+        ),
+        Field("ring_timeout_s", "number", minimum=15, maximum=300),
+        Field(
+            "caller_id_name",
+            "string",
+            max_length=64,
+            pattern=validate.CALLER_ID_NAME_PATTERN,
+            description="shown to the callee; no quotes, <>, \\ or separators , | ( ) ; $ { }",
+        ),
+        Field("max_channels", "integer", minimum=1, maximum=100_000, nullable=True),
+        Field("amd", "boolean", description="answering-machine detection"),
+    ),
+)
 _SETUP = (
     Field("time_zone", "string", max_length=64, description="IANA zone of the campaign"),
     Field("default_region", "string", max_length=2, min_length=2, description="e.g. US, GB"),
@@ -18,9 +41,15 @@ _SETUP = (
     Field("callee_window_start", "integer", minimum=0, maximum=1439, description="minutes"),
     Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
     Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
-    Field("pacing", "object"),
+    Field("pacing", "object", shape=PACING),
     Field("abandon_target", "number", minimum=0, maximum=1),
-    Field("queue", "string", max_length=128),
+    Field(
+        "queue",
+        "string",
+        max_length=80,
+        pattern=validate.OPTIONAL_NAME_PATTERN,
+        description="Asterisk queue: letters, digits and _ . @ / + : - (no spaces or separators)",
+    ),
     Field("retry_rules", "object", description='{"no_answer": {"delay_s": 3600, ...}}'),
     Field("max_attempts", "integer", minimum=1, maximum=100),
     Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),

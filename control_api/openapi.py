@@ -9,7 +9,7 @@ from typing import Any
 
 from control_api.formats import CONTENT_TYPES
 from control_api.http import PROBLEM, Route
-from control_api.schemas import Reply
+from control_api.schemas import Field, Reply, Schema
 from gateway.campaigns.sheets import XLSX_TYPES
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -122,7 +122,34 @@ def operation(route: Route) -> dict[str, Any]:
     return op
 
 
+def _shapes(fields: Iterable[Field], found: dict[str, Schema | Reply]) -> None:
+    """Every named shape reachable from ``fields``, by name (a name is one component)."""
+    for f in fields:
+        shape = f.shape
+        if shape is None:
+            continue
+        seen = found.setdefault(shape.name, shape)
+        if seen is not shape and seen.json_schema() != shape.json_schema():
+            raise ValueError(f"two different shapes are named {shape.name}")
+        _shapes(shape.fields, found)
+
+
+def components(routes: Iterable[Route]) -> dict[str, Any]:
+    """The shared schemas: ``Problem`` and every shape a body or a reply refers to."""
+    found: dict[str, Schema | Reply] = {}
+    for route in routes:
+        if route.body is not None:
+            _shapes(route.body.fields, found)
+        for spec in route.replies.values():
+            if isinstance(spec, Reply):
+                _shapes(spec.fields, found)
+    schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    schemas.update({name: found[name].json_schema() for name in sorted(found)})
+    return schemas
+
+
 def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
+    routes = tuple(routes)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route)
@@ -132,7 +159,7 @@ def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
         "servers": [{"url": "/v1"}],
         "paths": paths,
         "components": {
-            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "schemas": components(routes),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -11,6 +11,7 @@ integers have bounds that fit their columns. :func:`document` renders the domain
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,8 @@ class Field:
     enum: tuple[str, ...] | None = None
     items: Kind = "string"
     description: str = ""
+    pattern: str | None = None  # a JSON-Schema (ECMA and Python) regular expression, anchored
+    shape: Schema | Reply | None = None  # the members of an object (or of an array's items)
 
     def json_schema(self) -> dict[str, Any]:
         schema = self._base()
@@ -55,8 +58,10 @@ class Field:
             return {"type": "string", "enum": list(self.enum)}
         if self.kind == "datetime":
             return {"type": "string", "format": "date-time"}
+        if self.shape is not None and self.kind == "object":
+            return {"$ref": f"#/components/schemas/{self.shape.name}"}
         if self.kind == "string":
-            schema: dict[str, Any] = {"type": "string", "pattern": NO_CONTROL}
+            schema: dict[str, Any] = {"type": "string", "pattern": self.pattern or NO_CONTROL}
             if self.min_length:
                 schema["minLength"] = self.min_length
             if self.max_length is not None:
@@ -77,7 +82,13 @@ class Field:
     def _item(self, name: str) -> Field:
         """An array's item: the array's length and bounds apply to each item."""
         return Field(
-            name, self.items, max_length=self.max_length, minimum=self.minimum, maximum=self.maximum
+            name,
+            self.items,
+            max_length=self.max_length,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            pattern=self.pattern,
+            shape=self.shape,
         )
 
     def parse(self, value: object) -> object:
@@ -102,6 +113,8 @@ def _string(field: Field, value: object) -> str:
         raise Invalid(field.name, f"must have at least {field.min_length} characters")
     if field.max_length is not None and len(value) > field.max_length:
         raise Invalid(field.name, f"must have at most {field.max_length} characters")
+    if field.pattern is not None and re.fullmatch(field.pattern, value) is None:
+        raise Invalid(field.name, f"must match {field.pattern}")
     return value
 
 
@@ -129,6 +142,11 @@ def _boolean(field: Field, value: object) -> bool:
 def _object(field: Field, value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(field.name, "must be an object")
+    if isinstance(field.shape, Schema):
+        try:
+            return field.shape.parse(value)
+        except Invalid as exc:
+            raise Invalid(f"{field.name}.{exc.field}", exc.reason) from None
     if _has_nul(value):
         raise Invalid(field.name, "must not contain NUL characters")
     return value
@@ -228,7 +246,12 @@ class Reply:
 def _loose(field: Field) -> dict[str, Any]:
     """Reply fields: the type only (stored data predates today's request limits)."""
     kind: dict[str, Any]
-    if field.kind == "datetime":
+    ref = {"$ref": f"#/components/schemas/{field.shape.name}"} if field.shape else None
+    if ref is not None and field.kind == "object":
+        kind = dict(ref)
+    elif ref is not None and field.kind == "array":
+        kind = {"type": "array", "items": ref}
+    elif field.kind == "datetime":
         kind = {"type": "string"}
     elif field.kind == "array":
         kind = {"type": "array", "items": {"type": _json_type(field.items)}}

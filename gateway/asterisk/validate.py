@@ -2,9 +2,20 @@
 
 AMI is a line protocol: a CR or LF inside a value ends the header and lets the rest of the value
 inject new headers or whole actions. NUL and other control characters confuse Asterisk's parser
-and its logs. Every check raises :class:`gateway.asterisk.errors.InvalidValue` naming the field,
-before any
-byte is written. This module is pure: no I/O, no state.
+and its logs. Past the line protocol, Asterisk splits values again: an Originate ``Variable:``
+header is split on commas (``DIALER_QUEUE=sales,DIALER_CONNECT_TIMEOUT=600`` sets two variables),
+application arguments on ``,`` and ``|``, and ``$``/``{ }``/``( )``/``;`` start expressions,
+functions and comments in the dialplan. So every value that reaches Asterisk follows a strict
+grammar: names (queue, context, server, application) are short tokens with no spaces or
+separators (:data:`NAME_PATTERN`), channel-variable values are tokens
+(:data:`VARIABLE_VALUE`), caller-ID names are text without separators or quotes
+(:data:`CALLER_ID_NAME_PATTERN`), and a filled-in trunk template is a dial token.
+
+The control API checks the same patterns (they are JSON-Schema-compatible regular expressions,
+imported by ``control_api.bodies``) and answers 422 naming the field; this module checks again at
+the edge, because not every value comes through the API (configuration, the CLI, stored rows
+written before the rule). Every check raises :class:`gateway.asterisk.errors.InvalidValue` naming
+the field, before any byte is written. This module is pure: no I/O, no state.
 """
 
 from __future__ import annotations
@@ -18,8 +29,16 @@ from gateway.asterisk.errors import InvalidValue
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _ATTEMPT_ID = re.compile(r"[0-9a-f]{32}")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@/+:-]{0,79}")
+SEPARATORS = ",|();${}"  # Asterisk's argument separators and expression characters
+_NAME_BODY = r"[A-Za-z0-9][A-Za-z0-9_.@/+:-]{0,79}"
+NAME_PATTERN = f"^{_NAME_BODY}$"
+OPTIONAL_NAME_PATTERN = f"^({_NAME_BODY})?$"  # a name, or "" for none
+CALLER_ID_NAME_PATTERN = r'^[^\u0000-\u001f\u007f-\u009f\u2028\u2029,|();${}"<>\\]{0,64}$'
+_NAME = re.compile(_NAME_BODY)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+VARIABLE_VALUE = re.compile(r"[A-Za-z0-9_.@/+:=-]{0,256}")
+_CALLER_ID_NAME = re.compile(CALLER_ID_NAME_PATTERN)
+_DIAL = re.compile(r"[A-Za-z0-9_.@/+:#*-]{1,160}")
 MAX_TEXT = 256
 
 
@@ -44,10 +63,14 @@ def e164(field: str, value: str) -> str:
 
 
 def caller_id_name(value: str) -> str:
-    """A caller-ID name: text without quotes or angle brackets (they delimit the CallerID)."""
+    """A caller-ID name: text without quotes or angle brackets (they delimit the CallerID) and
+    without Asterisk's separators; spaces are fine (Asterisk does not split the CallerID on them).
+    """
     text("caller_id_name", value, max_len=64)
     if any(c in value for c in '"<>\\'):
         raise InvalidValue("caller_id_name", "quotes, backslashes and angle brackets are refused")
+    if _CALLER_ID_NAME.fullmatch(value) is None:
+        raise InvalidValue("caller_id_name", f"none of {SEPARATORS!r} is allowed")
     return value
 
 
@@ -68,11 +91,13 @@ def name(field: str, value: str) -> str:
 
 
 def variable(key: str, value: str) -> tuple[str, str]:
-    """A channel variable ``KEY=value``."""
+    """A channel variable ``KEY=value``; the value is a token (Asterisk splits it on commas)."""
     text("variable name", key, max_len=64)
     if _VAR_NAME.fullmatch(key) is None:
         raise InvalidValue("variable name", f"not a valid variable name: {key!r}")
     text(f"variable {key}", value)
+    if VARIABLE_VALUE.fullmatch(value) is None:
+        raise InvalidValue(f"variable {key}", "not a valid value: spaces and separators refused")
     return key, value
 
 
@@ -91,7 +116,10 @@ def dial_string(template: str, number: str) -> str:
     """
     e164("number", number)
     text("trunk template", template, max_len=128)
-    return text("dial string", dialstring.fill(template, number), max_len=160)
+    dial = text("dial string", dialstring.fill(template, number), max_len=160)
+    if _DIAL.fullmatch(dial) is None:
+        raise InvalidValue("trunk template", "spaces, '&' and Asterisk separators are refused")
+    return dial
 
 
 def header_values(headers: Sequence[tuple[str, str]]) -> None:
@@ -99,3 +127,6 @@ def header_values(headers: Sequence[tuple[str, str]]) -> None:
     for key, value in headers:
         text("AMI header name", key, max_len=64)
         text(f"AMI header {key}", value, max_len=1024)
+        if key.lower() == "variable":  # Asterisk splits it on commas: one KEY=token each
+            name_, _, val = value.partition("=")
+            variable(name_, val)

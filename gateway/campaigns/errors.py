@@ -42,3 +42,4 @@ class Invalid(CampaignError):
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(f"{field}: {detail}", field=field)
         self.field = field
+        self.reason = detail  # without the field's name, for nesting (``pacing.amd``)
