@@ -1,8 +1,12 @@
 """Guards: pure checks that say when a running campaign must pause, and under which category.
 
-Each guard returns a :class:`Trip` (a reason category from the pause governance, the guard's name
-and a sentence for the pause record) or None. They look at rolling counts, call quality, the
-attempt writer and the Asterisk links; the runner evaluates them every tick and pauses on the
+The guards are the safety net, not the abandon controller: the predictive policy keeps the
+abandon rate inside its budget by itself, so in normal operation no guard trips. They catch what
+pacing cannot control — abandons of calls placed without over-dialling, callers given up on while
+an agent was free, answer-to-agent times far over the limit, the legal limit breached all the
+same, answer-rate collapse, call quality, the attempt writer, the Asterisk links. Each returns a
+:class:`Trip` (a reason category from the pause governance, the guard's name and a sentence naming
+the measured cause) or None; the runner evaluates them every tick and pauses on the
 first trip. During the watch window after a resume the tighter :data:`WATCH` thresholds apply.
 
 Pure: functions of a :class:`GuardInputs` value; no clock, no I/O.
@@ -11,8 +15,10 @@ Pure: functions of a :class:`GuardInputs` value; no clock, no I/O.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
+from pacing.learning import Abandons
 from pacing.snapshot import RollingStats
 
 
@@ -41,9 +47,12 @@ class Trip:
 class GuardThresholds:
     """When each guard trips."""
 
-    abandon_share: float = 0.98  # of the target, over the 24 h window
-    abandon_hour_multiple: float = 2.5  # of the target, over the last hour
-    abandon_min_live: int = 40
+    abandon_backstop: float = 1.0  # of the target over 24 h: the legal limit itself is breached
+    abandon_min_live: int = 200
+    progressive_abandons: int = 5  # last hour, of calls placed while not over-dialling
+    agent_free_abandons: int = 3  # last hour, given up on while an agent was free
+    wait_multiple: float = 2.0  # 90th percentile answer-to-agent time over the connect limit
+    wait_min_samples: int = 20
     answer_rate_floor: float = 0.3  # last hour's answer rate over the 30-day one
     answer_min_attempts: int = 100
     mos_floor: float = 3.3
@@ -53,9 +62,12 @@ class GuardThresholds:
 
 NORMAL = GuardThresholds()
 WATCH = GuardThresholds(
-    abandon_share=0.9,
-    abandon_hour_multiple=2.0,
-    abandon_min_live=20,
+    abandon_backstop=0.9,
+    abandon_min_live=100,
+    progressive_abandons=3,
+    agent_free_abandons=2,
+    wait_multiple=1.5,
+    wait_min_samples=10,
     answer_rate_floor=0.5,
     answer_min_attempts=50,
     mos_floor=3.6,
@@ -69,6 +81,10 @@ class GuardInputs:
 
     stats: RollingStats
     abandon_target: float = 0.03
+    abandons: Abandons = field(default_factory=Abandons)  # the last hour's, by cause
+    waits: tuple[float, ...] = ()  # recent answer-to-agent times, seconds
+    connect_limit_s: float = 2.0
+    amd_allowance_s: float = 0.0  # answered → queue may take this long while AMD listens
     mos: float | None = None  # estimated MOS over recent answered calls
     mos_samples: int = 0
     write_failures: int = 0  # consecutive failures to record an attempt
@@ -80,23 +96,53 @@ class GuardInputs:
 
 
 def abandon_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
-    """The abandon rate is about to breach the target (24 h) or bursting (last hour)."""
+    """Abandons pacing cannot prevent, or (a backstop) the legal limit itself breached.
+
+    The predictive policy owns the abandon budget and slows down, to progressive if need be, as
+    it tightens (:mod:`pacing.policies.controller`); so abandons of calls placed while not
+    over-dialling, or of callers given up on while an agent sat free, are not a pacing matter:
+    agents are leaving, not answering, or the queue is misconfigured.
+    """
     target = inputs.abandon_target
-    day, hour = inputs.stats.day, inputs.stats.hour
-    if day.live_answers >= t.abandon_min_live and day.abandon_rate >= t.abandon_share * target:
+    ab = inputs.abandons
+    if ab.agent_free >= t.agent_free_abandons:
+        text = (
+            f"{ab.agent_free} of the last hour's {ab.total} abandons happened while an agent "
+            "was free: agents are not answering the calls offered to them"
+        )
+        return Trip(ReasonCategory.CUSTOMER_EXPERIENCE, "agents_not_answering", text)
+    if ab.progressive >= t.progressive_abandons:
+        text = (
+            f"{ab.progressive} of the last hour's {ab.total} abandons were of calls placed "
+            "without over-dialling (one call per free agent): pacing cannot prevent them"
+        )
+        return Trip(ReasonCategory.COMPLIANCE, "progressive_abandons", text)
+    day = inputs.stats.day
+    limit = t.abandon_backstop * target
+    if day.live_answers >= t.abandon_min_live and day.abandon_rate > limit:
         text = (
             f"abandon rate {day.abandon_rate:.2%} over 24 h ({day.abandons}/{day.live_answers})"
-            f" is at {day.abandon_rate / target:.0%} of the {target:.0%} target"
+            f" is over {limit:.2%}"
         )
-        return Trip(ReasonCategory.COMPLIANCE, "abandon_rate", text)
-    limit = t.abandon_hour_multiple * target
-    if hour.live_answers >= t.abandon_min_live and hour.abandon_rate >= limit:
-        text = (
-            f"abandon rate {hour.abandon_rate:.2%} over the last hour "
-            f"({hour.abandons}/{hour.live_answers}) is above {limit:.1%}"
-        )
-        return Trip(ReasonCategory.COMPLIANCE, "abandon_burst", text)
+        return Trip(ReasonCategory.COMPLIANCE, "abandon_limit", text)
     return None
+
+
+def wait_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
+    """Live answers take far longer than the connect limit to reach an agent."""
+    waits = sorted(inputs.waits)
+    if len(waits) < t.wait_min_samples:
+        return None
+    p90 = waits[math.ceil(0.9 * len(waits)) - 1]  # nearest rank
+    limit = t.wait_multiple * inputs.connect_limit_s + inputs.amd_allowance_s
+    if p90 <= limit:
+        return None
+    amd = f" + {inputs.amd_allowance_s:g} s for AMD" if inputs.amd_allowance_s else ""
+    text = (
+        f"90 % of the last {len(waits)} live answers reached an agent within {p90:.1f} s, "
+        f"over {limit:.1f} s ({t.wait_multiple:g} × the {inputs.connect_limit_s:g} s limit{amd})"
+    )
+    return Trip(ReasonCategory.COMPLIANCE, "answer_to_agent", text)
 
 
 def answer_rate_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
@@ -165,7 +211,7 @@ def link_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
     return Trip(ReasonCategory.PROCESS_FAILURE, "asterisk_links", text)
 
 
-GUARDS = (abandon_guard, logging_guard, link_guard, quality_guard, answer_rate_guard)
+GUARDS = (abandon_guard, wait_guard, logging_guard, link_guard, quality_guard, answer_rate_guard)
 
 
 def evaluate(inputs: GuardInputs) -> Trip | None:

@@ -2,24 +2,28 @@
 
 Design. One :class:`CampaignRunner` per running campaign, owned by the supervisor's task group.
 Every tick it gathers a :class:`~pacing.snapshot.PacingSnapshot` (agents from the switch, the
-calls it has in flight, rolling statistics and live estimates it keeps from settled attempts,
-caps), asks :func:`pacing.policies.decide`, and carries the decision out: lease that many eligible
-records, pick each one's caller ID, write the attempt (status *dialing*) and only then hand the
-order to the switch, which never makes the runner wait for the call. Writing before sending is
-what makes a crash safe: an attempt that may have reached Asterisk is always in the database,
-so a restarted instance reconciles it instead of dialling the record again.
+calls it has in flight, rolling statistics, the estimates of its
+:class:`~pacing.learning.Learner`, caps), asks :func:`pacing.policies.decide`, and carries the
+decision out: lease that many eligible records, pick each one's caller ID, write the attempt
+(status *dialing*) and only then hand the order to the switch, which never makes the runner wait
+for the call. Writing before sending is what makes a crash safe: an attempt that may have reached
+Asterisk is always in the database, so a restarted instance reconciles it instead of dialling the
+record again.
 
-Settled attempts come back through :meth:`CampaignRunner.settled` (called by the result writer
-after the outcome is stored); they leave the in-flight set and feed the estimators.
+The estimators learn as calls happen (:mod:`pacing.learning`): a call seen with an agent is a live
+answer from that moment, agents leaving wrap-up teach the wrap-up time, and settled attempts come
+back through :meth:`CampaignRunner.settled` (called by the result writer after the outcome is
+stored) for the rest. The prior is the campaign's own 30-day history when it has enough attempts.
 
 Before placing anything the runner checks the campaign's calling windows (evaluated at most every
-30 s: holiday tables are not free) and the guards (:mod:`pacing.guards`: abandon rate about to
-breach the target, answer-rate collapse, estimated MOS too low, every Asterisk link down for
-longer than the outage limit), with the tighter thresholds during the watch window after a
-resume; a tripped guard pauses the campaign with its reason. A shorter link outage only holds
-new calls (``status.held``) and dialling continues by itself once a link is back. At start the
-rolling windows are seeded from the last 30 days of settled attempts, so a restart does not
-forget the abandon history.
+30 s: holiday tables are not free) and the guards (:mod:`pacing.guards`: the legal abandon
+limit breached, abandons pacing cannot prevent, answer-to-agent times far over the limit,
+answer-rate collapse, estimated MOS too low, every Asterisk link down for
+longer than the outage limit), with
+the tighter thresholds during the watch window after a resume; a tripped guard pauses the
+campaign with its reason. At start the rolling windows are seeded from the last 30 days of
+settled attempts, so a restart does not forget the abandon history. A shorter link outage only
+holds new calls (``status.held``) and dialling continues by itself once a link is back.
 
 The runner stops placing calls the moment the campaign is no longer ``running`` (pause, stop,
 force complete), and completes the campaign when nothing in it can ever be dialled again.
@@ -37,13 +41,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pacing.guards import GuardInputs, Trip, evaluate, link_hold
+from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
 from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
 from pacing.snapshot import AgentState, CallInFlight, CallPhase, Caps, Decision, PacingSnapshot
-from pacing.stats import AbandonWindows, CallEstimator
+from pacing.stats import HOUR, AbandonWindows
 
 log = logging.getLogger(__name__)
+AMD_ALLOWANCE_S = 5.0  # Asterisk AMD's total analysis time: a live answer waits this long more
 
 
 @dataclass(slots=True)
@@ -76,6 +82,7 @@ class CampaignRunner:
         hold: Callable[[], str | None] = lambda: None,
         tick_s: float = 0.25,
         link_outage_limit_s: float = 60.0,
+        prior: Prior | None = None,
     ) -> None:
         self.campaign_id = campaign_id
         self._link_outage_limit_s = link_outage_limit_s
@@ -92,7 +99,9 @@ class CampaignRunner:
         self._tick_s = tick_s
         self._in_flight: dict[str, CallInFlight] = {}
         self._windows = AbandonWindows()
-        self._estimator = CallEstimator()
+        self._prior = prior  # given: recent history of the same server or list
+        self._learner = Learner(prior or choose_prior())
+        self._progressive = False  # the calls being placed now do not over-dial
         self.status = RunnerStatus()
         self.last_snapshot: PacingSnapshot | None = None
 
@@ -105,24 +114,38 @@ class CampaignRunner:
         self._mos.append(mos)
 
     async def seed(self) -> None:
-        """Load the last 30 days of outcomes into the rolling windows (once)."""
+        """Load the last 30 days of outcomes into the rolling windows and the prior (once).
+
+        The campaign's own history is the prior when it has enough attempts; else the prior the
+        runner was given (the same server's or list's recent history); else the defaults.
+        """
         if self._seeded:
             return
         now = self._clock()
-        for seconds_ago, outcome, count in await self._store.history(self.campaign_id):
+        history = await self._store.history(self.campaign_id)
+        for seconds_ago, outcome, count in history:
             for _ in range(count):
                 self._windows.add(now - seconds_ago, outcome)
+        own = choose_prior(history_of(history))
+        if own.source == "campaign" or self._prior is None:
+            self._learner = Learner(own)
         self._seeded = True
 
     def settled(self, result: Result) -> None:
         """An attempt of this campaign has a recorded outcome."""
-        call = self._in_flight.pop(result.attempt_id, None)
+        self._in_flight.pop(result.attempt_id, None)
         now = self._clock()
         self._windows.add(now, result.outcome)
-        dialled = call.dialled_at if call is not None else None
-        self._estimator.record_attempt(result.outcome, result.ring_s, dialled_at=dialled)
-        if result.talk_s is not None and result.outcome is Outcome.ANSWERED:
-            self._estimator.record_talk(result.talk_s)
+        agents = self.last_snapshot.agents if self.last_snapshot is not None else ()
+        free = any(a.state is AgentState.FREE for a in agents)
+        self._learner.settled(
+            result.attempt_id,
+            result.outcome,
+            now,
+            ring_s=result.ring_s,
+            talk_s=result.talk_s,
+            agent_free=free and result.outcome is Outcome.ABANDONED,
+        )
         counts = self.status.outcomes
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
 
@@ -135,11 +158,14 @@ class CampaignRunner:
         calls = []
         for attempt_id, call in list(self._in_flight.items()):
             phase = self._switch.phase(attempt_id) or "dialing"
+            if phase == "connected":
+                self._learner.connected(attempt_id, now)  # a live answer counts now
             if phase in ("connected", "ended"):
                 continue
             if phase == "answered" and call.phase is not CallPhase.WAITING:
                 call = CallInFlight(attempt_id, call.dialled_at, CallPhase.WAITING, now)
                 self._in_flight[attempt_id] = call
+                self._learner.answered(attempt_id, now)
             calls.append(call)
         return tuple(calls)
 
@@ -147,9 +173,7 @@ class CampaignRunner:
         """The policy's view of this campaign now."""
         agents = self._switch.agents(view.queue, now)
         calls = self._calls(now)
-        ringing = [c.dialled_at for c in calls if c.phase is CallPhase.RINGING]
-        # Count finished attempts only as complete cohorts (see CallEstimator.record_attempt).
-        self._estimator.release(min(ringing) if ringing else None)
+        self._learner.agents(agents)
         talking = [now - a.since for a in agents if a.state is AgentState.BUSY]
         return PacingSnapshot(
             campaign_id=str(self.campaign_id),
@@ -157,7 +181,7 @@ class CampaignRunner:
             agents=agents,
             calls=calls,
             stats=self._windows.read(now),
-            estimates=self._estimator.estimates(talking),
+            estimates=self._learner.estimates(talking),
             caps=Caps(
                 campaign_channels=view.channels,
                 trunk_channels_free=self._switch.free_channels(),
@@ -200,6 +224,8 @@ class CampaignRunner:
         if self.status.held is not None:
             return decision
         if decision.calls > 0:
+            over = len(snapshot.calls) + decision.calls > snapshot.count(AgentState.FREE)
+            self._progressive = not over
             await self._place(view, decision)
         elif not self._in_flight and await self._store.complete_if_exhausted(self.campaign_id):
             log.info("campaign completed", extra={"fields": {"campaign": self.campaign_id}})
@@ -231,7 +257,10 @@ class CampaignRunner:
         mos = sum(self._mos) / len(self._mos) if self._mos else None
         watching = view.watch_until is not None and now < view.watch_until
         return GuardInputs(
-            stats=snapshot.stats, abandon_target=view.config.abandon_target, mos=mos,
+            stats=snapshot.stats, abandon_target=view.config.abandon_target,
+            abandons=self._learner.abandons(now - HOUR), waits=self._learner.waits(),
+            connect_limit_s=view.config.connect_limit_s,
+            amd_allowance_s=AMD_ALLOWANCE_S if view.amd else 0.0, mos=mos,
             mos_samples=len(self._mos), links_up=up, links_total=total, links_down_s=down_s,
             link_outage_limit_s=self._link_outage_limit_s, watching=watching,
         )  # fmt: skip
@@ -284,5 +313,6 @@ class CampaignRunner:
             await self._store.fail_attempt(order, outcome, refused.reason)
             return None
         self._in_flight[order.attempt_id] = CallInFlight(order.attempt_id, self._clock())
+        self._learner.dialled(order.attempt_id, self._clock(), progressive=self._progressive)
         self.status.placed += 1
         return server
