@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import signal
 import sys
 
@@ -52,7 +53,18 @@ def run_sim(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"dialer sim: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(config))
+    try:
+        return asyncio.run(_serve(config))
+    except OSError as exc:  # a port already in use, an address not on this machine
+        print(f"dialer sim: error: cannot listen: {_why(exc)}", file=sys.stderr)
+        return 2
+
+
+def _why(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRINUSE:
+        return f"{reason} (choose --ami-port / --ari-port, or stop the other listener)"
+    return reason
 
 
 async def _serve(config: SimConfig) -> int:

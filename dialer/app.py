@@ -33,7 +33,8 @@ from control_api.app import build_api
 from control_api.console import console_app
 from control_api.context import ApiContext
 from control_api.serving import ApiRunner
-from dialer.health import add_health_routes
+from dialer.errors import listen_error
+from dialer.health import add_health_routes, link_checks
 from dialer.instances import Instances
 from dialer.live import LiveRuntime
 from dialer.observer import Observer
@@ -154,7 +155,7 @@ class Service:
         writer.add_listener(supervisor.settled)
         writer.add_listener(observer.settled)
         runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
-        app = self._web_app(engine, runtime)
+        app = self._web_app(engine, runtime, dialer)
         await dialer.start()
         stack.push_async_callback(dialer.stop)
         await self._reconcile(engine, dialer)
@@ -197,13 +198,18 @@ class Service:
         stack.push_async_callback(asyncio.to_thread, embedded.stop)
         return url
 
-    def _web_app(self, engine: AsyncEngine, runtime: LiveRuntime) -> web.Application:
+    def _web_app(
+        self, engine: AsyncEngine, runtime: LiveRuntime, dialer: Dialer
+    ) -> web.Application:
         app = web.Application()
 
         async def database() -> None:
             await ping(engine)
 
-        add_health_routes(app, self.registry, {"database": database})
+        links = [(s.name, "ami") for s in self.settings.servers]
+        links += [(s.name, "ari") for s in self.settings.servers if s.driver == "ari"]
+        checks = {"database": database, **link_checks(links, dialer.link_stats)}
+        add_health_routes(app, self.registry, checks)
         context = ApiContext(
             engine=engine, runtime=runtime, clock=_wall, bootstrap_token=self.settings.api_token
         )
@@ -216,8 +222,12 @@ class Service:
         runner = ApiRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self.settings.http.host, self.settings.http.port)
-        await site.start()
+        host, port = self.settings.http.host, self.settings.http.port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise listen_error("the HTTP API (http.port)", host, port, exc) from None
         server = site._server  # aiohttp keeps the asyncio server here; no public accessor
         assert isinstance(server, asyncio.base_events.Server)
         return int(server.sockets[0].getsockname()[1])

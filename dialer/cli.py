@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from dialer.app import Running, Service
+from dialer.errors import UsageError
 from dialer.heap import freeze_startup_heap
 from gateway import __version__
 from gateway.db.embedded import EmbeddedPostgres
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
-    except SettingsError as exc:
+    except (SettingsError, UsageError) as exc:
         print(f"dialer: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except DatabaseError as exc:

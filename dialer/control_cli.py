@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api import bodies, formats
 from control_api.errors import ApiError
 from dialer import why
+from dialer.errors import UsageError
 from gateway.campaigns import campaigns, governance, records, sheets
 from gateway.campaigns.audit import jsonable
 from gateway.campaigns.errors import CampaignError
@@ -68,8 +69,15 @@ async def open_engine(args: argparse.Namespace, pool_size: int = 4) -> AsyncIter
             await asyncio.to_thread(embedded.stop)
 
 
-def run(job: Job) -> Callable[[argparse.Namespace], int]:
+def run(
+    job: Job, check: Callable[[argparse.Namespace], None] | None = None
+) -> Callable[[argparse.Namespace], int]:
+    """A handler running ``job`` on the database; ``check`` refuses bad arguments first."""
+
     def handler(args: argparse.Namespace) -> int:
+        if check is not None:
+            check(args)  # UsageError: one line, exit 2, before any database is started
+
         async def main() -> int:
             async with open_engine(args) as engine:
                 return await job(engine, args)
@@ -171,6 +179,28 @@ async def records_import(engine: AsyncEngine, args: argparse.Namespace) -> int:
     return 0 if not report.errors else 3
 
 
+def _readable_file(args: argparse.Namespace) -> None:
+    path: Path = args.file
+    if not path.exists():
+        raise UsageError(f"records import: {path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"records import: {path}: not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"records import: {path}: {exc.strerror}") from None
+
+
+def _writable_target(args: argparse.Namespace) -> None:
+    target: Path = args.output
+    folder = target.parent
+    if target.is_dir():
+        raise UsageError(f"records export: {target} is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"records export: {folder}: no such folder")
+
+
 async def records_export(engine: AsyncEngine, args: argparse.Namespace) -> int:
     from pacing.lifecycle import CampaignState, apply
 
@@ -242,9 +272,9 @@ def _records_commands(subparsers: Subparsers) -> None:
     imp = sub.add_parser("import", help="add records from a CSV or XLSX file")
     imp.add_argument("id", type=int)
     imp.add_argument("file", type=Path)
-    imp.set_defaults(handler=run(records_import))
+    imp.set_defaults(handler=run(records_import, _readable_file))
     exp = sub.add_parser("export", help="download records and outcomes")
     exp.add_argument("id", type=int)
     exp.add_argument("--format", choices=formats.FORMATS, default="csv")
     exp.add_argument("-o", "--output", type=Path, required=True)
-    exp.set_defaults(handler=run(records_export))
+    exp.set_defaults(handler=run(records_export, _writable_target))

@@ -22,7 +22,7 @@ import random
 import secrets
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,7 @@ from rich.live import Live
 from asterisk_sim import SimAsterisk, SimConfig
 from dialer.app import Running, Service
 from dialer.demo_view import DemoFrame, render
+from dialer.errors import UsageError
 from gateway.settings import AsteriskServer, Secret, Settings
 from pacing.outcomes import Outcome
 from pacing.runner import CampaignRunner
@@ -61,22 +62,41 @@ def daytime_region(now: datetime) -> str:
 
 
 def demo_numbers(region: str, count: int, seed: int) -> list[str]:
-    """``count`` distinct valid mobile numbers of ``region`` in E.164 (all in one time zone)."""
+    """``count`` distinct valid mobile numbers of ``region`` in E.164 (all in one time zone).
+
+    Numbers are the region's example mobile number with its last digits replaced. The tails are
+    visited in a seeded order without repetition (``start + i * step`` modulo 10**width, ``step``
+    coprime to 10), four digits first and more when those run out, so any count ends: either
+    enough numbers are found or :class:`UsageError` says how many the region allows.
+    """
     example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
     national = str(example.national_number)
     zones = set(phonenumbers.timezone.time_zones_for_number(example))
     rng = random.Random(seed)
     numbers: set[str] = set()
-    while len(numbers) < count:
-        tail = "".join(rng.choice("0123456789") for _ in range(4))
-        candidate = phonenumbers.parse(f"+{example.country_code}{national[:-4]}{tail}")
-        if (
-            phonenumbers.is_valid_number(candidate)
-            and set(phonenumbers.timezone.time_zones_for_number(candidate)) == zones
-        ):
-            numbers.add(phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164))
-    return sorted(numbers)
+    for width in range(4, len(national)):
+        space = 10**width
+        start, step = rng.randrange(space), _coprime_step(rng, space)
+        for i in range(space):
+            tail = f"{(start + i * step) % space:0{width}d}"
+            candidate = phonenumbers.parse(f"+{example.country_code}{national[:-width]}{tail}")
+            if (
+                phonenumbers.is_valid_number(candidate)
+                and set(phonenumbers.timezone.time_zones_for_number(candidate)) == zones
+            ):
+                numbers.add(
+                    phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164)
+                )
+                if len(numbers) >= count:
+                    return sorted(numbers)
+    raise UsageError(f"--records {count}: region {region} has only {len(numbers)} demo numbers")
+
+
+def _coprime_step(rng: random.Random, space: int) -> int:
+    """A step coprime to ``space`` (a power of ten): odd and not a multiple of 5."""
+    step = rng.randrange(1, space) | 1
+    return step + 2 if step % 5 == 0 else step
 
 
 def records_csv(numbers: list[str]) -> bytes:
@@ -128,7 +148,8 @@ async def set_up_campaign(
                 known[number] = int(created["id"])
             ids.append(known[number])
         await _call(http, "PUT", f"{base}/campaigns/{cid}/numbers", json={"number_ids": ids})
-        body = records_csv(demo_numbers(region, records, seed))
+        numbers = await asyncio.to_thread(demo_numbers, region, records, seed)
+        body = records_csv(numbers)
         await _call(http, "POST", f"{base}/campaigns/{cid}/records", data=body,
                     headers={"Content-Type": "text/csv"})  # fmt: skip
         await _call(http, "POST", f"{base}/campaigns/{cid}/start")
@@ -227,6 +248,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace, console: Consol
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     token = secrets.token_urlsafe(24)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
     async with contextlib.AsyncExitStack() as stack:
         sim = None
         if not settings.servers:
@@ -241,14 +263,37 @@ async def run_demo(settings: Settings, args: argparse.Namespace, console: Consol
         running = await wait_ready(ready, service)
         api = f"http://{settings.http.host}:{running.http_port}/v1"
         bearer = (configured.api_token or Secret(token)).reveal()
-        campaign = await set_up_campaign(api, bearer, args.records, args.seed)
+        setup = set_up_campaign(api, bearer, args.records, args.seed)
+        campaign = await _unless_stopped(setup, stop, deadline)
+        if campaign is None:
+            console.print("demo stopped before the campaign was set up")
+            return 0
         console.print(f"control API: {api}   token: {bearer}")
         console.print(f"console: {console_url(settings, running)}   (sign in with the token)")
         console.print("try, while it runs:")
         for line in curl_examples(api, bearer, campaign.campaign_id):
             console.print(f"  {line}", soft_wrap=True, highlight=False)
-        await _watch(running, campaign, api, args.duration, stop, console)
+        await _watch(running, campaign, api, deadline, stop, console)
     return 0
+
+
+async def _unless_stopped(
+    work: Coroutine[Any, Any, DemoCampaign], stop: asyncio.Event, deadline: float | None
+) -> DemoCampaign | None:
+    """Await ``work``; None (and ``work`` cancelled) on Ctrl-C or when ``--duration`` ends."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    try:
+        await asyncio.wait({task, stopped}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 async def wait_ready(ready: asyncio.Future[Running], service: asyncio.Task[None]) -> Running:
@@ -269,12 +314,11 @@ async def _watch(
     running: Running,
     campaign: DemoCampaign,
     api: str,
-    duration: float | None,
+    deadline: float | None,
     stop: asyncio.Event,
     console: Console,
 ) -> None:
     frames = FrameBuilder(running, campaign, api, time.monotonic())
-    deadline = None if duration is None else time.monotonic() + duration
     with Live(render(frames.frame("running")), console=console, refresh_per_second=2) as live:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             with contextlib.suppress(TimeoutError):
@@ -294,9 +338,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run a full demo campaign with a live view")
     parser.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     parser.add_argument("--agents", type=int, default=20, help="simulated agents (default 20)")
-    parser.add_argument("--records", type=int, default=3000, help="generated records")
+    parser.add_argument("--records", type=_positive, default=3000, help="generated records")
     parser.add_argument("--seed", type=int, default=7)
     parser.set_defaults(handler=_handler)
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
 
 
 def _handler(args: argparse.Namespace) -> int:
