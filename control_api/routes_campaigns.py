@@ -49,6 +49,7 @@ async def list_campaigns(call: Call) -> web.StreamResponse:
         call.query.get("state"),
         call.query.get("limit", 100),
         call.query.get("offset", 0),
+        newest_first=call.query.get("order", "oldest") == "newest",
     )
     return reply({"campaigns": [_campaign(r) for r in rows]})
 
@@ -256,6 +257,12 @@ async def all_pauses(call: Call) -> web.StreamResponse:
 
 _ID = ("id",)
 _STATE = Field("state", "string", enum=tuple(CampaignState))
+_ORDER = Field(
+    "order",
+    "string",
+    enum=("oldest", "newest"),
+    description="by creation: oldest first (the default) or newest first",
+)
 _LIST = Reply("CampaignList", (Field("campaigns", "array", items="object"),))
 _STATUS = Reply(
     "CampaignStatus",
@@ -313,7 +320,7 @@ ROUTES = (
         "List campaigns",
         P.READ,
         {200: _LIST},
-        query=(_STATE, *paging()),
+        query=(_STATE, _ORDER, *paging()),
     ),
     Route(
         "POST",

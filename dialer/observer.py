@@ -5,8 +5,10 @@ link statistics, and sets the matching gauges; every stored attempt result updat
 counters and histograms (:meth:`Observer.settled`, a result-writer listener). Only the campaigns
 this instance paces (the supervisor's runners) are exported, however many the database holds;
 the supervisor forgets a campaign's series when its runner leaves, and a result that settles
-after that is not exported (it would bring a frozen series back). The number of campaigns per
-state comes from the database, without a campaign label. When the result
+after that is not exported (it would bring a frozen series back). One exception: a campaign a
+guard paused here keeps its 24 h and 30 d abandon rates, recomputed from the database every
+10 s while it stays paused, so the abandon alert pages on the breach that paused it. The number
+of campaigns per state comes from the database, without a campaign label. When the result
 writer recovers from an outage, every campaign this instance paces is paused with the reason
 category ``logging`` (what happened, how long, how many results were held and then written),
 as the guards require: the pause could not be written while the database was away, but no
@@ -32,12 +34,15 @@ from gateway.campaigns import counts as record_counts
 from gateway.campaigns.store import DbStore
 from gateway.metrics import Metrics
 from pacing.snapshot import AgentState
+from pacing.stats import AbandonWindows
 from pacing.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 _BY_STATE = text("SELECT state, count(*) FROM campaigns GROUP BY state")
 _PACED = text("SELECT id, name, state FROM campaigns WHERE id = ANY(:ids)")
+_TRIPPED = text("SELECT id, state, abandon_target FROM campaigns WHERE id = ANY(:ids)")
+_TRIPPED_EVERY_S = 10.0  # how often a guard-paused campaign's abandon rates are read again
 _NUMBERS = text(
     "SELECT cn.campaign_id, n.status, count(*) FROM campaign_numbers cn "
     "JOIN callerid_numbers n ON n.id = cn.number_id WHERE cn.campaign_id = ANY(:ids) "
@@ -75,6 +80,8 @@ class Observer:
         self._trips: dict[int, object] = {}  # the last trip counted per campaign
         self._rested_at = 0.0
         self._compacted_at = -1e18
+        self._tripped_at = -1e18
+        self._tripped: set[int] = set()  # guard-paused campaigns whose abandon rates are shown
 
     def settled(self, result: AttemptResult) -> None:
         """A stored attempt result: call counters, histograms and call quality."""
@@ -115,6 +122,7 @@ class Observer:
                 await self._compact_counts()
                 await self._observe_campaigns()
                 self._observe()
+                await self._observe_tripped()
             except Exception:  # metrics must never take the service down
                 log.warning("observation failed", exc_info=True)
             self._metrics.pacing_tick(self._last_tick_unix(), time.monotonic() - started)
@@ -205,6 +213,44 @@ class Observer:
             self._reconnects[key] = link.reconnects
             if link.ping_rtt_s is not None:
                 self._metrics.link_rtt(link.server, link.link, link.ping_rtt_s)
+
+    async def _observe_tripped(self) -> None:
+        """A campaign a guard paused here keeps its abandon rates, read from its history.
+
+        Its runner left, so its series were forgotten; but the breach that paused it is what the
+        NOC must see (the abandon alert pages on it), and the rolling windows still move while it
+        is paused. Every 10 s (and at once for a new trip) the 24 h and 30 d rates of the paused
+        campaigns tripped here are computed from the database, until the campaign runs again
+        (its runner exports them) or leaves ``paused``.
+        """
+        supervisor = self._supervisor
+        ids = sorted(c for c in supervisor.trips if c not in supervisor.runners)
+        fresh = any(c not in self._tripped for c in ids)
+        if not fresh and time.monotonic() - self._tripped_at < _TRIPPED_EVERY_S:
+            return
+        self._tripped_at = time.monotonic()
+        shown: set[int] = set()
+        if ids:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(_TRIPPED, {"ids": ids})).all()
+            for campaign_id, state, target in rows:
+                if state != "paused":
+                    continue
+                windows = AbandonWindows()
+                for seconds_ago, outcome, count in await self._store.history(campaign_id):
+                    for _ in range(count):
+                        windows.add(-seconds_ago, outcome)
+                if campaign_id in supervisor.runners:
+                    continue  # resumed meanwhile: its runner exports them
+                stats = windows.read(0.0)
+                self._metrics.abandon_rates(
+                    str(campaign_id), stats.day.abandon_rate, stats.month.abandon_rate, target
+                )
+                shown.add(campaign_id)
+        for campaign_id in self._tripped - shown:
+            if campaign_id not in supervisor.runners:
+                self._metrics.forget_campaign(str(campaign_id))
+        self._tripped = shown
 
     def _count_trips(self) -> None:
         """Count each guard trip once, also one whose runner left before this round saw it."""

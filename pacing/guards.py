@@ -49,6 +49,7 @@ class GuardThresholds:
 
     abandon_backstop: float = 1.0  # of the target over 24 h: the legal limit itself is breached
     abandon_min_live: int = 200
+    abandon_min_abandons: int = 5  # power pacing: the least evidence the backstop acts on
     progressive_abandons: int = 5  # last hour, of calls placed while not over-dialling
     agent_free_abandons: int = 3  # last hour, given up on while an agent was free
     wait_multiple: float = 2.0  # 90th percentile answer-to-agent time over the connect limit
@@ -64,6 +65,7 @@ NORMAL = GuardThresholds()
 WATCH = GuardThresholds(
     abandon_backstop=0.9,
     abandon_min_live=100,
+    abandon_min_abandons=3,
     progressive_abandons=3,
     agent_free_abandons=2,
     wait_multiple=1.5,
@@ -93,6 +95,7 @@ class GuardInputs:
     links_down_s: float = 0.0  # how long no server has had a working link
     link_outage_limit_s: float = 60.0  # longer than this, the campaign pauses
     watching: bool = False  # inside the watch window after a resume
+    policy_owns_budget: bool = True  # predictive pacing slows itself; power pacing does not
 
 
 def abandon_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
@@ -119,13 +122,42 @@ def abandon_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
         return Trip(ReasonCategory.COMPLIANCE, "progressive_abandons", text)
     day = inputs.stats.day
     limit = t.abandon_backstop * target
-    if day.live_answers >= t.abandon_min_live and day.abandon_rate > limit:
+    if _over_limit(day.abandons, day.live_answers, limit, t, inputs.policy_owns_budget):
         text = (
             f"abandon rate {day.abandon_rate:.2%} over 24 h ({day.abandons}/{day.live_answers})"
             f" is over {limit:.2%}"
         )
         return Trip(ReasonCategory.COMPLIANCE, "abandon_limit", text)
     return None
+
+
+def _over_limit(
+    abandons: int, live: int, limit: float, t: GuardThresholds, policy_owns_budget: bool
+) -> bool:
+    """The 24 h abandon rate is over ``limit``, on enough evidence to act on.
+
+    Under predictive pacing the policy keeps the day inside its budget, so the backstop waits
+    for ``abandon_min_live`` live answers: an early bad minute is the policy's to recover.
+    Under power pacing nothing slows down by itself, so the backstop acts as soon as the rate
+    is over the limit beyond doubt: at least ``abandon_min_abandons`` abandons and the lower
+    bound of the rate's 95 % Wilson interval over the limit.
+    """
+    if live <= 0 or abandons / live <= limit:
+        return False
+    if live >= t.abandon_min_live:
+        return True
+    if policy_owns_budget or abandons < t.abandon_min_abandons:
+        return False
+    return wilson_lower(abandons, live) > limit
+
+
+def wilson_lower(successes: int, trials: int, z: float = 1.96) -> float:
+    """The lower bound of the Wilson score interval of a binomial proportion."""
+    p = successes / trials
+    z2 = z * z
+    centre = p + z2 / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials))
+    return (centre - spread) / (1 + z2 / trials)
 
 
 def wait_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:

@@ -45,7 +45,15 @@ from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
 from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
-from pacing.snapshot import AgentState, CallInFlight, CallPhase, Caps, Decision, PacingSnapshot
+from pacing.snapshot import (
+    AgentState,
+    CallInFlight,
+    CallPhase,
+    Caps,
+    Decision,
+    PacingMode,
+    PacingSnapshot,
+)
 from pacing.stats import HOUR, AbandonWindows
 
 log = logging.getLogger(__name__)
@@ -263,6 +271,7 @@ class CampaignRunner:
             amd_allowance_s=AMD_ALLOWANCE_S if view.amd else 0.0, mos=mos,
             mos_samples=len(self._mos), links_up=up, links_total=total, links_down_s=down_s,
             link_outage_limit_s=self._link_outage_limit_s, watching=watching,
+            policy_owns_budget=view.config.mode is not PacingMode.POWER,
         )  # fmt: skip
 
     async def _place(self, view: CampaignView, decision: Decision) -> None:

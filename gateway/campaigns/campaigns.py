@@ -149,12 +149,18 @@ async def create(engine: AsyncEngine, actor: str, data: Mapping[str, Any]) -> Ca
 
 
 async def listing(
-    engine: AsyncEngine, state: str | None, limit: int, offset: int
+    engine: AsyncEngine,
+    state: str | None,
+    limit: int,
+    offset: int,
+    *,
+    newest_first: bool = False,
 ) -> list[Campaign]:
+    order = "id DESC" if newest_first else "id"
     query = (
         f"SELECT {', '.join(COLUMNS)} FROM campaigns "  # noqa: S608
         "WHERE (CAST(:state AS text) IS NULL OR state = :state) "
-        "ORDER BY id LIMIT :limit OFFSET :offset"
+        f"ORDER BY {order} LIMIT :limit OFFSET :offset"
     )
     async with engine.connect() as conn:
         rows = await conn.execute(text(query), {"state": state, "limit": limit, "offset": offset})

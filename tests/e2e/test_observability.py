@@ -153,5 +153,5 @@ async def test_a_real_prometheus_fires_the_abandon_alert_from_the_gateway(
     await until(guard_paused, 120, "the abandon guard to pause the overdialling campaign")
     await asyncio.sleep(1.5)  # one observer round
     m = await _scrape(stack)
-    trips = _value(m, "dialer_guard_trips_total", reason="abandon_rate")
+    trips = _value(m, "dialer_guard_trips_total", reason="abandon_limit")
     assert trips >= 1

@@ -8,7 +8,7 @@ import pytest
 
 from pacing.callerid import Blocked, Unavailable
 from pacing.diagnostics import Blocker, DiagnosticsInput, diagnose
-from pacing.guards import GuardInputs, ReasonCategory, evaluate, link_hold
+from pacing.guards import GuardInputs, ReasonCategory, evaluate, link_hold, wilson_lower
 from pacing.learning import Abandons
 from pacing.schedule import ClosedReason, WindowState
 from pacing.snapshot import Decision, DecisionReason, RollingStats, WindowCounts
@@ -40,6 +40,29 @@ def stats(hour: WindowCounts = FINE.hour, day: WindowCounts = FINE.day) -> Rolli
         (GuardInputs(stats(day=WindowCounts(5000, 1500, 1200, 33))), None, None),
         (
             GuardInputs(stats(day=WindowCounts(5000, 1500, 1200, 33)), watching=True),
+            "abandon_limit",
+            ReasonCategory.COMPLIANCE,
+        ),
+        # Power pacing does not slow itself: the backstop acts once the breach is beyond doubt
+        # (5 abandons at least, the 95 % Wilson lower bound over the target), well before 200.
+        (
+            GuardInputs(stats(day=WindowCounts(200, 60, 40, 20)), policy_owns_budget=False),
+            "abandon_limit",
+            ReasonCategory.COMPLIANCE,
+        ),
+        (GuardInputs(stats(day=WindowCounts(200, 60, 40, 20))), None, None),
+        (
+            GuardInputs(stats(day=WindowCounts(200, 60, 40, 4)), policy_owns_budget=False),
+            None,
+            None,
+        ),
+        (
+            GuardInputs(stats(day=WindowCounts(500, 150, 100, 6)), policy_owns_budget=False),
+            None,
+            None,
+        ),
+        (
+            GuardInputs(stats(day=WindowCounts(500, 150, 100, 8)), policy_owns_budget=False),
             "abandon_limit",
             ReasonCategory.COMPLIANCE,
         ),
@@ -110,6 +133,14 @@ def test_guards(inputs: GuardInputs, guard: str | None, category: ReasonCategory
             assert "5.0 s" in trip.text  # the measured cause, not only the rule
         if trip.guard == "progressive_abandons":
             assert trip.text.startswith(f"{inputs.abandons.progressive} of")
+
+
+@pytest.mark.parametrize(
+    ("successes", "trials", "low"),
+    [(0, 10, 0.0), (20, 40, 0.3520), (6, 100, 0.0278), (8, 100, 0.0410), (50, 50, 0.9287)],
+)
+def test_wilson_lower_bound(successes: int, trials: int, low: float) -> None:
+    assert wilson_lower(successes, trials) == pytest.approx(low, abs=5e-4)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ const POLL_MS = 2000;
 const MAX_NOTICES = 4;
 const NOTICE_MS = 15000;
 const LIVE_STATES = ["running", "paused"];
+const LIST_SIZE = 50; // newest first: the campaigns an operator is working on
 const COLUMNS = ["Campaign", "State", "Pacing", "Calls in flight", "Abandon rate / target"];
 
 // operation: [states it is allowed from, permission it needs] (README, "Campaigns").
@@ -235,7 +236,7 @@ function stateBadge(value) {
 }
 
 async function refreshList() {
-  const { campaigns } = await api("GET", "/campaigns");
+  const { campaigns } = await api("GET", `/campaigns?order=newest&limit=${LIST_SIZE}`);
   const lives = await Promise.all(campaigns.map(liveOf));
   if (state.campaignId !== null) return;
   const rows = campaigns.map((c, i) => {
@@ -251,7 +252,8 @@ async function refreshList() {
   });
   document.querySelector("#campaigns tbody").replaceChildren(...rows);
   $("list-empty").hidden = campaigns.length > 0;
-  $("list-updated").textContent = `Live; updated ${new Date().toLocaleTimeString()}`;
+  const scope = campaigns.length === LIST_SIZE ? `the newest ${LIST_SIZE} campaigns; ` : "";
+  $("list-updated").textContent = `Live; ${scope}updated ${new Date().toLocaleTimeString()}`;
 }
 
 // ---- the campaign screen -----------------------------------------------------------------
