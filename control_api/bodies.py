@@ -42,7 +42,14 @@ _SETUP = (
     Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
     Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
     Field("pacing", "object", shape=PACING),
-    Field("abandon_target", "number", minimum=0, maximum=1),
+    Field(
+        "abandon_target",
+        "number",
+        minimum=0,
+        maximum=1,
+        exclusive=True,
+        description="a fraction strictly between 0 and 1 (0.03 = 3 %); the runner paces to it",
+    ),
     Field(
         "queue",
         "string",

@@ -11,6 +11,7 @@ integers have bounds that fit their columns. :func:`document` renders the domain
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Field:
     nullable: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    exclusive: bool = False  # the bounds themselves are refused (an open interval)
     max_length: int | None = None
     min_length: int = 0
     enum: tuple[str, ...] | None = None
@@ -69,10 +71,12 @@ class Field:
             return schema
         if self.kind in ("integer", "number"):
             schema = {"type": self.kind}
+            low, high = ("exclusiveMinimum", "exclusiveMaximum") if self.exclusive else (
+                "minimum", "maximum")  # fmt: skip
             if self.minimum is not None:
-                schema["minimum"] = self.minimum
+                schema[low] = self.minimum
             if self.maximum is not None:
-                schema["maximum"] = self.maximum
+                schema[high] = self.maximum
             return schema
         if self.kind == "array":
             item = self._item("item")._base()
@@ -87,6 +91,7 @@ class Field:
             max_length=self.max_length,
             minimum=self.minimum,
             maximum=self.maximum,
+            exclusive=self.exclusive,
             pattern=self.pattern,
             shape=self.shape,
         )
@@ -126,6 +131,14 @@ def _number(field: Field, value: object) -> float | int:
         raise Invalid(field.name, f"must be an {field.kind}")
     assert isinstance(value, int | float)
     number: float | int = int(value) if field.kind == "integer" else float(value)
+    if not math.isfinite(number):
+        raise Invalid(field.name, "must be a finite number")
+    if field.exclusive:
+        if field.minimum is not None and number <= field.minimum:
+            raise Invalid(field.name, f"must be greater than {field.minimum}")
+        if field.maximum is not None and number >= field.maximum:
+            raise Invalid(field.name, f"must be less than {field.maximum}")
+        return number
     if field.minimum is not None and number < field.minimum:
         raise Invalid(field.name, f"must be at least {field.minimum}")
     if field.maximum is not None and number > field.maximum:
