@@ -123,7 +123,7 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -
 
 
 async def set_up_campaign(
-    base: str, token: str, records: int, seed: int, name: str | None = None
+    base: str, token: str, records: int, seed: int, name: str | None = None, max_attempts: int = 3
 ) -> DemoCampaign:
     """Create the caller-ID pool and the campaign, upload records, start it — via the API."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -134,7 +134,8 @@ async def set_up_campaign(
         name = name or f"demo-{stamp}"
         campaign = await _call(http, "POST", f"{base}/campaigns", json={
             "name": name, "pacing_mode": "predictive", "queue": "sales", "default_region": region,
-            "abandon_target": 0.03, "max_attempts": 3, "owner": "demo", "resume_owner": "demo",
+            "abandon_target": 0.03, "max_attempts": max_attempts, "owner": "demo",
+            "resume_owner": "demo",
             "pacing": {"caller_id_name": "Demo", "ring_timeout_s": 20},
         })  # fmt: skip
         cid = int(campaign["id"])

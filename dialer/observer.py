@@ -86,6 +86,8 @@ class Observer:
     def settled(self, result: AttemptResult) -> None:
         """A stored attempt result: call counters, histograms and call quality."""
         campaign = str(result.campaign_id)
+        if not result.sent:
+            return  # withdrawn: no call was placed
         if result.campaign_id not in self._supervisor.runners:
             return  # not paced here (any more), or reconciled after a restart (id 0)
         connect = result.hold_s

@@ -140,9 +140,12 @@ class CampaignRunner:
         self._seeded = True
 
     def settled(self, result: Result) -> None:
-        """An attempt of this campaign has a recorded outcome."""
+        """An attempt of this campaign has a recorded outcome (or was withdrawn, never sent)."""
         self._in_flight.pop(result.attempt_id, None)
         now = self._clock()
+        if not result.sent:  # no call happened: nothing to count or learn from
+            self._learner.settled(result.attempt_id, Outcome.CANCELLED, now)
+            return
         self._windows.add(now, result.outcome)
         agents = self.last_snapshot.agents if self.last_snapshot is not None else ()
         free = any(a.state is AgentState.FREE for a in agents)
@@ -286,6 +289,10 @@ class CampaignRunner:
         unplaced: list[int] = []
         servers: list[tuple[str, str]] = []
         for lease in leases:
+            room = self._switch.free_channels()
+            if room is not None and room <= 0:  # taken since the decision (another campaign)
+                unplaced.append(lease.record_id)
+                continue
             caller_id = await self._store.caller_id(self.campaign_id, lease)
             if caller_id is None:
                 self.status.no_caller_id += 1
@@ -318,8 +325,10 @@ class CampaignRunner:
             server = self._switch.place(order)
         except PlaceRefused as refused:
             self.status.refused += 1
-            outcome = Outcome.CANCELLED if refused.retry else Outcome.FAILED
-            await self._store.fail_attempt(order, outcome, refused.reason)
+            if refused.retry:  # never sent: it does not count, the record is dialable again
+                await self._store.withdraw_attempt(order, refused.reason)
+            else:
+                await self._store.fail_attempt(order, Outcome.FAILED, refused.reason)
             return None
         self._in_flight[order.attempt_id] = CallInFlight(order.attempt_id, self._clock())
         self._learner.dialled(order.attempt_id, self._clock(), progressive=self._progressive)

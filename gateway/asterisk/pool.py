@@ -10,6 +10,7 @@ healthy and gets nothing. No I/O and no clock reads happen here; the runtime pas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -106,6 +107,13 @@ class ServerView:
     def free(self) -> int:
         return max(0, self.channels - self.used)
 
+    @property
+    def room(self) -> int:
+        """Calls :func:`choose` would still give this server now: free channels and send room."""
+        if not self.healthy:
+            return 0
+        return max(0, min(self.free, math.ceil(backlog_limit(self.rate)) - self.backlog))
+
 
 @dataclass(frozen=True, slots=True)
 class ServerCapacity:
@@ -119,6 +127,7 @@ class ServerCapacity:
     originate_rate: float
     ami_state: str
     ari_state: str | None
+    room: int = 0  # calls it takes now (see ServerView.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +142,25 @@ class PoolSnapshot:
     def healthy(self) -> int:
         return sum(1 for s in self.servers if s.healthy)
 
+    @property
+    def room(self) -> int:
+        """Calls the pool takes right now without refusing one (``NoCapacity``)."""
+        return sum(s.room for s in self.servers)
+
 
 MAX_BACKLOG_S = 1.0  # a server whose send queue needs longer than this gets no more calls
+
+
+def backlog_limit(rate: float) -> float:
+    """The send backlog at which a server gets no more calls."""
+    return max(1.0, rate * MAX_BACKLOG_S)
 
 
 def choose(servers: Sequence[ServerView]) -> str | None:
     """The server for the next call, or ``None`` when none is healthy with room."""
     best: ServerView | None = None
     for s in servers:
-        if not s.healthy or s.free <= 0 or s.backlog >= max(1.0, s.rate * MAX_BACKLOG_S):
+        if not s.healthy or s.free <= 0 or s.backlog >= backlog_limit(s.rate):
             continue
         if best is None or (s.free, best.name) > (best.free, s.name):
             best = s

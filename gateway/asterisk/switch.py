@@ -115,7 +115,7 @@ class DialerSwitch:
         return tuple(agent for agent in agents if agent is not None)
 
     def free_channels(self) -> int | None:
-        return self._dialer.capacity().free
+        return self._dialer.capacity().room
 
     def phase(self, attempt_id: str) -> CallPhaseName | None:
         state = self._dialer.state_of(attempt_id)

@@ -319,6 +319,41 @@ async def settle_attempt(engine: AsyncEngine, result: AttemptResult) -> Settled 
     return Settled(record_id, str(step.status), step.next_attempt_at, attempts + 1)
 
 
+# An attempt whose Originate was never written (no capacity, the link went down before the send,
+# the service stopped with it queued) is withdrawn: it did not happen, so its row goes, the
+# record's attempt count is untouched and the record is dialable again at once. Only the owning
+# instance withdraws, and only while the attempt is still ``dialing`` (an adopter that settled
+# it meanwhile keeps its result). Lock order as everywhere here: the attempt, then its record.
+_WITHDRAW = text("""
+WITH gone AS (
+    DELETE FROM attempts WHERE id = :id AND status = 'dialing' AND instance_id = :iid
+    RETURNING record_id
+), restored AS (
+    UPDATE records r SET status = CASE WHEN r.attempts > 0 THEN 'retry'
+            WHEN r.callback_at IS NOT NULL THEN 'callback' ELSE 'new' END,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = :at
+    FROM gone WHERE r.id = gone.record_id AND r.status = 'dialing'
+    RETURNING r.id, r.campaign_id, r.priority, r.next_attempt_at
+)
+INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
+SELECT campaign_id, priority, id, next_attempt_at FROM restored
+ON CONFLICT (campaign_id, priority, record_id)
+DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+RETURNING record_id
+""")
+
+
+async def withdraw_attempt(
+    engine: AsyncEngine, attempt_id: str, instance_id: str, now: datetime
+) -> bool:
+    """Undo an attempt that was never sent; True if it was withdrawn (its record queued again)."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(_WITHDRAW, {"id": attempt_id, "iid": instance_id, "at": now})
+        ).first()
+    return row is not None
+
+
 async def unsettled_attempts(
     engine: AsyncEngine, *, instance_id: str | None = None, server: str | None = None
 ) -> list[UnsettledAttempt]:

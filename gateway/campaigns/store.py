@@ -71,6 +71,10 @@ class FinishedCall(Protocol):
     def connected_at(self) -> datetime | None: ...
     @property
     def ended_at(self) -> datetime: ...
+    @property
+    def sent(self) -> bool: ...
+    @property
+    def detail(self) -> str: ...
 
 
 def _wall() -> datetime:
@@ -198,6 +202,17 @@ class DbStore:
         event(log, "attempt refused before dialling", attempt=order.attempt_id,
               outcome=outcome.value, detail=detail)  # fmt: skip
 
+    async def withdraw_attempt(self, order: CallOrder, detail: str) -> None:
+        """The attempt was never sent: it does not count and the record goes back to the queue."""
+        await self._withdraw(order.attempt_id, detail)
+
+    async def _withdraw(self, attempt_id: str, detail: str) -> None:
+        withdrawn = await leasing.withdraw_attempt(
+            self._engine, attempt_id, self._instance, self._wall()
+        )
+        event(log, "attempt withdrawn: never sent", attempt=attempt_id, detail=detail,
+              withdrawn=withdrawn)  # fmt: skip
+
     async def pause(self, campaign_id: int, category: str, text_: str) -> None:
         """A guard's pause: recorded, audited and announced to owners like an operator's."""
         try:
@@ -223,8 +238,11 @@ class DbStore:
     async def settle(self, results: Sequence[FinishedCall]) -> None:
         """Persist settled attempts (the result writer's ``persist``); idempotent."""
         for result in results:
+            if not result.sent:
+                await self._withdraw(result.attempt_id, result.detail or "not sent")
+                continue
             await leasing.settle_attempt(self._engine, db_result(result))
-        await self.placed([(r.attempt_id, r.server) for r in results if r.server])
+        await self.placed([(r.attempt_id, r.server) for r in results if r.server and r.sent])
 
 
 def db_result(result: FinishedCall) -> leasing.AttemptResult:

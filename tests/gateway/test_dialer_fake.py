@@ -143,4 +143,5 @@ async def test_hangup_of_an_unsent_call_is_cancelled(
     dialer.originate(queued)
     assert await dialer.hangup(queued.attempt_id)
     assert recorder.by_id()[queued.attempt_id].outcome is Outcome.CANCELLED
+    assert recorder.by_id()[queued.attempt_id].sent is False  # withdrawn, not a call
     assert not await dialer.hangup("f" * 32)

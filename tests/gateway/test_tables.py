@@ -141,6 +141,28 @@ def test_choose_server(servers: list[ServerView], expected: str | None) -> None:
     assert choose(servers) == expected
 
 
+@pytest.mark.parametrize(
+    ("server", "room"),
+    [
+        (view("a"), 10),  # ten free channels, ten a second of send budget
+        (view("a", used=7), 3),
+        (view("a", used=10), 0),  # full
+        (view("a", used=4, backlog=4, rate=5.0), 1),  # a second of backlog is 5
+        (view("a", backlog=10, rate=10.0), 0),
+        (view("a", rate=0.5), 1),  # at least one call may wait
+        (view("a", healthy=False), 0),  # a down server takes nothing
+    ],
+)
+def test_room_is_what_choose_still_accepts(server: ServerView, room: int) -> None:
+    assert server.room == room
+    servers = [server]
+    for _ in range(room):  # exactly ``room`` more calls are given to it, then none
+        assert choose(servers) == "a"
+        s = servers[0]
+        servers = [ServerView("a", s.healthy, s.channels, s.used + 1, s.backlog + 1, s.rate)]
+    assert choose(servers) is None
+
+
 def test_token_bucket_refills_from_the_clock_passed_in() -> None:
     bucket = TokenBucket(10.0, now=0.0)  # burst of 1
     assert bucket.take(0.0)

@@ -79,3 +79,4 @@ class AttemptResult:
     dial_status: str | None = None
     quality: CallQuality | None = None
     detail: str = ""  # why, in words, when the outcome is unknown/failed
+    sent: bool = True  # False: the Originate was never written (the attempt is withdrawn)

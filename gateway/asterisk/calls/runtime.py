@@ -201,6 +201,7 @@ class ServerRuntime:
             v.rate,
             str(self.ami.state),
             None if self.stream is None else str(self.stream.state),
+            v.room,
         )
 
     def link_stats(self) -> list[LinkStats]:

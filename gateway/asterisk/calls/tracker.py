@@ -400,8 +400,9 @@ class CallTracker:
         if self._legs.pop(leg.attempt_id, None) is None:
             return
         self._forget(leg)
+        sent = leg.state is not CallState.QUEUED
         self._advance(leg, final)
-        self._on_result(self._result(leg, outcome or decide(leg.ev)))
+        self._on_result(self._result(leg, outcome or decide(leg.ev), sent=sent))
 
     def _forget(self, leg: _Leg) -> None:
         if self._by_action.get(leg.action_id) is leg:
@@ -415,7 +416,7 @@ class CallTracker:
         if queue is not None and leg in queue:
             queue.remove(leg)
 
-    def _result(self, leg: _Leg, outcome: Outcome) -> AttemptResult:
+    def _result(self, leg: _Leg, outcome: Outcome, *, sent: bool) -> AttemptResult:
         end = self._clock()
         req = leg.req
 
@@ -449,6 +450,7 @@ class CallTracker:
             dial_status=leg.ev.dial_status or None,
             quality=leg.quality.snapshot() if leg.quality is not None else None,
             detail=leg.detail,
+            sent=sent,
         )
 
     # --- views ---------------------------------------------------------------------------
