@@ -18,7 +18,9 @@ tokens_manage        x
 =================  =====  ===  ========  ======
 
 ``resume`` is further limited to the campaign's resume owner (the token name) unless the caller
-is an admin: one person explicitly approves a restart. Reviewers (QA, RevOps) may pause for
+is an admin: one person explicitly approves a restart. The same holds for a start after a pause
+that was never resumed, and for changing a paused campaign's resume owner
+(:mod:`gateway.campaigns.governance`). Reviewers (QA, RevOps) may pause for
 quality or compliance but not run campaigns. Viewers only read.
 
 Tokens are stored by :mod:`gateway.campaigns.tokens` (only their SHA-256); the middleware owns

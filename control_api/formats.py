@@ -5,10 +5,12 @@ bounded pieces, so memory stays flat in the number of records. The rows come fro
 :mod:`gateway.campaigns.exports`; this module only renders them:
 
 * CSV is PostgreSQL's own ``COPY … TO STDOUT (FORMAT csv, HEADER)``
-  (:func:`gateway.campaigns.exports.copy_csv`); no row is touched in Python.
+  (:func:`gateway.campaigns.exports.copy_csv`); no row is touched in Python. A text cell that a
+  spreadsheet would run as a formula (it starts with ``= + - @``, a tab or a CR and is not a
+  plain number) gets a leading apostrophe, in the query.
 * XML is written by hand, batch by batch, from a server-side cursor.
 * XLSX uses openpyxl's write-only mode, which spools rows to a temporary file; the finished
-  file is then streamed out in 256 KiB chunks.
+  file is then streamed out in 256 KiB chunks. Every text is a string cell, never a formula.
 * PDF (fpdf2) keeps its pages in memory, so it is capped at :data:`PDF_MAX_ROWS` rows and says
   so on its last line; use CSV or XLSX for whole campaigns.
 
@@ -26,6 +28,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import exports
@@ -87,7 +90,7 @@ async def _xlsx(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     count = 0
     async for rows in exports.batches(engine, campaign_id):
         for row in rows:
-            sheet.append([_xlsx_cell(v) for v in row])
+            sheet.append([_xlsx_cell(sheet, v) for v in row])
         count += len(rows)
     with tempfile.TemporaryFile() as spool:
         await asyncio.to_thread(book.save, spool)
@@ -97,11 +100,16 @@ async def _xlsx(engine: AsyncEngine, campaign_id: int, sink: Sink) -> int:
     return count
 
 
-def _xlsx_cell(value: object) -> object:
+def _xlsx_cell(sheet: Any, value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value.startswith("="):
+        # openpyxl writes a str that starts with "=" as a formula; a string cell is never run.
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
     return value
 
 

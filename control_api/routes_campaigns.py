@@ -64,7 +64,7 @@ async def get_campaign(call: Call) -> web.StreamResponse:
 
 
 async def update_campaign(call: Call) -> web.StreamResponse:
-    row = await campaigns.update(call.ctx.engine, call.principal.name, call.ids["id"], call.body)
+    row = await campaigns.update(call.ctx.engine, call.principal, call.ids["id"], call.body)
     return reply(_campaign(row))
 
 
@@ -123,6 +123,20 @@ async def resume(call: Call) -> web.StreamResponse:
         call.principal,
         call.ids["id"],
         call.body,
+        call.ctx.clock(),
+    )
+    notify(call.request)
+    _changed(call, row)
+    return reply(_campaign(row))
+
+
+async def start(call: Call) -> web.StreamResponse:
+    row = await governance.start(
+        call.ctx.engine,
+        call.ctx.runtime,
+        call.ctx.probe or http_probe,
+        call.principal,
+        call.ids["id"],
         call.ctx.clock(),
     )
     notify(call.request)
@@ -344,9 +358,9 @@ ROUTES = (
         "PATCH",
         "/campaigns/{id}",
         update_campaign,
-        "Change a campaign's setup",
+        "Change a campaign's setup (resume owner of a paused one: that owner or an admin)",
         P.CAMPAIGN_WRITE,
-        {**_C, 422: "problem"},
+        {**_C, 403: "problem", 422: "problem"},
         body=bodies.UPDATE,
         ids=_ID,
     ),
@@ -371,10 +385,10 @@ ROUTES = (
     Route(
         "POST",
         "/campaigns/{id}/start",
-        _simple(Operation.START),
-        "Start",
+        start,
+        "Start (after a pause not resumed: owner approval, checklist)",
         P.CAMPAIGN_RUN,
-        _C,
+        {**_C, 403: "problem"},
         ids=_ID,
     ),
     Route(
@@ -396,7 +410,7 @@ ROUTES = (
         resume,
         "Resume (owner approval, checklist)",
         P.RESUME,
-        {**_C, 422: "problem"},
+        {**_C, 403: "problem", 422: "problem"},
         body=bodies.RESUME,
         ids=_ID,
     ),

@@ -4,6 +4,12 @@ Shared by the HTTP handlers and the CLI. Every change runs in one transaction th
 campaign row, checks the lifecycle (:func:`pacing.lifecycle.apply`), bumps ``version`` and
 writes the audit entry; clients may send the ``version`` they read to refuse lost updates
 (409). The runtime hook is called by the caller *after* commit. No HTTP here.
+
+A pause stays *open* until an approved restart closes it (``pause_events.resumed_at``): a stop,
+a reset or a force-complete leave it open. While it is open, :func:`transition` refuses a start
+that did not go through the owner's approval and the checklist
+(:func:`gateway.campaigns.governance.start`), and :func:`update` lets only the current resume
+owner or an admin change ``resume_owner``: there is one way back to dialing after a pause.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 from sqlalchemy import text
@@ -20,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import audit
-from gateway.campaigns.errors import Conflict, Invalid, NotFound
+from gateway.campaigns.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.campaigns.retry import validate_rules
 from gateway.campaigns.typed import columns, row_of
 from pacing.errors import ScheduleError
@@ -62,6 +68,26 @@ class Campaign:
 
 COLUMNS = columns(Campaign)
 _JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules"})
+
+
+class Approver(Protocol):
+    """Who approves a restart: ``name`` is recorded; ``may_approve(resume_owner)`` says whether
+    this caller may approve for a campaign whose resume owner is ``resume_owner`` (that owner, or
+    an admin)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def may_approve(self, resume_owner: str) -> bool: ...
+
+
+PAUSED_START = (
+    "the campaign was paused and has not been resumed since: starting it needs its resume "
+    "owner's (or an admin's) approval and the checklist"
+)
+OWNER_CHANGE = (
+    "only the current resume owner or an admin may change the resume owner of a paused campaign"
+)
 
 Hook = Callable[[int, str], None]
 Change = Callable[[AsyncConnection, Campaign], Awaitable[Mapping[str, object] | None]]
@@ -172,14 +198,59 @@ async def get(engine: AsyncEngine, campaign_id: int) -> Campaign:
         return await fetch(conn, campaign_id)
 
 
+async def has_open_pause(conn: AsyncConnection, campaign_id: int) -> bool:
+    """Whether the campaign was paused and no approved restart has closed that pause since."""
+    found = await conn.execute(
+        text("SELECT 1 FROM pause_events WHERE campaign_id = :cid AND resumed_at IS NULL LIMIT 1"),
+        {"cid": campaign_id},
+    )
+    return found.first() is not None
+
+
+async def refused(
+    engine: AsyncEngine, actor: str, campaign_id: int, facts: Mapping[str, object]
+) -> None:
+    """Audit a refused approval (``campaign.refused``) in a transaction of its own."""
+    async with engine.begin() as conn:
+        await audit.record(conn, actor, "campaign.refused", "campaign", campaign_id, None, facts)
+
+
 async def update(
-    engine: AsyncEngine, actor: str, campaign_id: int, data: Mapping[str, Any]
+    engine: AsyncEngine,
+    approver: Approver,
+    campaign_id: int,
+    data: Mapping[str, Any],
 ) -> Campaign:
+    """Change the setup; ``approver`` is the caller (recorded, and checked for an owner change)."""
     check_setup(data)
     changes = {k: v for k, v in data.items() if k != "version"}
     try:
+        return await _update(engine, approver, campaign_id, data, changes)
+    except Forbidden as exc:
+        await refused(engine, approver.name, campaign_id, {"detail": exc.detail, **exc.extra})
+        raise
+
+
+async def _update(
+    engine: AsyncEngine,
+    approver: Approver,
+    campaign_id: int,
+    data: Mapping[str, Any],
+    changes: Mapping[str, Any],
+) -> Campaign:
+    actor = approver.name
+    try:
         async with engine.begin() as conn:
             before = await fetch(conn, campaign_id, lock=True)
+            owner = changes.get("resume_owner", before.resume_owner)
+            if (
+                owner != before.resume_owner
+                and (
+                    before.state == CampaignState.PAUSED or await has_open_pause(conn, campaign_id)
+                )
+                and not approver.may_approve(before.resume_owner)
+            ):
+                raise Forbidden(OWNER_CHANGE, resume_owner=before.resume_owner, operation="update")
             expected = data.get("version")
             if expected is not None and expected != before.version:
                 raise Conflict(
@@ -226,15 +297,25 @@ async def transition(
     operation: Operation,
     change: Change | None = None,
     extra: Mapping[str, object] | None = None,
+    *,
+    approved: bool = False,
 ) -> tuple[Campaign, Mapping[str, object] | None]:
     """Apply ``operation``; ``change`` runs in the same transaction (records work, governance).
 
     Returns the campaign after the change and what ``change`` returned. ``extra`` columns are
-    set together with the new state (e.g. the controlled-resume settings).
+    set together with the new state (e.g. the controlled-resume settings). A start while a pause
+    is open is refused unless ``approved`` (only :mod:`gateway.campaigns.governance` says so,
+    after the owner's approval and the checklist).
     """
     async with engine.begin() as conn:
         before = await fetch(conn, campaign_id, lock=True)
         state = apply(CampaignState(before.state), operation)
+        if (
+            operation is Operation.START
+            and not approved
+            and await has_open_pause(conn, campaign_id)
+        ):
+            raise Forbidden(PAUSED_START, resume_owner=before.resume_owner, operation="start")
         outcome = await change(conn, before) if change is not None else None
         sets, params = _assignments({"state": str(state), **(extra or {})})
         await conn.execute(

@@ -5,6 +5,11 @@
   passes a checklist whose every item is *checked here* by asking the runtime (schedule open
   now, caller-ID numbers available, agents logged in) or probing the webhook targets; the client
   cannot assert them. A failed item refuses the resume with 409 and the whole checklist.
+* A start while a pause is open (the campaign was paused, then stopped, reset or force-completed
+  and never resumed) is a resume in all but name: :func:`start` sends it through the same
+  approval and checklist, and it closes the pause. :mod:`gateway.campaigns.campaigns` refuses
+  any other start then, and an owner change by anyone but the current resume owner or an admin.
+  Every refusal of an approval is audited (``campaign.refused``).
 * A resume may be controlled: for ``review_minutes`` the pacer caps concurrent calls at
   ``max_concurrent_calls`` and/or dials progressive only (columns ``controlled_*`` on the
   campaign, read by the runner).
@@ -18,14 +23,14 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import campaigns, outbox
 from gateway.campaigns.audit import jsonable
-from gateway.campaigns.campaigns import Campaign
+from gateway.campaigns.campaigns import Approver, Campaign
 from gateway.campaigns.errors import Conflict, Forbidden
 from gateway.campaigns.runtime import CampaignView, Probe, Runtime
 from gateway.campaigns.typed import columns, row_of
@@ -69,16 +74,6 @@ class PauseHistory:
 
 EVENT_COLUMNS = columns(PauseEvent)
 _EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
-
-
-class Approver(Protocol):
-    """Who approves a resume: ``name`` is recorded; ``may_approve(resume_owner)`` says whether
-    this caller may approve for a campaign whose resume owner is ``resume_owner``."""
-
-    @property
-    def name(self) -> str: ...
-
-    def may_approve(self, resume_owner: str) -> bool: ...
 
 
 def view(campaign: Campaign) -> CampaignView:
@@ -169,11 +164,53 @@ async def resume(
     """Resume after the owner's approval and a passed checklist; returns the campaign."""
     current = await campaigns.get(engine, campaign_id)
     apply(CampaignState(current.state), Operation.RESUME)  # 409 before any probing
+    return await _restart(engine, runtime, probe, approver, current, Operation.RESUME, options, now)
+
+
+async def start(
+    engine: AsyncEngine,
+    runtime: Runtime,
+    probe: Probe,
+    approver: Approver,
+    campaign_id: int,
+    now: datetime,
+) -> Campaign:
+    """Start; while a pause is open, only as a resume (the owner's approval and the checklist)."""
+    current = await campaigns.get(engine, campaign_id)
+    apply(CampaignState(current.state), Operation.START)
+    async with engine.connect() as conn:
+        paused = await campaigns.has_open_pause(conn, campaign_id)
+    if not paused:  # the transition checks again under the lock
+        after, _ = await campaigns.transition(engine, approver.name, campaign_id, Operation.START)
+        return after
+    return await _restart(engine, runtime, probe, approver, current, Operation.START, {}, now)
+
+
+async def _restart(
+    engine: AsyncEngine,
+    runtime: Runtime,
+    probe: Probe,
+    approver: Approver,
+    current: Campaign,
+    operation: Operation,
+    options: Mapping[str, Any],
+    now: datetime,
+) -> Campaign:
+    """The one approval path back to dialing after a pause: approver, checklist, then the
+    transition that closes the open pause (a ``campaign.resumed`` notification)."""
+    campaign_id = current.id
     if not approver.may_approve(current.resume_owner):
-        raise Forbidden(
+        problem = Forbidden(
             "only the campaign's resume owner or an admin may approve a resume",
             resume_owner=current.resume_owner,
         )
+        await campaigns.refused(
+            engine,
+            approver.name,
+            campaign_id,
+            {"detail": problem.detail, "operation": str(operation), **problem.extra},
+        )
+        raise problem
     items = await checklist(engine, runtime, probe, current)
     if not all(item["ok"] for item in items.values()):
         raise Conflict(_refusal(items), checklist=items)
@@ -201,9 +238,18 @@ async def resume(
                 "cid": campaign_id,
             },
         )
+        # any older open pause (several stops and starts) is closed with it
+        await conn.execute(
+            text(
+                "UPDATE pause_events SET resumed_by = :by, resumed_at = :at "
+                "WHERE campaign_id = :cid AND resumed_at IS NULL"
+            ),
+            {"by": approver.name, "at": now, "cid": campaign_id},
+        )
         payload = {
             "campaign_id": campaign_id,
             "campaign": before.name,
+            "operation": str(operation),
             "resumed_by": approver.name,
             "resumed_at": now.isoformat(),
             "note": options.get("note", ""),
@@ -214,7 +260,7 @@ async def resume(
         return payload
 
     after, _ = await campaigns.transition(
-        engine, approver.name, campaign_id, Operation.RESUME, change, extra
+        engine, approver.name, campaign_id, operation, change, extra, approved=True
     )
     return after
 
