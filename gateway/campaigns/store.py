@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.campaigns import governance, leasing, records
+from gateway.campaigns import batches, governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.logs import event
 from pacing.errors import ScheduleError
@@ -221,10 +221,11 @@ class DbStore:
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
 
     async def settle(self, results: Sequence[FinishedCall]) -> None:
-        """Persist settled attempts (the result writer's ``persist``); idempotent."""
-        for result in results:
-            await leasing.settle_attempt(self._engine, db_result(result))
-        await self.placed([(r.attempt_id, r.server) for r in results if r.server])
+        """Persist settled attempts (the result writer's ``persist``): one transaction per batch,
+        all or nothing, idempotent (a batch whose commit outcome was unknown can be repeated)."""
+        await batches.settle_attempts(
+            self._engine, [db_result(r) for r in results], [r.server or "" for r in results]
+        )
 
 
 def db_result(result: FinishedCall) -> leasing.AttemptResult:
