@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.campaigns import governance, leasing, records
+from gateway.campaigns import batches, governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.logs import event
 from pacing.errors import ScheduleError
@@ -236,13 +236,20 @@ class DbStore:
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
 
     async def settle(self, results: Sequence[FinishedCall]) -> None:
-        """Persist settled attempts (the result writer's ``persist``); idempotent."""
+        """Persist settled attempts (the result writer's ``persist``): one transaction per batch,
+        all or nothing, idempotent (a batch whose commit outcome was unknown can be repeated).
+
+        An attempt that was never sent is withdrawn instead: it does not count and its record
+        goes back to the queue.
+        """
         for result in results:
             if not result.sent:
                 await self._withdraw(result.attempt_id, result.detail or "not sent")
-                continue
-            await leasing.settle_attempt(self._engine, db_result(result))
-        await self.placed([(r.attempt_id, r.server) for r in results if r.server and r.sent])
+        sent = [r for r in results if r.sent]
+        if sent:
+            await batches.settle_attempts(
+                self._engine, [db_result(r) for r in sent], [r.server or "" for r in sent]
+            )
 
 
 def db_result(result: FinishedCall) -> leasing.AttemptResult:

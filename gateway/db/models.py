@@ -246,6 +246,7 @@ class Attempt(Base):
     hangup_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     agent: Mapped[str | None] = mapped_column(Text)
+    amd_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class CallerIdNumber(Base):

@@ -1,0 +1,286 @@
+"""Set-based attempt writes: a whole decision, a whole batch of results, in a constant number of
+statements.
+
+The one-call-at-a-time functions of :mod:`gateway.campaigns.leasing` (``start_attempt``,
+``settle_attempt``) cost a transaction and up to four round trips per call; at the rate one
+Asterisk accepts (thousands of originations a second) the database, not the switch, would pace
+the campaign. The functions here do the same writes for many calls at once, with the same rules:
+
+* :func:`start_attempts` — one statement for a decision: every record still leased by the caller
+  is marked ``dialing``, leaves the queue and gets its attempt (status ``dialing``); a record
+  whose lease was lost gets nothing. Written before any Originate is sent (write-before-send).
+* :func:`settle_attempts` — one transaction for a batch of results, three statements (one more
+  per extra *wave* when the batch holds two attempts of one record): the attempts are settled
+  and their records locked and read, the campaigns' retry rules are read once, the next step
+  of each record is computed by :func:`gateway.campaigns.retry.next_step` (the pure
+  :mod:`pacing.retry` rules), and every record is updated and queued (or dequeued) at once.
+  Settling is idempotent: an attempt already settled is skipped, so a batch whose commit
+  outcome was unknown can be written again.
+* :func:`save_progress` — what decides an outcome (answered, agent connected with the agent, the
+  AMD result) written onto attempts still ``dialing``, one statement per batch. When a crashed
+  gateway's attempt is later settled ``unknown``, the settle statement upgrades it from that
+  evidence: an attempt that reached an agent is ``answered``, one that AMD called a machine is
+  ``machine``.
+
+The effective outcome is decided in SQL (it needs the stored progress) and returned, so the
+record's next step is computed from what the attempt row says. Time is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.campaigns.leasing import AttemptResult, AttemptStart, Settled
+from gateway.campaigns.retry import next_step, parse_rules
+from pacing.outcomes import Outcome
+from pacing.retry import RetryRules
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What is known of a live attempt so far (None: not yet)."""
+
+    attempt_id: str
+    answered_at: datetime | None = None
+    agent_connected_at: datetime | None = None
+    agent: str | None = None
+    amd_status: str | None = None  # Asterisk AMD's AMDSTATUS: MACHINE, HUMAN, NOTSURE, HANGUP
+
+
+_START = text("""
+WITH u AS (
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:cids AS bigint[]), CAST(:rids AS bigint[]),
+                         CAST(:iids AS text[]), CAST(:servers AS text[]), CAST(:clis AS text[]),
+                         CAST(:ats AS timestamptz[]))
+        AS u(id, cid, rid, iid, server, cli, at)
+), marked AS (
+    UPDATE records r SET status = 'dialing', last_attempt_at = u.at,
+        caller_id = COALESCE(r.caller_id, u.cli), updated_at = u.at
+    FROM u
+    WHERE r.id = u.rid AND r.campaign_id = u.cid AND r.lease_owner = u.iid
+      AND r.lease_expires_at > u.at AND r.status IN ('new', 'retry', 'callback')
+    RETURNING r.id, r.campaign_id, r.priority, u.id AS aid, u.iid, u.server, u.cli, u.at
+), dequeued AS (
+    DELETE FROM record_queue q USING marked m
+    WHERE q.campaign_id = m.campaign_id AND q.priority = m.priority AND q.record_id = m.id
+)
+INSERT INTO attempts (id, campaign_id, record_id, instance_id, server, caller_id, status,
+                      originated_at)
+SELECT m.aid, m.campaign_id, m.id, m.iid, m.server, m.cli, 'dialing', m.at FROM marked m
+RETURNING id
+""")
+
+
+async def start_attempts(engine: AsyncEngine, starts: Sequence[AttemptStart]) -> set[str]:
+    """Write every start whose lease is still held, in one statement; the attempt ids written."""
+    if not starts:
+        return set()
+    params = {
+        "ids": [s.attempt_id for s in starts],
+        "cids": [s.campaign_id for s in starts],
+        "rids": [s.record_id for s in starts],
+        "iids": [s.instance_id for s in starts],
+        "servers": [s.server for s in starts],
+        "clis": [s.caller_id for s in starts],
+        "ats": [s.originated_at for s in starts],
+    }
+    async with engine.begin() as conn:
+        rows = (await conn.execute(_START, params)).all()
+    return {str(r[0]) for r in rows}
+
+
+# The outcome an attempt is settled with: the reported one, except that an ``unknown`` (the call
+# was lost with its gateway) is decided by the progress already stored on the attempt.
+_SETTLE_ATTEMPTS = text("""
+WITH u AS (
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:outcomes AS text[]),
+                         CAST(:causes AS smallint[]), CAST(:rings AS timestamptz[]),
+                         CAST(:answers AS timestamptz[]), CAST(:connects AS timestamptz[]),
+                         CAST(:hangups AS timestamptz[]), CAST(:agents AS text[]),
+                         CAST(:ats AS timestamptz[]), CAST(:servers AS text[]))
+        AS u(id, outcome, cause, ring, answer, connect, hangup, agent, at, server)
+), s AS (
+    UPDATE attempts a SET status = 'settled',
+        outcome = CASE
+            WHEN u.outcome <> 'unknown' THEN u.outcome
+            WHEN COALESCE(u.connect, a.agent_connected_at) IS NOT NULL THEN 'answered'
+            WHEN upper(COALESCE(a.amd_status, '')) = 'MACHINE' THEN 'machine'
+            ELSE u.outcome END,
+        q850_cause = u.cause, first_ring_at = u.ring,
+        answered_at = COALESCE(u.answer, a.answered_at),
+        agent_connected_at = COALESCE(u.connect, a.agent_connected_at),
+        hangup_at = u.hangup, agent = COALESCE(u.agent, a.agent), settled_at = u.at,
+        server = COALESCE(NULLIF(u.server, ''), a.server)
+    FROM u
+    WHERE a.id = u.id AND a.status = 'dialing'
+    RETURNING a.id, a.record_id, a.campaign_id, a.outcome, a.agent, u.at
+)
+SELECT s.id, s.record_id, s.campaign_id, s.outcome, s.agent, s.at, r.attempts
+FROM s JOIN records r ON r.id = s.record_id
+ORDER BY r.id
+FOR UPDATE OF r
+""")
+
+_RULES = text(
+    "SELECT id, max_attempts, retry_rules, abandon_holdoff_s FROM campaigns WHERE id = ANY(:ids)"
+)
+
+# The records' next steps, and their queue rows to match (as leasing._SETTLE_RECORD, set-based).
+_SETTLE_RECORDS = text("""
+WITH v AS (
+    SELECT * FROM unnest(CAST(:rids AS bigint[]), CAST(:statuses AS text[]),
+                         CAST(:reasons AS text[]), CAST(:outcomes AS text[]),
+                         CAST(:nexts AS timestamptz[]), CAST(:agents AS text[]),
+                         CAST(:ats AS timestamptz[]))
+        AS v(rid, status, reason, outcome, next, agent, at)
+), settled AS (
+    UPDATE records r SET status = v.status, reason = v.reason, disposition = v.outcome,
+        attempts = r.attempts + 1, next_attempt_at = v.next, lease_owner = NULL,
+        lease_expires_at = NULL, agent = COALESCE(v.agent, r.agent), updated_at = v.at
+    FROM v WHERE r.id = v.rid
+    RETURNING r.id, r.campaign_id, r.priority, r.status, r.next_attempt_at
+), queued AS (
+    INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
+    SELECT campaign_id, priority, id, next_attempt_at FROM settled
+    WHERE status IN ('new', 'retry', 'callback')
+    ON CONFLICT (campaign_id, priority, record_id)
+    DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+)
+DELETE FROM record_queue q USING settled s
+WHERE s.status NOT IN ('new', 'retry', 'callback')
+  AND q.campaign_id = s.campaign_id AND q.priority = s.priority AND q.record_id = s.id
+""")
+
+
+def _unique(results: Sequence[AttemptResult]) -> list[AttemptResult]:
+    """The batch without repeated attempt ids (the first report wins, as settling one by one)."""
+    seen: set[str] = set()
+    unique = []
+    for result in results:
+        if result.attempt_id not in seen:
+            seen.add(result.attempt_id)
+            unique.append(result)
+    return unique
+
+
+async def settle_attempts(
+    engine: AsyncEngine,
+    results: Sequence[AttemptResult],
+    servers: Sequence[str] | None = None,
+) -> list[Settled]:
+    """Settle a batch in one transaction; the records' next steps (already settled: skipped).
+
+    ``servers`` (parallel to ``results``, "" for none) records which server each attempt went
+    to, in the same statement. Returned in the order of ``results``.
+    """
+    batch = _unique(results)
+    if not batch:
+        return []
+    where = dict(zip((r.attempt_id for r in results), servers or (), strict=False))
+    order = {r.attempt_id: i for i, r in enumerate(batch)}
+    async with engine.begin() as conn:
+        rows = (await conn.execute(_SETTLE_ATTEMPTS, _attempt_params(batch, where))).all()
+        if not rows:
+            return []
+        rules = await _rules(conn, {int(r[2]) for r in rows})
+        rows = sorted(rows, key=lambda r: order[str(r[0])])
+        settled: dict[str, Settled] = {}
+        for wave in _waves(rows):
+            settled.update(await _settle_records(conn, wave, rules))
+    return [settled[r.attempt_id] for r in batch if r.attempt_id in settled]
+
+
+async def _rules(conn: AsyncConnection, campaign_ids: set[int]) -> dict[int, RetryRules]:
+    """Each campaign's retry rules, read once for the batch."""
+    rows = (await conn.execute(_RULES, {"ids": sorted(campaign_ids)})).mappings()
+    return {
+        int(c["id"]): parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
+        for c in rows
+    }
+
+
+def _waves(rows: Sequence[Any]) -> list[list[tuple[Any, int]]]:
+    """Rows (with the record's attempt count so far) in waves of distinct records.
+
+    A batch rarely holds two attempts of one record (a call refused before dialling and its
+    record dialled again); the second one is settled in a later wave, after the first, as one
+    by one settling would.
+    """
+    waves: list[list[tuple[Any, int]]] = []
+    seen: dict[int, int] = {}
+    for row in rows:
+        rid = int(row[1])
+        n = seen.get(rid, 0)
+        seen[rid] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append((row, int(row[6]) + n))
+    return waves
+
+
+async def _settle_records(
+    conn: AsyncConnection, wave: Sequence[tuple[Any, int]], rules: dict[int, RetryRules]
+) -> dict[str, Settled]:
+    updates, settled = [], {}
+    for (aid, rid, cid, outcome, agent, at, _), attempts in wave:
+        step = next_step(rules[int(cid)], Outcome(outcome), attempts + 1, at)
+        updates.append((int(rid), str(step.status), step.reason, outcome, step.next_attempt_at,
+                        agent, at))  # fmt: skip
+        settled[str(aid)] = Settled(int(rid), str(step.status), step.next_attempt_at, attempts + 1)
+    columns = ("rids", "statuses", "reasons", "outcomes", "nexts", "agents", "ats")
+    params: dict[str, Any] = {k: [u[i] for u in updates] for i, k in enumerate(columns)}
+    await conn.execute(_SETTLE_RECORDS, params)
+    return settled
+
+
+def _attempt_params(batch: Sequence[AttemptResult], servers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "ids": [r.attempt_id for r in batch],
+        "outcomes": [str(r.outcome) for r in batch],
+        "causes": [r.q850_cause for r in batch],
+        "rings": [r.first_ring_at for r in batch],
+        "answers": [r.answered_at for r in batch],
+        "connects": [r.agent_connected_at for r in batch],
+        "hangups": [r.hangup_at for r in batch],
+        "agents": [r.agent for r in batch],
+        "ats": [r.settled_at for r in batch],
+        "servers": [servers.get(r.attempt_id, "") for r in batch],
+    }
+
+
+_PROGRESS = text("""
+WITH u AS (
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:answers AS timestamptz[]),
+                         CAST(:connects AS timestamptz[]), CAST(:agents AS text[]),
+                         CAST(:amds AS text[]))
+        AS u(id, answer, connect, agent, amd)
+)
+UPDATE attempts a SET answered_at = COALESCE(u.answer, a.answered_at),
+    agent_connected_at = COALESCE(u.connect, a.agent_connected_at),
+    agent = COALESCE(u.agent, a.agent), amd_status = COALESCE(u.amd, a.amd_status)
+FROM u WHERE a.id = u.id AND a.status = 'dialing'
+""")
+
+
+async def save_progress(engine: AsyncEngine, progress: Sequence[Progress]) -> int:
+    """Store what is known of live attempts (settled ones are left alone); how many rows."""
+    if not progress:
+        return 0
+    latest = {p.attempt_id: p for p in progress}  # each report carries everything known so far
+    items = list(latest.values())
+    params = {
+        "ids": [p.attempt_id for p in items],
+        "answers": [p.answered_at for p in items],
+        "connects": [p.agent_connected_at for p in items],
+        "agents": [p.agent for p in items],
+        "amds": [p.amd_status for p in items],
+    }
+    async with engine.begin() as conn:
+        result = await conn.execute(_PROGRESS, params)
+    return int(result.rowcount)
