@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,12 @@ pytestmark = pytest.mark.db
 NOON_NY = datetime(2026, 3, 10, 17, 0, tzinfo=UTC)  # 13:00 in New York, 10:00 in LA
 
 
-async def make_campaign(engine: AsyncEngine, records: int, **fields: object) -> int:
+async def make_campaign(
+    engine: AsyncEngine, records: int, *, area: int | None = None, **fields: object
+) -> int:
+    """A campaign with ``records`` numbers +1<area>0000001…; the area is random unless given
+    (a test that lists numbers on the shared DNC list names its own)."""
+    area = area if area is not None else 300 + secrets.randbelow(700)
     cols = {"name": f"lease-{uuid.uuid4().hex[:10]}", "time_zone": "America/New_York", **fields}
     names = ", ".join(cols)
     values = ", ".join(f":{k}" for k in cols)
@@ -45,10 +51,10 @@ async def make_campaign(engine: AsyncEngine, records: int, **fields: object) -> 
         await conn.execute(
             text(
                 "INSERT INTO records (campaign_id, phone, time_zones) "
-                "SELECT :cid, '+1212' || lpad(g::text, 7, '0'), ARRAY['America/New_York'] "
+                "SELECT :cid, '+1' || :area || lpad(g::text, 7, '0'), ARRAY['America/New_York'] "
                 "FROM generate_series(1, :n) g"
             ),
-            {"cid": cid, "n": records},
+            {"cid": cid, "n": records, "area": str(area)},
         )
     return cid
 
@@ -153,7 +159,7 @@ async def test_max_attempts_ends_the_record(engine: AsyncEngine) -> None:
 
 
 async def test_dnc_and_callee_window(engine: AsyncEngine) -> None:
-    cid = await make_campaign(engine, 3)
+    cid = await make_campaign(engine, 3, area=212)
     async with engine.begin() as conn:
         await conn.execute(
             text("INSERT INTO dnc_numbers (phone) VALUES ('+12120000001') ON CONFLICT DO NOTHING")
