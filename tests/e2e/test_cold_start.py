@@ -65,6 +65,7 @@ async def big_stack(own_database: OwnDatabase) -> AsyncIterator[Stack]:
             await asyncio.wait_for(task, 60)
 
 
+@pytest.mark.timeout(300)  # 60 s of simulated calling, then its calls to their outcomes
 async def test_cold_start_of_100_agents_stays_under_target_without_a_guard_trip(
     big_stack: Stack,
 ) -> None:
