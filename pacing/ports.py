@@ -3,7 +3,8 @@
 The runner (:mod:`pacing.runner`) is written against these Protocols so that the pacing package
 never imports the gateway; ``gateway.runtime`` implements them over the record store
 (``gateway.db``) and the dialer (``gateway.asterisk.dialing``). Values crossing a port are frozen
-dataclasses defined here or structural Protocols.
+dataclasses defined here, or in :mod:`pacing.calls` for a settled attempt
+(:class:`~pacing.calls.AttemptResult`), or structural Protocols.
 """
 
 from __future__ import annotations
@@ -59,23 +60,6 @@ class CallOrder:
 
 
 CallPhaseName = Literal["dialing", "answered", "connected", "ended"]
-
-
-class Result(Protocol):
-    """The fields of a settled attempt the runner uses (the gateway's AttemptResult has them)."""
-
-    @property
-    def attempt_id(self) -> str: ...
-    @property
-    def campaign_id(self) -> int: ...
-    @property
-    def outcome(self) -> Outcome: ...
-    @property
-    def ring_s(self) -> float | None: ...
-    @property
-    def talk_s(self) -> float | None: ...
-    @property
-    def sent(self) -> bool: ...  # False: never reached Asterisk (withdrawn, not an outcome)
 
 
 class Store(Protocol):

@@ -40,11 +40,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pacing.calls import AttemptResult
 from pacing.guards import GuardInputs, Trip, evaluate, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
-from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
+from pacing.ports import CallOrder, CampaignView, PlaceRefused, Store, Switch
 from pacing.snapshot import (
     AgentState,
     CallInFlight,
@@ -139,7 +140,7 @@ class CampaignRunner:
             self._learner = Learner(own)
         self._seeded = True
 
-    def settled(self, result: Result) -> None:
+    def settled(self, result: AttemptResult) -> None:
         """An attempt of this campaign has a recorded outcome (or was withdrawn, never sent)."""
         self._in_flight.pop(result.attempt_id, None)
         now = self._clock()
