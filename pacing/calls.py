@@ -1,4 +1,10 @@
-"""One call as both the pacing core and the gateway speak of it: its settled result.
+"""One call as both the pacing core and the gateway speak of it: where it is, and its result.
+
+:class:`CallPhase` is the one vocabulary for where a call is. The gateway follows each call leg in
+more detail (``gateway.asterisk.calls.state.CallState``: queued, dialing, ringing, answered, …) and
+maps those states to a phase at exactly one boundary, ``gateway.asterisk.calls.state.phase_of``;
+the pacing snapshot (:class:`pacing.snapshot.CallInFlight`) and the switch port
+(:meth:`pacing.ports.Switch.phase`) speak only phases.
 
 :class:`AttemptResult` is the one definition of a settled attempt. The gateway's call tracker
 (``gateway.asterisk.calls.tracker``) builds it, exactly once per attempt; the result writer
@@ -13,10 +19,25 @@ time.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from pacing.outcomes import Outcome
+
+
+class CallPhase(enum.StrEnum):
+    """Where a call is, as much as pacing needs to know."""
+
+    RINGING = "ringing"  # dialled, not answered yet (queued, dialling or ringing at the gateway)
+    WAITING = "waiting"  # answered live, not yet with an agent (AMD, then the queue: at most 2 s)
+    CONNECTED = "connected"  # talking to an agent: pacing counts the busy agent instead
+    ENDED = "ended"  # over, or its outcome known: needs no pacing room, only its settlement
+
+    @property
+    def in_flight(self) -> bool:
+        """Still needs pacing room: a :class:`~pacing.snapshot.CallInFlight` of the snapshot."""
+        return self in (CallPhase.RINGING, CallPhase.WAITING)
 
 
 @dataclass(frozen=True, slots=True)

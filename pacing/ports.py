@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from pacing.calls import CallPhase
 from pacing.outcomes import Outcome
 from pacing.schedule import CampaignSchedule
 from pacing.snapshot import Agent, ControlledResume, PacingConfig
@@ -59,9 +60,6 @@ class CallOrder:
     amd: bool
 
 
-CallPhaseName = Literal["dialing", "answered", "connected", "ended"]
-
-
 class Store(Protocol):
     """The database side."""
 
@@ -95,7 +93,7 @@ class Switch(Protocol):
         ...
 
     def links(self) -> tuple[int, int]: ...  # (servers with a ready link, servers)
-    def phase(self, attempt_id: str) -> CallPhaseName | None:
+    def phase(self, attempt_id: str) -> CallPhase | None:
         """Where one call in flight is (None: not known to the switch)."""
         ...
 

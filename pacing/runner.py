@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pacing.calls import AttemptResult
+from pacing.calls import AttemptResult, CallPhase
 from pacing.guards import GuardInputs, Trip, evaluate, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
@@ -49,7 +49,6 @@ from pacing.ports import CallOrder, CampaignView, PlaceRefused, Store, Switch
 from pacing.snapshot import (
     AgentState,
     CallInFlight,
-    CallPhase,
     Caps,
     Decision,
     PacingMode,
@@ -169,12 +168,12 @@ class CampaignRunner:
         """
         calls = []
         for attempt_id, call in list(self._in_flight.items()):
-            phase = self._switch.phase(attempt_id) or "dialing"
-            if phase == "connected":
+            phase = self._switch.phase(attempt_id) or CallPhase.RINGING
+            if phase is CallPhase.CONNECTED:
                 self._learner.connected(attempt_id, now)  # a live answer counts now
-            if phase in ("connected", "ended"):
+            if not phase.in_flight:
                 continue
-            if phase == "answered" and call.phase is not CallPhase.WAITING:
+            if phase is CallPhase.WAITING and call.phase is not CallPhase.WAITING:
                 call = CallInFlight(attempt_id, call.dialled_at, CallPhase.WAITING, now)
                 self._in_flight[attempt_id] = call
                 self._learner.answered(attempt_id, now)

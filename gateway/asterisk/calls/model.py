@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.asterisk.calls.state import CallState
+
 
 @dataclass(frozen=True, slots=True)
 class OriginateRequest:
@@ -31,7 +33,7 @@ class InFlightCall:
 
     attempt_id: str
     server: str
-    state: str
+    state: CallState  # the leg's detailed state; ``phase_of`` gives pacing's CallPhase
     number: str
     queue: str
     since_s: float  # monotonic time of originate()

@@ -471,7 +471,7 @@ class CallTracker:
             a: InFlightCall(
                 a,
                 leg.server,
-                str(leg.state),
+                leg.state,
                 leg.req.number,
                 leg.req.queue,
                 leg.t0,
