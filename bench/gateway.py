@@ -40,11 +40,12 @@ import psutil
 
 from gateway.asterisk.ami.events import TYPED_EVENTS, parse_event
 from gateway.asterisk.ami.parser import AmiParser
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.errors import NoCapacity
 from gateway.asterisk.pool import ServerConfig
+from pacing.calls import AttemptResult
 
 TRACES = Path("/work/shared/asterisk-traces")
 RINGING_PREFIX = "+1999"

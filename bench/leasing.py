@@ -91,7 +91,7 @@ async def _batch(
     t2 = time.perf_counter()
     for i, attempt in enumerate(started):
         outcome = MIX[(counter + i) % len(MIX)]
-        await leasing.settle_attempt(engine, leasing.AttemptResult(attempt, outcome, now))
+        await leasing.settle_attempt(engine, leasing.AttemptRow(attempt, outcome, now))
     t3 = time.perf_counter()
     clock.spent["lease"] += t1 - t0
     clock.spent["start"] += t2 - t1

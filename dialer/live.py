@@ -20,7 +20,7 @@ from dialer.results import ResultWriter
 from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns.callerids import CallerIdBook
-from gateway.campaigns.runtime import CampaignView
+from gateway.campaigns.campaigns import Campaign
 from pacing.diagnostics import DiagnosticsInput, diagnose
 from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
@@ -81,7 +81,7 @@ class LiveRuntime:
         capacity = self._dialer.capacity()
         return capacity.healthy, len(capacity.servers)
 
-    async def schedule_open(self, campaign: CampaignView) -> bool:
+    async def schedule_open(self, campaign: Campaign) -> bool:
         if not campaign.schedule:
             return True
         try:

@@ -28,11 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.instances import Instances
 from dialer.results import Outage, ResultWriter
-from gateway.asterisk.calls.model import AttemptResult
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns import counts as record_counts
 from gateway.campaigns.store import DbStore
 from gateway.metrics import Metrics
+from pacing.calls import AttemptResult
 from pacing.snapshot import AgentState
 from pacing.stats import AbandonWindows
 from pacing.supervisor import Supervisor

@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from gateway.asterisk.calls.model import AttemptResult
 from gateway.logs import event
+from pacing.calls import AttemptResult
 
 log = logging.getLogger(__name__)
 

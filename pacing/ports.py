@@ -3,15 +3,17 @@
 The runner (:mod:`pacing.runner`) is written against these Protocols so that the pacing package
 never imports the gateway; ``gateway.runtime`` implements them over the record store
 (``gateway.db``) and the dialer (``gateway.asterisk.dialing``). Values crossing a port are frozen
-dataclasses defined here or structural Protocols.
+dataclasses defined here, or in :mod:`pacing.calls` for a settled attempt
+(:class:`~pacing.calls.AttemptResult`), or structural Protocols.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from pacing.calls import CallPhase
 from pacing.outcomes import Outcome
 from pacing.schedule import CampaignSchedule
 from pacing.snapshot import Agent, ControlledResume, PacingConfig
@@ -58,26 +60,6 @@ class CallOrder:
     amd: bool
 
 
-CallPhaseName = Literal["dialing", "answered", "connected", "ended"]
-
-
-class Result(Protocol):
-    """The fields of a settled attempt the runner uses (the gateway's AttemptResult has them)."""
-
-    @property
-    def attempt_id(self) -> str: ...
-    @property
-    def campaign_id(self) -> int: ...
-    @property
-    def outcome(self) -> Outcome: ...
-    @property
-    def ring_s(self) -> float | None: ...
-    @property
-    def talk_s(self) -> float | None: ...
-    @property
-    def sent(self) -> bool: ...  # False: never reached Asterisk (withdrawn, not an outcome)
-
-
 class Store(Protocol):
     """The database side."""
 
@@ -111,7 +93,7 @@ class Switch(Protocol):
         ...
 
     def links(self) -> tuple[int, int]: ...  # (servers with a ready link, servers)
-    def phase(self, attempt_id: str) -> CallPhaseName | None:
+    def phase(self, attempt_id: str) -> CallPhase | None:
         """Where one call in flight is (None: not known to the switch)."""
         ...
 

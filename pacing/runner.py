@@ -40,15 +40,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pacing.calls import AttemptResult, CallPhase
 from pacing.guards import GuardInputs, Trip, evaluate, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
-from pacing.ports import CallOrder, CampaignView, PlaceRefused, Result, Store, Switch
+from pacing.ports import CallOrder, CampaignView, PlaceRefused, Store, Switch
 from pacing.snapshot import (
     AgentState,
     CallInFlight,
-    CallPhase,
     Caps,
     Decision,
     PacingMode,
@@ -139,7 +139,7 @@ class CampaignRunner:
             self._learner = Learner(own)
         self._seeded = True
 
-    def settled(self, result: Result) -> None:
+    def settled(self, result: AttemptResult) -> None:
         """An attempt of this campaign has a recorded outcome (or was withdrawn, never sent)."""
         self._in_flight.pop(result.attempt_id, None)
         now = self._clock()
@@ -168,12 +168,12 @@ class CampaignRunner:
         """
         calls = []
         for attempt_id, call in list(self._in_flight.items()):
-            phase = self._switch.phase(attempt_id) or "dialing"
-            if phase == "connected":
+            phase = self._switch.phase(attempt_id) or CallPhase.RINGING
+            if phase is CallPhase.CONNECTED:
                 self._learner.connected(attempt_id, now)  # a live answer counts now
-            if phase in ("connected", "ended"):
+            if not phase.in_flight:
                 continue
-            if phase == "answered" and call.phase is not CallPhase.WAITING:
+            if phase is CallPhase.WAITING and call.phase is not CallPhase.WAITING:
                 call = CallInFlight(attempt_id, call.dialled_at, CallPhase.WAITING, now)
                 self._in_flight[attempt_id] = call
                 self._learner.answered(attempt_id, now)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from pacing.calls import CallPhase
 from pacing.errors import SnapshotError
 
 
@@ -25,13 +26,6 @@ class AgentState(enum.StrEnum):
     BUSY = "busy"  # talking; ``since`` is when the call was connected
     WRAP = "wrap"  # wrap-up after a call; ``since`` is when wrap-up began
     PAUSED = "paused"  # logged in but not taking calls
-
-
-class CallPhase(enum.StrEnum):
-    """Where a call in flight is before it reaches an agent."""
-
-    RINGING = "ringing"  # dialled, not answered yet
-    WAITING = "waiting"  # answered live, waiting in the queue for an agent (at most 2 s)
 
 
 class PacingMode(enum.StrEnum):
@@ -66,7 +60,7 @@ class Agent:
 
 @dataclass(frozen=True, slots=True)
 class CallInFlight:
-    """A call dialled and not yet connected to an agent nor ended."""
+    """A call dialled and not yet connected to an agent nor ended (``phase`` ringing or waiting)."""
 
     attempt_id: str
     dialled_at: float

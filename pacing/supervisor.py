@@ -26,8 +26,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from pacing.calls import AttemptResult
 from pacing.guards import Trip
-from pacing.ports import Pacers, Result, Store, Switch
+from pacing.ports import Pacers, Store, Switch
 from pacing.runner import CampaignRunner
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Supervisor:
         """Run the next supervision round now (a campaign was started or resumed)."""
         self._poked.set()
 
-    def settled(self, result: Result) -> None:
+    def settled(self, result: AttemptResult) -> None:
         """Route a stored outcome to its campaign's runner (if this instance runs it)."""
         runner = self.runners.get(result.campaign_id)
         if runner is not None:

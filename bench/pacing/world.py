@@ -23,12 +23,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pacing.calls import CallPhase
 from pacing.outcomes import Outcome
 from pacing.snapshot import (
     Agent,
     AgentState,
     CallInFlight,
-    CallPhase,
     Caps,
     Decision,
     PacingConfig,

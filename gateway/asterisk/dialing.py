@@ -19,11 +19,12 @@ from types import TracebackType
 from gateway.asterisk import validate
 from gateway.asterisk.agents import AgentView, QueueSnapshot
 from gateway.asterisk.ami.adapter import LinkStats, LinkTiming
-from gateway.asterisk.calls.model import AttemptResult, CallQuality, InFlightCall, OriginateRequest
+from gateway.asterisk.calls.model import InFlightCall, OriginateRequest
 from gateway.asterisk.calls.runtime import ServerRuntime
 from gateway.asterisk.calls.state import CallState
 from gateway.asterisk.errors import InvalidValue, NoCapacity, UnknownServer
 from gateway.asterisk.pool import PoolSnapshot, ServerConfig, choose
+from pacing.calls import AttemptResult, CallQuality
 
 __all__ = [
     "AttemptResult",

@@ -13,24 +13,12 @@ from collections.abc import Callable
 
 from gateway.asterisk.agents import AgentStatus, AgentView
 from gateway.asterisk.calls.model import OriginateRequest
-from gateway.asterisk.calls.state import CallState
+from gateway.asterisk.calls.state import phase_of
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.errors import GatewayError, InvalidValue, NoCapacity
-from pacing.ports import CallOrder, CallPhaseName, PlaceRefused
+from pacing.calls import CallPhase
+from pacing.ports import CallOrder, PlaceRefused
 from pacing.snapshot import Agent, AgentState
-
-# The pacing core only needs to know whether a call still rings, waits for an agent after a
-# live answer, or no longer needs pacing room (with an agent, or over).
-_PHASE: dict[str, CallPhaseName] = {
-    CallState.QUEUED: "dialing",
-    CallState.DIALING: "dialing",
-    CallState.RINGING: "dialing",
-    CallState.ANSWERED: "answered",
-    CallState.IN_QUEUE: "answered",
-    CallState.CONNECTED: "connected",
-    CallState.SETTLED: "ended",
-    CallState.ENDED: "ended",
-}
 
 _STATE = {
     AgentStatus.FREE: AgentState.FREE,
@@ -117,9 +105,9 @@ class DialerSwitch:
     def free_channels(self) -> int | None:
         return self._dialer.capacity().room
 
-    def phase(self, attempt_id: str) -> CallPhaseName | None:
+    def phase(self, attempt_id: str) -> CallPhase | None:
         state = self._dialer.state_of(attempt_id)
-        return None if state is None else _PHASE[state]
+        return None if state is None else phase_of(state)
 
     def links(self) -> tuple[int, int]:
         capacity = self._dialer.capacity()

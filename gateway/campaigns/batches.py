@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.campaigns.leasing import AttemptResult, AttemptStart, Settled
+from gateway.campaigns.leasing import AttemptRow, AttemptStart, Settled
 from gateway.campaigns.retry import next_step, parse_rules
 from pacing.outcomes import Outcome
 from pacing.retry import RetryRules
@@ -158,7 +158,7 @@ WHERE s.status NOT IN ('new', 'retry', 'callback')
 """)
 
 
-def _unique(results: Sequence[AttemptResult]) -> list[AttemptResult]:
+def _unique(results: Sequence[AttemptRow]) -> list[AttemptRow]:
     """The batch without repeated attempt ids (the first report wins, as settling one by one)."""
     seen: set[str] = set()
     unique = []
@@ -171,7 +171,7 @@ def _unique(results: Sequence[AttemptResult]) -> list[AttemptResult]:
 
 async def settle_attempts(
     engine: AsyncEngine,
-    results: Sequence[AttemptResult],
+    results: Sequence[AttemptRow],
     servers: Sequence[str] | None = None,
 ) -> list[Settled]:
     """Settle a batch in one transaction; the records' next steps (already settled: skipped).
@@ -239,7 +239,7 @@ async def _settle_records(
     return settled
 
 
-def _attempt_params(batch: Sequence[AttemptResult], servers: dict[str, str]) -> dict[str, Any]:
+def _attempt_params(batch: Sequence[AttemptRow], servers: dict[str, str]) -> dict[str, Any]:
     return {
         "ids": [r.attempt_id for r in batch],
         "outcomes": [str(r.outcome) for r in batch],

@@ -32,7 +32,7 @@ from gateway.campaigns import campaigns, outbox
 from gateway.campaigns.audit import jsonable
 from gateway.campaigns.campaigns import Approver, Campaign
 from gateway.campaigns.errors import Conflict, Forbidden
-from gateway.campaigns.runtime import CampaignView, Probe, Runtime
+from gateway.campaigns.runtime import Probe, Runtime
 from gateway.campaigns.typed import columns, row_of
 from pacing.lifecycle import CampaignState, Operation, apply
 
@@ -76,17 +76,6 @@ EVENT_COLUMNS = columns(PauseEvent)
 _EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
 
 
-def view(campaign: Campaign) -> CampaignView:
-    return CampaignView(
-        id=campaign.id,
-        name=campaign.name,
-        state=campaign.state,
-        time_zone=campaign.time_zone,
-        schedule=campaign.schedule,
-        queue=campaign.queue,
-    )
-
-
 async def pause(
     engine: AsyncEngine, actor: str, campaign_id: int, category: str, reason: str, now: datetime
 ) -> Campaign:
@@ -122,7 +111,7 @@ async def checklist(
     cid = campaign.id
     async with engine.connect() as conn:
         urls = await outbox.targets(conn, cid)
-    open_now = await runtime.schedule_open(view(campaign))
+    open_now = await runtime.schedule_open(campaign)
     numbers = await runtime.callerids_available(cid)
     agents = await runtime.agents_logged_in(campaign.queue)
     links_up, links_total = await runtime.asterisk_links()

@@ -74,7 +74,15 @@ class AttemptStart:
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptResult:
+class AttemptRow:
+    """The settled columns of one ``attempts`` row, as :func:`settle_attempt` writes them.
+
+    Not the settled attempt itself (that is :class:`pacing.calls.AttemptResult`, built by the call
+    tracker): this is the narrower shape the table stores, with the database's column names and
+    ``settled_at``. It is also written for an attempt that never reached Asterisk (refused before
+    dialling), which has no tracker result at all.
+    """
+
     attempt_id: str
     outcome: Outcome
     settled_at: datetime
@@ -271,7 +279,7 @@ RETURNING record_id, campaign_id
 """)
 
 
-async def settle_attempt(engine: AsyncEngine, result: AttemptResult) -> Settled | None:
+async def settle_attempt(engine: AsyncEngine, result: AttemptRow) -> Settled | None:
     """Write the outcome and the record's next step; None if the attempt was already settled."""
     async with engine.begin() as conn:
         row = (

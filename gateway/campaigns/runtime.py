@@ -4,9 +4,11 @@
 campaign's schedule is open now, how many caller-ID numbers can be used right now, why nothing
 is being dialled) plus one hook called after a campaign's state changed, so the runner can react
 at once instead of at its next poll. The hook must only enqueue: it is called from a request
-handler. The resume checklist (:mod:`gateway.campaigns.governance`) asks it; ``dialer.live``
-implements it over the dialer. :class:`StaticRuntime` answers with plain values, for tests and
-for running the API without a dialer. :data:`Probe` checks that a webhook URL answers.
+handler. The resume checklist (:mod:`gateway.campaigns.governance`) asks it, handing it the
+domain's own :class:`~gateway.campaigns.campaigns.Campaign` row (there is no second campaign view;
+the runner's is :class:`pacing.ports.CampaignView`); ``dialer.live`` implements it over the
+dialer. :class:`StaticRuntime` answers with plain values, for tests and for running the API
+without a dialer. :data:`Probe` checks that a webhook URL answers.
 
 Nothing here does I/O.
 """
@@ -16,22 +18,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from gateway.campaigns.campaigns import Campaign
 
 Clock = Callable[[], datetime]
 Probe = Callable[[str], Awaitable[bool]]
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignView:
-    """The campaign facts the runtime needs to answer the resume checklist."""
-
-    id: int
-    name: str
-    state: str
-    time_zone: str
-    schedule: Mapping[str, Any]
-    queue: str
 
 
 class Runtime(Protocol):
@@ -45,7 +37,9 @@ class Runtime(Protocol):
         self, campaign_id: int, record_id: int | None
     ) -> Mapping[str, object]: ...
 
-    async def schedule_open(self, campaign: CampaignView) -> bool: ...
+    async def schedule_open(self, campaign: Campaign) -> bool:
+        """Whether the campaign's own schedule (``time_zone``, ``schedule``) is open now."""
+        ...
 
     async def callerids_available(self, campaign_id: int) -> int: ...
 
@@ -74,7 +68,7 @@ class StaticRuntime:
     async def diagnostics(self, campaign_id: int, record_id: int | None) -> Mapping[str, object]:
         return {"campaign_id": campaign_id, "record_id": record_id, **self.why}
 
-    async def schedule_open(self, campaign: CampaignView) -> bool:
+    async def schedule_open(self, campaign: Campaign) -> bool:
         del campaign
         return self.open_now
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.campaigns import batches, governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.logs import event
+from pacing.calls import AttemptResult
 from pacing.errors import ScheduleError
 from pacing.lifecycle import OperationRefused
 from pacing.outcomes import Outcome
@@ -46,35 +47,6 @@ _HISTORY = text(
 WATCH_AFTER_RESUME_S = 600.0  # the first minutes after a resume are watched more tightly
 _RUNNING = text("SELECT id FROM campaigns WHERE state = 'running' ORDER BY id")
 _SET_SERVER = text("UPDATE attempts SET server = :server WHERE id = :aid")
-
-
-class FinishedCall(Protocol):
-    """What the Asterisk edge reports of a finished attempt and the database keeps
-    (:class:`gateway.asterisk.calls.model.AttemptResult` has these); typed structurally so that
-    the campaign domain needs nothing of the edge."""
-
-    @property
-    def attempt_id(self) -> str: ...
-    @property
-    def outcome(self) -> Outcome: ...
-    @property
-    def cause(self) -> int | None: ...
-    @property
-    def server(self) -> str: ...
-    @property
-    def agent(self) -> str | None: ...
-    @property
-    def rang_at(self) -> datetime | None: ...
-    @property
-    def answered_at(self) -> datetime | None: ...
-    @property
-    def connected_at(self) -> datetime | None: ...
-    @property
-    def ended_at(self) -> datetime: ...
-    @property
-    def sent(self) -> bool: ...
-    @property
-    def detail(self) -> str: ...
 
 
 def _wall() -> datetime:
@@ -197,7 +169,7 @@ class DbStore:
     async def fail_attempt(self, order: CallOrder, outcome: Outcome, detail: str) -> None:
         now = self._wall()
         await leasing.settle_attempt(
-            self._engine, leasing.AttemptResult(order.attempt_id, outcome, now, hangup_at=now)
+            self._engine, leasing.AttemptRow(order.attempt_id, outcome, now, hangup_at=now)
         )
         event(log, "attempt refused before dialling", attempt=order.attempt_id,
               outcome=outcome.value, detail=detail)  # fmt: skip
@@ -235,7 +207,7 @@ class DbStore:
             rows = (await conn.execute(_HISTORY, {"cid": campaign_id, "now": self._wall()})).all()
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
 
-    async def settle(self, results: Sequence[FinishedCall]) -> None:
+    async def settle(self, results: Sequence[AttemptResult]) -> None:
         """Persist settled attempts (the result writer's ``persist``): one transaction per batch,
         all or nothing, idempotent (a batch whose commit outcome was unknown can be repeated).
 
@@ -252,9 +224,9 @@ class DbStore:
             )
 
 
-def db_result(result: FinishedCall) -> leasing.AttemptResult:
-    """The gateway's settled attempt as the database stores it."""
-    return leasing.AttemptResult(
+def db_result(result: AttemptResult) -> leasing.AttemptRow:
+    """A settled attempt as the database stores it (the one mapping to the row)."""
+    return leasing.AttemptRow(
         attempt_id=result.attempt_id,
         outcome=result.outcome,
         settled_at=result.ended_at,

@@ -32,7 +32,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pacing.snapshot import AgentState, CallPhase, Estimates, PacingSnapshot
+from pacing.calls import CallPhase
+from pacing.snapshot import AgentState, Estimates, PacingSnapshot
 
 SQRT2 = math.sqrt(2.0)
 POINTS = 5  # quantile midpoints of the new call's ring time

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import batches, leasing
-from gateway.campaigns.leasing import AttemptResult, AttemptStart, lease_records
+from gateway.campaigns.leasing import AttemptRow, AttemptStart, lease_records
 from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
 from tests.db.test_leasing import NOON_NY, make_campaign
@@ -42,14 +42,14 @@ RULES = '{"busy": {"delay_s": 120, "max_attempts": 2}, "no_answer": {"delay_s": 
 CLIS = ("+12125550001", "+12125550002", "+13105550003")
 
 
-def _results(starts: Sequence[AttemptStart], round_: int) -> list[AttemptResult]:
+def _results(starts: Sequence[AttemptStart], round_: int) -> list[AttemptRow]:
     at = NOON_NY + timedelta(minutes=round_)
     out = []
     for i, s in enumerate(starts):
         outcome = OUTCOMES[(i + round_) % len(OUTCOMES)]
         talked = outcome is Outcome.ANSWERED
         out.append(
-            AttemptResult(
+            AttemptRow(
                 s.attempt_id,
                 outcome,
                 at,
@@ -145,7 +145,7 @@ async def test_batch_returns_the_next_steps_in_order(engine: AsyncEngine) -> Non
     await batches.start_attempts(engine, starts)
     outcomes = (Outcome.BUSY, Outcome.ANSWERED, Outcome.NO_ANSWER)
     pairs = zip(starts, outcomes, strict=True)
-    results = [AttemptResult(s.attempt_id, o, NOON_NY) for s, o in pairs]
+    results = [AttemptRow(s.attempt_id, o, NOON_NY) for s, o in pairs]
     settled = await batches.settle_attempts(engine, results)
     assert [(s.record_id, s.status, s.next_attempt_at, s.attempts) for s in settled] == [
         (leased[0].id, "retry", NOON_NY + timedelta(seconds=120), 1),
@@ -180,7 +180,7 @@ async def test_a_failing_batch_writes_nothing(engine: AsyncEngine) -> None:
                    for r in leased]  # fmt: skip
     await batches.start_attempts(engine, starts)
     before = await _state(engine, good), await _state(engine, bad)
-    results = [AttemptResult(s.attempt_id, Outcome.BUSY, NOON_NY) for s in starts]
+    results = [AttemptRow(s.attempt_id, Outcome.BUSY, NOON_NY) for s in starts]
     with pytest.raises(ScheduleError):
         await batches.settle_attempts(engine, results)
     assert (await _state(engine, good), await _state(engine, bad)) == before
@@ -222,8 +222,8 @@ async def test_two_attempts_of_one_record_in_one_batch(engine: AsyncEngine) -> N
     settled = await batches.settle_attempts(
         engine,
         [
-            AttemptResult(first.attempt_id, Outcome.CANCELLED, NOON_NY),
-            AttemptResult(second.attempt_id, Outcome.ANSWERED, NOON_NY),
+            AttemptRow(first.attempt_id, Outcome.CANCELLED, NOON_NY),
+            AttemptRow(second.attempt_id, Outcome.ANSWERED, NOON_NY),
         ],
     )
     assert [(s.status, s.attempts) for s in settled] == [("retry", 1), ("done", 2)]
@@ -257,7 +257,7 @@ async def test_stored_progress_decides_an_unknown(engine: AsyncEngine) -> None:
     assert written == 3
     later = NOON_NY + timedelta(minutes=5)
     settled = await batches.settle_attempts(
-        engine, [AttemptResult(s.attempt_id, Outcome.UNKNOWN, later) for s in starts]
+        engine, [AttemptRow(s.attempt_id, Outcome.UNKNOWN, later) for s in starts]
     )
     assert [s.status for s in settled] == ["done", "retry", "done", "done"]
     async with engine.connect() as conn:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns.leasing import (
-    AttemptResult,
+    AttemptRow,
     AttemptStart,
     acquire_pacer,
     lease_records,
@@ -91,13 +91,11 @@ async def test_attempt_cycle_and_retry_rules(engine: AsyncEngine) -> None:
     assert await lease_records(engine, cid, "gw2", 5, NOON_NY + timedelta(hours=1), 60) == []
     [open_attempt] = await unsettled_attempts(engine, instance_id="gw")
     assert open_attempt.attempt_id == attempt.attempt_id
-    settled = await settle_attempt(engine, AttemptResult(attempt.attempt_id, Outcome.BUSY, NOON_NY))
+    settled = await settle_attempt(engine, AttemptRow(attempt.attempt_id, Outcome.BUSY, NOON_NY))
     assert settled is not None
     assert settled.status == "retry"
     assert settled.next_attempt_at == NOON_NY + timedelta(seconds=120)
-    again = await settle_attempt(
-        engine, AttemptResult(attempt.attempt_id, Outcome.ANSWERED, NOON_NY)
-    )
+    again = await settle_attempt(engine, AttemptRow(attempt.attempt_id, Outcome.ANSWERED, NOON_NY))
     assert again is None
     assert await lease_records(engine, cid, "gw", 5, NOON_NY + timedelta(seconds=60), 60) == []
     [back] = await lease_records(engine, cid, "gw", 5, NOON_NY + timedelta(seconds=120), 60)
@@ -115,7 +113,7 @@ async def test_crashed_instance_record_returns_only_after_settle(engine: AsyncEn
     assert [u.attempt_id for u in await unsettled_attempts(engine, server="pbx1")].count(
         attempt.attempt_id
     ) == 1
-    await settle_attempt(engine, AttemptResult(attempt.attempt_id, Outcome.CANCELLED, later))
+    await settle_attempt(engine, AttemptRow(attempt.attempt_id, Outcome.CANCELLED, later))
     [back] = await lease_records(engine, cid, "alive", 1, later + timedelta(minutes=5), 30)
     assert back.id == rec.id
 
@@ -137,7 +135,7 @@ async def test_abandoned_hold_off_and_final_outcomes(engine: AsyncEngine) -> Non
         attempt = start(cid, rec.id, "gw", NOON_NY)
         await start_attempt(engine, attempt)
         results.append(
-            await settle_attempt(engine, AttemptResult(attempt.attempt_id, outcome, NOON_NY))
+            await settle_attempt(engine, AttemptRow(attempt.attempt_id, outcome, NOON_NY))
         )
     abandoned, answered = results
     assert abandoned is not None
@@ -152,7 +150,7 @@ async def test_max_attempts_ends_the_record(engine: AsyncEngine) -> None:
     attempt = start(cid, rec.id, "gw", NOON_NY)
     await start_attempt(engine, attempt)
     settled = await settle_attempt(
-        engine, AttemptResult(attempt.attempt_id, Outcome.NO_ANSWER, NOON_NY)
+        engine, AttemptRow(attempt.attempt_id, Outcome.NO_ANSWER, NOON_NY)
     )
     assert settled is not None
     assert settled.status == "done"

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import campaigns, records
 from gateway.campaigns.leasing import (
-    AttemptResult,
+    AttemptRow,
     AttemptStart,
     lease_records,
     release_records,
@@ -88,7 +88,7 @@ async def test_queue_follows_import_lease_start_settle_and_release(engine: Async
 
     outcomes = (Outcome.BUSY, Outcome.ANSWERED, Outcome.DNC)
     settled = [
-        await settle_attempt(engine, AttemptResult(s.attempt_id, o, NOON_NY))
+        await settle_attempt(engine, AttemptRow(s.attempt_id, o, NOON_NY))
         for s, o in zip(starts, outcomes, strict=True)
     ]
     assert [s.status if s else None for s in settled] == ["retry", "done", "dnc"]
@@ -105,7 +105,7 @@ async def test_a_retry_comes_back_at_its_time_in_priority_order(engine: AsyncEng
     top = first[0]
     attempt = begin(cid, top.id)
     assert await start_attempt(engine, attempt)
-    await settle_attempt(engine, AttemptResult(attempt.attempt_id, Outcome.BUSY, NOON_NY))
+    await settle_attempt(engine, AttemptRow(attempt.attempt_id, Outcome.BUSY, NOON_NY))
     await release_records(engine, "gw", [r.id for r in first[1:]])
 
     before = await lease_records(engine, cid, "gw", 10, NOON_NY + timedelta(seconds=599), 60)
@@ -130,7 +130,7 @@ async def test_two_instances_dial_every_record_exactly_once(
             for rec in batch:
                 attempt = begin(cid, rec.id, instance)
                 assert await start_attempt(eng, attempt)
-                await settle_attempt(eng, AttemptResult(attempt.attempt_id, Outcome.BUSY, NOON_NY))
+                await settle_attempt(eng, AttemptRow(attempt.attempt_id, Outcome.BUSY, NOON_NY))
                 dialled.append(rec.id)
         return dialled
 
@@ -208,7 +208,7 @@ async def test_force_complete_leaves_a_dialing_record_to_its_outcome(engine: Asy
     assert await start_attempt(engine, attempt)
     _, completed = await records.force_complete(engine, ACTOR, cid)
     assert completed == 2
-    settled = await settle_attempt(engine, AttemptResult(attempt.attempt_id, Outcome.BUSY, NOON_NY))
+    settled = await settle_attempt(engine, AttemptRow(attempt.attempt_id, Outcome.BUSY, NOON_NY))
     assert settled is not None
     assert settled.status == "retry"
     assert await queue_mismatches(engine, cid) == []

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns.leasing import (
-    AttemptResult,
+    AttemptRow,
     lease_records,
     settle_attempt,
     start_attempt,
@@ -55,7 +55,7 @@ async def test_an_unsent_attempt_is_withdrawn_and_does_not_count(engine: AsyncEn
     assert again.attempts == 0  # max_attempts intact
     second = start(cid, rec.id, "gw", NOON_NY)
     assert await start_attempt(engine, second)
-    settled = await settle_attempt(engine, AttemptResult(second.attempt_id, Outcome.BUSY, NOON_NY))
+    settled = await settle_attempt(engine, AttemptRow(second.attempt_id, Outcome.BUSY, NOON_NY))
     assert settled is not None
     assert (settled.status, settled.attempts) == ("done", 1)
 
@@ -65,7 +65,7 @@ async def test_a_retry_record_goes_back_as_a_retry(engine: AsyncEngine) -> None:
     [rec] = await lease_records(engine, cid, "gw", 1, NOON_NY, 60)
     first = start(cid, rec.id, "gw", NOON_NY)
     await start_attempt(engine, first)
-    await settle_attempt(engine, AttemptResult(first.attempt_id, Outcome.NO_ANSWER, NOON_NY))
+    await settle_attempt(engine, AttemptRow(first.attempt_id, Outcome.NO_ANSWER, NOON_NY))
     later = NOON_NY + timedelta(hours=2)
     [rec2] = await lease_records(engine, cid, "gw", 1, later, 60)
     second = start(cid, rec2.id, "gw", later)
@@ -85,7 +85,7 @@ async def test_only_the_owner_withdraws_and_never_a_settled_attempt(engine: Asyn
             text("UPDATE attempts SET instance_id = 'other' WHERE id = :a"),
             {"a": adopted.attempt_id},
         )
-    await settle_attempt(engine, AttemptResult(done.attempt_id, Outcome.NO_ANSWER, NOON_NY))
+    await settle_attempt(engine, AttemptRow(done.attempt_id, Outcome.NO_ANSWER, NOON_NY))
     assert not await withdraw_attempt(engine, adopted.attempt_id, "gw", NOON_NY)
     assert not await withdraw_attempt(engine, done.attempt_id, "gw", NOON_NY)
     assert await _record(engine, a.id) == ("dialing", 0, "gw")

@@ -11,9 +11,10 @@ from typing import Protocol
 import pytest
 
 from gateway.asterisk.ami.adapter import LinkTiming
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.pool import ServerConfig
+from pacing.calls import AttemptResult
 from tests.gateway.fake_ami import FakeAmi
 
 FAST = LinkTiming(connect_timeout=2.0, action_timeout=2.0, ping_interval=0.5, ping_timeout=2.0,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from gateway.asterisk.agents import AgentBoard, AgentStatus
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.ami.parser import AmiParser
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
+from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
 from tests.gateway.traces import TRACES
 

@@ -19,7 +19,7 @@ from gateway.asterisk.ari.events import (
     parse_frame,
     to_tracker,
 )
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.errors import (
     AriBadRequest,
@@ -30,6 +30,7 @@ from gateway.asterisk.errors import (
     LinkDown,
     ProtocolError,
 )
+from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
 from tests.gateway.traces import TRACES
 

@@ -8,8 +8,9 @@ import pytest
 
 from gateway.asterisk.ami.events import Response, parse_event
 from gateway.asterisk.ami.parser import AmiParser
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
+from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
 from tests.gateway.traces import TRACES, SentOriginate, sent_originates
 

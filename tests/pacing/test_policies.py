@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from pacing.calls import CallPhase
 from pacing.policies import decide, power, predictive, progressive
 from pacing.policies.controller import margin, risk_threshold
 from pacing.policies.model import horizons, quantile_at, quantile_cdf, risk
@@ -13,7 +14,6 @@ from pacing.snapshot import (
     Agent,
     AgentState,
     CallInFlight,
-    CallPhase,
     Caps,
     ControlledResume,
     DecisionReason,

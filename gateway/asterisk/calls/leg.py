@@ -4,7 +4,7 @@
 Internal to call tracking: nothing outside ``gateway.asterisk.calls`` holds a ``Leg``; the world
 sees
 frozen :class:`~gateway.asterisk.calls.model.InFlightCall` and
-:class:`~gateway.asterisk.calls.model.AttemptResult`
+:class:`~pacing.calls.AttemptResult`
 values instead. Slotted to keep 10,000 calls in flight small. No behaviour, no I/O.
 """
 

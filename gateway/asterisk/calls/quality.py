@@ -7,7 +7,7 @@ codecs (G.711), so one unit is 0.125 ms. ``RTT`` arrives in seconds.
 from __future__ import annotations
 
 from gateway.asterisk.ami.events import Rtcp
-from gateway.asterisk.calls.model import CallQuality
+from pacing.calls import CallQuality
 
 RTP_CLOCK_HZ = 8000.0
 

@@ -29,11 +29,12 @@ from gateway.asterisk.ami.linkstate import LinkState
 from gateway.asterisk.ari import events as ari_ev
 from gateway.asterisk.ari.client import AriClient, AriEndpoint
 from gateway.asterisk.ari.stream import AriEventStream
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.errors import AriError, GatewayError, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
 from gateway.asterisk.queuesync import QueueSync
+from pacing.calls import AttemptResult
 
 log = logging.getLogger("gateway.asterisk.calls")
 

@@ -10,6 +10,8 @@ late arrivals are harmless. Anything else raises :class:`IllegalTransition` and 
 The machine knows nothing about the outcome itself: the tracker decides the outcome from the
 evidence it gathered (reason, causes, dispositions, queue and AMD events) when the leg ends.
 Every transition is logged from :func:`apply`, as ``call=<id> ringing -[answer]-> answered``.
+:func:`phase_of` is the one place a leg state becomes the pacing core's
+:class:`pacing.calls.CallPhase`.
 This module is pure apart from that log line.
 """
 
@@ -19,6 +21,7 @@ import enum
 import logging
 
 from gateway.asterisk.errors import IllegalTransition
+from pacing.calls import CallPhase
 
 log = logging.getLogger("gateway.asterisk.calls")
 
@@ -81,6 +84,26 @@ TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
     **{(s, In.HANGUP): S.ENDED for s in _LIVE},
     **{(s, In.GIVE_UP): S.ENDED for s in _LIVE},
 }
+
+
+# The one boundary between the leg's detailed states and the pacing core's vocabulary: pacing
+# only needs to know whether a call still rings, waits for an agent after a live answer, talks
+# to an agent (a busy agent, not a call in flight), or is over.
+PHASES: dict[CallState, CallPhase] = {
+    S.QUEUED: CallPhase.RINGING,
+    S.DIALING: CallPhase.RINGING,
+    S.RINGING: CallPhase.RINGING,
+    S.ANSWERED: CallPhase.WAITING,
+    S.IN_QUEUE: CallPhase.WAITING,
+    S.CONNECTED: CallPhase.CONNECTED,
+    S.SETTLED: CallPhase.ENDED,
+    S.ENDED: CallPhase.ENDED,
+}
+
+
+def phase_of(state: CallState) -> CallPhase:
+    """Where a leg in ``state`` is, in the pacing core's words (:class:`pacing.calls.CallPhase`)."""
+    return PHASES[state]
 
 
 def apply(call_id: str, state: CallState, event: CallInput) -> CallState:

@@ -30,11 +30,12 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.calls.leg import Leg as _Leg
-from gateway.asterisk.calls.model import AttemptResult, InFlightCall, OriginateRequest
+from gateway.asterisk.calls.model import InFlightCall, OriginateRequest
 from gateway.asterisk.calls.outcome import decide
 from gateway.asterisk.calls.quality import QualityAccumulator
 from gateway.asterisk.calls.state import CallInput, CallState, apply
 from gateway.asterisk.errors import IllegalTransition
+from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
 
 log = logging.getLogger("gateway.asterisk.calls")
@@ -470,7 +471,7 @@ class CallTracker:
             a: InFlightCall(
                 a,
                 leg.server,
-                str(leg.state),
+                leg.state,
                 leg.req.number,
                 leg.req.queue,
                 leg.t0,
