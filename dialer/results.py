@@ -5,7 +5,9 @@ queues it (the callback never blocks the AMI read loop) and one task writes queu
 batches. When a write fails the writer keeps the whole batch, reports an *outage* (the runtime
 stops placing calls and the guard later records a ``logging`` pause), and retries with capped
 exponential backoff until the database answers again; then it writes everything it kept, in
-order, and reports the recovery with how long it lasted and how many results it held. A result
+order, and reports the recovery with how long it lasted and how many results it held. A
+transient error (a deadlock, a serialization failure, one reset connection) is not an outage:
+the batch is written again after a short backoff, up to three times in a row. A result
 is handed on (listeners: runners' statistics, metrics) only after it is stored, so what the
 pacing core counts is what the database holds.
 
@@ -21,6 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from gateway.db.transient import is_transient
 from gateway.logs import event
 from pacing.calls import AttemptResult
 
@@ -64,7 +67,9 @@ class ResultWriter:
         self._writing = asyncio.Lock()  # run() and drain() never write the same batch twice
         self._outage_started: float | None = None
         self._outage_error = ""
+        self._transient = 0  # transient errors in a row; past three the database is away
         self.stored = 0
+        self.transient_retries = 0
 
     def add_listener(self, listener: Callable[[AttemptResult], None]) -> None:
         """Call ``listener`` with every result once it is stored."""
@@ -121,8 +126,15 @@ class ResultWriter:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if self._outage_started is None and is_transient(exc) and self._transient < 3:
+                self._transient += 1  # a deadlock, a serialization failure, one lost connection
+                self.transient_retries += 1
+                event(log, "attempt results retried after a transient error", logging.WARNING,
+                      error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+                return False
             self._enter_outage(exc)
             return False
+        self._transient = 0
         for _ in batch:
             self._pending.popleft()
         self.stored += len(batch)

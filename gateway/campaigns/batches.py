@@ -15,7 +15,10 @@ the campaign. The functions here do the same writes for many calls at once, with
   of each record is computed by :func:`gateway.campaigns.retry.next_step` (the pure
   :mod:`pacing.retry` rules), and every record is updated and queued (or dequeued) at once.
   Settling is idempotent: an attempt already settled is skipped, so a batch whose commit
-  outcome was unknown can be written again.
+  outcome was unknown can be written again. ``unknown`` is provisional: a real outcome for an
+  attempt settled ``unknown`` replaces it (the attempt is not counted twice, and its record
+  follows only while it is still where ``unknown`` left it); nothing replaces a real outcome.
+  Locks are taken in one order: the batch's attempts by id, then their records by id.
 * :func:`save_progress` — what decides an outcome (answered, agent connected with the agent, the
   AMD result) written onto attempts still ``dialing``, one statement per batch. When a crashed
   gateway's attempt is later settled ``unknown``, the settle statement upgrades it from that
@@ -118,14 +121,19 @@ WITH u AS (
         hangup_at = u.hangup, agent = COALESCE(u.agent, a.agent), settled_at = u.at,
         server = COALESCE(NULLIF(u.server, ''), a.server)
     FROM u
-    WHERE a.id = u.id AND a.status = 'dialing'
+    WHERE a.id = u.id AND (a.status = 'dialing'
+        OR (a.status = 'settled' AND a.outcome = 'unknown' AND u.outcome <> 'unknown'))
     RETURNING a.id, a.record_id, a.campaign_id, a.outcome, a.agent, u.at
 )
-SELECT s.id, s.record_id, s.campaign_id, s.outcome, s.agent, s.at, r.attempts
+SELECT s.id, s.record_id, s.campaign_id, s.outcome, s.agent, s.at, r.attempts, r.status,
+       r.disposition
 FROM s JOIN records r ON r.id = s.record_id
 ORDER BY r.id
 FOR UPDATE OF r
 """)
+# Lock order, shared with every writer of attempts (the runner's server batch, the other
+# instance's writer settling the same calls): the batch's attempt rows first, by id.
+_LOCK_ATTEMPTS = text("SELECT id, status FROM attempts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 
 _RULES = text(
     "SELECT id, max_attempts, retry_rules, abandon_holdoff_s FROM campaigns WHERE id = ANY(:ids)"
@@ -137,11 +145,11 @@ WITH v AS (
     SELECT * FROM unnest(CAST(:rids AS bigint[]), CAST(:statuses AS text[]),
                          CAST(:reasons AS text[]), CAST(:outcomes AS text[]),
                          CAST(:nexts AS timestamptz[]), CAST(:agents AS text[]),
-                         CAST(:ats AS timestamptz[]))
-        AS v(rid, status, reason, outcome, next, agent, at)
+                         CAST(:ats AS timestamptz[]), CAST(:counted AS integer[]))
+        AS v(rid, status, reason, outcome, next, agent, at, counted)
 ), settled AS (
     UPDATE records r SET status = v.status, reason = v.reason, disposition = v.outcome,
-        attempts = r.attempts + 1, next_attempt_at = v.next, lease_owner = NULL,
+        attempts = r.attempts + v.counted, next_attempt_at = v.next, lease_owner = NULL,
         lease_expires_at = NULL, agent = COALESCE(v.agent, r.agent), updated_at = v.at
     FROM v WHERE r.id = v.rid
     RETURNING r.id, r.campaign_id, r.priority, r.status, r.next_attempt_at
@@ -185,6 +193,8 @@ async def settle_attempts(
     where = dict(zip((r.attempt_id for r in results), servers or (), strict=False))
     order = {r.attempt_id: i for i, r in enumerate(batch)}
     async with engine.begin() as conn:
+        locked = (await conn.execute(_LOCK_ATTEMPTS, {"ids": sorted(order)})).all()
+        replacing = {str(r[0]) for r in locked if r[1] == "settled"}  # unknown, until now
         rows = (await conn.execute(_SETTLE_ATTEMPTS, _attempt_params(batch, where))).all()
         if not rows:
             return []
@@ -192,7 +202,7 @@ async def settle_attempts(
         rows = sorted(rows, key=lambda r: order[str(r[0])])
         settled: dict[str, Settled] = {}
         for wave in _waves(rows):
-            settled.update(await _settle_records(conn, wave, rules))
+            settled.update(await _settle_records(conn, wave, rules, replacing))
     return [settled[r.attempt_id] for r in batch if r.attempt_id in settled]
 
 
@@ -225,15 +235,28 @@ def _waves(rows: Sequence[Any]) -> list[list[tuple[Any, int]]]:
 
 
 async def _settle_records(
-    conn: AsyncConnection, wave: Sequence[tuple[Any, int]], rules: dict[int, RetryRules]
+    conn: AsyncConnection,
+    wave: Sequence[tuple[Any, int]],
+    rules: dict[int, RetryRules],
+    replacing: set[str],
 ) -> dict[str, Settled]:
+    """The records' next steps. A real outcome that replaces ``unknown`` counts no new attempt,
+    and moves its record only while the record is still where ``unknown`` left it."""
     updates, settled = [], {}
-    for (aid, rid, cid, outcome, agent, at, _), attempts in wave:
-        step = next_step(rules[int(cid)], Outcome(outcome), attempts + 1, at)
+    for (aid, rid, cid, outcome, agent, at, _, status, disposition), attempts in wave:
+        counted = 0 if str(aid) in replacing else 1
+        if not counted and (status != "done" or disposition != str(Outcome.UNKNOWN)):
+            settled[str(aid)] = Settled(int(rid), str(status), None, attempts)
+            continue
+        step = next_step(rules[int(cid)], Outcome(outcome), attempts + counted, at)
         updates.append((int(rid), str(step.status), step.reason, outcome, step.next_attempt_at,
-                        agent, at))  # fmt: skip
-        settled[str(aid)] = Settled(int(rid), str(step.status), step.next_attempt_at, attempts + 1)
-    columns = ("rids", "statuses", "reasons", "outcomes", "nexts", "agents", "ats")
+                        agent, at, counted))  # fmt: skip
+        settled[str(aid)] = Settled(
+            int(rid), str(step.status), step.next_attempt_at, attempts + counted
+        )
+    if not updates:
+        return settled
+    columns = ("rids", "statuses", "reasons", "outcomes", "nexts", "agents", "ats", "counted")
     params: dict[str, Any] = {k: [u[i] for u in updates] for i, k in enumerate(columns)}
     await conn.execute(_SETTLE_RECORDS, params)
     return settled

@@ -92,6 +92,7 @@ class AttemptRow:
     agent_connected_at: datetime | None = None
     hangup_at: datetime | None = None
     agent: str | None = None
+    server: str | None = None  # where the call went (None: keep what the runner wrote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,7 @@ FROM marked m
 _SETTLE_RECORD = text("""
 WITH settled AS (
     UPDATE records SET status = :status, reason = :reason, disposition = :outcome,
-        attempts = attempts + 1, next_attempt_at = :next, lease_owner = NULL,
+        attempts = attempts + :counted, next_attempt_at = :next, lease_owner = NULL,
         lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at
     WHERE id = :rid
     RETURNING id, campaign_id, priority, status, next_attempt_at
@@ -270,48 +271,58 @@ async def start_attempt(engine: AsyncEngine, start: AttemptStart) -> bool:
     return bool(started.rowcount == 1)
 
 
+# ``unknown`` is provisional: a real outcome that arrives later (the owner's writer after an
+# adopter gave up, a hang-up seen after a reconnect) replaces it; nothing replaces a real outcome,
+# and ``unknown`` never replaces anything. ``replaced`` says which case the row was.
 _SETTLE_ATTEMPT = text("""
-UPDATE attempts SET status = 'settled', outcome = :outcome, q850_cause = :cause,
+WITH old AS (SELECT id, status FROM attempts WHERE id = :id FOR UPDATE)
+UPDATE attempts a SET status = 'settled', outcome = :outcome, q850_cause = :cause,
     first_ring_at = :ring, answered_at = :answer, agent_connected_at = :connect,
-    hangup_at = :hangup, agent = :agent, settled_at = :at
-WHERE id = :id AND status = 'dialing'
-RETURNING record_id, campaign_id
+    hangup_at = :hangup, agent = :agent, settled_at = :at,
+    server = COALESCE(CAST(:server AS text), a.server)
+FROM old WHERE a.id = old.id AND (a.status = 'dialing'
+    OR (a.status = 'settled' AND a.outcome = 'unknown' AND :outcome <> 'unknown'))
+RETURNING a.record_id, a.campaign_id, old.status = 'settled'
 """)
+_RECORD_FOR_UPDATE = text(
+    "SELECT attempts, status, disposition FROM records WHERE id = :rid FOR UPDATE"
+)
+
+
+def _settle_params(result: AttemptRow) -> dict[str, object]:
+    return {
+        "id": result.attempt_id,
+        "outcome": str(result.outcome),
+        "cause": result.q850_cause,
+        "ring": result.first_ring_at,
+        "answer": result.answered_at,
+        "connect": result.agent_connected_at,
+        "hangup": result.hangup_at,
+        "agent": result.agent,
+        "at": result.settled_at,
+        "server": result.server,
+    }
 
 
 async def settle_attempt(engine: AsyncEngine, result: AttemptRow) -> Settled | None:
-    """Write the outcome and the record's next step; None if the attempt was already settled."""
+    """Write the outcome and the record's next step; None if the attempt was already settled.
+
+    An attempt settled ``unknown`` takes a real outcome that arrives later; its record follows
+    only while it is still where ``unknown`` left it (done, disposition unknown), and the attempt
+    is not counted twice. Locks: the attempt's row, then its record's (as every statement here).
+    """
     async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                _SETTLE_ATTEMPT,
-                {
-                    "id": result.attempt_id,
-                    "outcome": str(result.outcome),
-                    "cause": result.q850_cause,
-                    "ring": result.first_ring_at,
-                    "answer": result.answered_at,
-                    "connect": result.agent_connected_at,
-                    "hangup": result.hangup_at,
-                    "agent": result.agent,
-                    "at": result.settled_at,
-                },
-            )
-        ).first()
+        row = (await conn.execute(_SETTLE_ATTEMPT, _settle_params(result))).first()
         if row is None:
             return None
-        record_id, campaign_id = int(row[0]), int(row[1])
+        record_id, campaign_id, replaced = int(row[0]), int(row[1]), bool(row[2])
         c = await _campaign(conn, campaign_id)
         policy = parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
-        attempts = int(
-            (
-                await conn.execute(
-                    text("SELECT attempts FROM records WHERE id = :rid FOR UPDATE"),
-                    {"rid": record_id},
-                )
-            ).scalar_one()
-        )
-        step = next_step(policy, result.outcome, attempts + 1, result.settled_at)
+        rec = (await conn.execute(_RECORD_FOR_UPDATE, {"rid": record_id})).one()
+        attempts = int(rec[0]) + (0 if replaced else 1)
+        if replaced and (rec[1] != "done" or rec[2] != str(Outcome.UNKNOWN)):
+            return Settled(record_id, str(rec[1]), None, attempts)  # the record moved on
+        step = next_step(policy, result.outcome, attempts, result.settled_at)
         await conn.execute(
             _SETTLE_RECORD,
             {
@@ -322,9 +333,10 @@ async def settle_attempt(engine: AsyncEngine, result: AttemptRow) -> Settled | N
                 "agent": result.agent,
                 "at": result.settled_at,
                 "rid": record_id,
+                "counted": 0 if replaced else 1,
             },
         )
-    return Settled(record_id, str(step.status), step.next_attempt_at, attempts + 1)
+    return Settled(record_id, str(step.status), step.next_attempt_at, attempts)
 
 
 # An attempt whose Originate was never written (no capacity, the link went down before the send,

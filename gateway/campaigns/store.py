@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import batches, governance, leasing, records
 from gateway.campaigns.callerids import CallerIdBook
+from gateway.db.transient import retry_transient
 from gateway.logs import event
 from pacing.calls import AttemptResult
 from pacing.errors import ScheduleError
@@ -159,8 +160,13 @@ class DbStore:
         """Record which server each attempt went to: ``(attempt_id, server)`` pairs."""
         if not servers:
             return
-        async with self._engine.begin() as conn:
-            await conn.execute(_SET_SERVER, [{"aid": a, "server": s} for a, s in servers])
+        rows = [{"aid": a, "server": s} for a, s in sorted(servers)]  # one lock order: by id
+
+        async def write() -> None:
+            async with self._engine.begin() as conn:
+                await conn.execute(_SET_SERVER, rows)
+
+        await retry_transient(write)
 
     async def release(self, campaign_id: int, record_ids: Sequence[int]) -> None:
         del campaign_id
@@ -236,6 +242,7 @@ def db_result(result: AttemptResult) -> leasing.AttemptRow:
         agent_connected_at=result.connected_at,
         hangup_at=result.ended_at,
         agent=result.agent,
+        server=result.server or None,
     )
 
 
