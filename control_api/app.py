@@ -25,12 +25,14 @@ from control_api.http import (
     SENDER,
     STATUS,
     TOKENS,
+    UPLOADS,
     Route,
     auth_reads,
     problem_middleware,
     wrap,
 )
 from control_api.openapi import document
+from control_api.uploads import UploadSlots
 from control_api.webhooks import WebhookSender
 from gateway import __version__
 from gateway.campaigns import status
@@ -44,6 +46,7 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
     app[CTX] = ctx
     app[TOKENS] = TokenCache()
     app[AUTH] = auth_reads(ctx)
+    app[UPLOADS] = UploadSlots(ctx.max_concurrent_uploads)
     counts = status.RecordCounts(
         lambda campaign_id: status.read_counts(ctx.engine, campaign_id), clock=ctx.monotonic
     )

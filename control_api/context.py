@@ -25,7 +25,8 @@ class ApiContext:
     ``bootstrap_token`` is accepted as an admin token (for creating the first real tokens);
     ``clock`` gives wall-clock time for stored timestamps; ``monotonic`` measures intervals (the
     age of cached record counts); ``probe`` checks that a webhook URL answers (None: the default
-    HTTP probe with a 2 s timeout).
+    HTTP probe with a 2 s timeout); ``max_concurrent_uploads`` caps the uploads read and imported at
+    once (:class:`control_api.uploads.UploadSlots`).
     """
 
     engine: AsyncEngine
@@ -33,5 +34,6 @@ class ApiContext:
     clock: Clock
     bootstrap_token: Secret | None = None
     max_upload_bytes: int = 40 * 1024 * 1024
+    max_concurrent_uploads: int = 4
     probe: Probe | None = None
     monotonic: Callable[[], float] = time.monotonic

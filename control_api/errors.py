@@ -13,6 +13,7 @@ ApiError                  errors only HTTP knows: status, title, detail and extr
 ├── Unauthorized   401    no bearer token, or an unknown or revoked one
 ├── PayloadTooLarge 413   an upload over the configured size limit
 ├── UnsupportedMedia 415  an upload that is not CSV or XLSX
+├── TooManyRequests 429   more uploads at once than the server takes (``Retry-After``)
 └── ServiceUnavailable 503 the database is out of reach right now (pool exhausted, timed out,
                           connection lost); the problem carries ``retry_after_s``
 
@@ -38,6 +39,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "status_of",
 ]
@@ -84,6 +86,11 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMedia(ApiError):
     status = 415
     title = "Unsupported Media Type"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    title = "Too Many Requests"
 
 
 class ServiceUnavailable(ApiError):

@@ -31,6 +31,7 @@ from control_api.errors import (
     status_of,
 )
 from control_api.schemas import INT32, Field, Reply, Schema
+from control_api.uploads import UploadSlots
 from control_api.webhooks import WebhookSender
 from gateway.campaigns.status import RecordCounts
 from gateway.logs import event, request_id
@@ -44,6 +45,7 @@ SENDER: web.AppKey[WebhookSender] = web.AppKey("control_api_webhook_sender", Web
 AUTH: web.AppKey[Coalescer[str, Principal]] = web.AppKey("control_api_auth_reads", Coalescer)
 STATUS: web.AppKey[Coalescer[int, bytes]] = web.AppKey("control_api_status_reads", Coalescer)
 COUNTS: web.AppKey[RecordCounts] = web.AppKey("control_api_record_counts", RecordCounts)
+UPLOADS: web.AppKey[UploadSlots] = web.AppKey("control_api_upload_slots", UploadSlots)
 MAX_JSON = 1024 * 1024
 
 
@@ -80,7 +82,7 @@ class Route:
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     response = web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM)
-    if status == 503:
+    if status in (429, 503):
         response.headers["Retry-After"] = str(extra.get("retry_after_s", 1))
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"

@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import BodyPartReader, web
-from aiohttp.helpers import parse_mimetype
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_api import bodies, formats
+from control_api import bodies, formats, uploads
 from control_api.auth import Permission as P
-from control_api.errors import Invalid, PayloadTooLarge, UnsupportedMedia
-from control_api.http import COUNTS, STATUS, Call, Route, notify, paging, reply
+from control_api.http import COUNTS, STATUS, UPLOADS, Call, Route, notify, paging, reply
 from control_api.schemas import INT32, Field, Reply, document
 from control_api.webhooks import http_probe
-from gateway.campaigns import campaigns, governance, records, sheets
+from gateway.campaigns import campaigns, governance, records
 from gateway.campaigns import status as status_reads
 from gateway.campaigns.audit import jsonable
 from gateway.campaigns.campaigns import Campaign
@@ -166,64 +163,17 @@ async def force_complete(call: Call) -> web.StreamResponse:
     return reply({"campaign": _campaign(row), "completed": count})
 
 
-async def _read_part(part: BodyPartReader, limit: int) -> bytes:
-    chunks, size = [], 0
-    while chunk := await part.read_chunk(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _form_file(request: web.Request, limit: int) -> tuple[str, bytes]:
-    """The first file part of a ``multipart/form-data`` body."""
-    if not parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary"):
-        raise UnsupportedMedia("multipart/form-data needs a boundary parameter")
-    try:
-        form = await request.multipart()
-        async for part in form:
-            if isinstance(part, BodyPartReader) and part.filename is not None:
-                ctype = part.headers.get("Content-Type", "")
-                try:
-                    kind = sheets.kind_of(ctype, part.filename)
-                except sheets.SheetError as exc:
-                    raise UnsupportedMedia(str(exc)) from None
-                return kind, await _read_part(part, limit)
-    except (ValueError, AssertionError, HttpProcessingError) as exc:  # a broken multipart body
-        raise Invalid("file", f"the multipart body is malformed ({type(exc).__name__})") from None
-    raise Invalid("file", "the form has no file part")
-
-
-async def _upload(call: Call) -> tuple[str, bytes]:
-    request, limit = call.request, call.ctx.max_upload_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
-    if request.content_type == "multipart/form-data":
-        return await _form_file(request, limit)
-    try:
-        kind = sheets.kind_of(request.content_type, None)
-    except sheets.SheetError as exc:
-        raise UnsupportedMedia(str(exc)) from None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"uploads are limited to {limit} bytes")
-        chunks.append(chunk)
-    return kind, b"".join(chunks)
-
-
 async def upload(call: Call) -> web.StreamResponse:
     campaign = await campaigns.get(call.ctx.engine, call.ids["id"])
     apply(CampaignState(campaign.state), Operation.ADD_DATA)  # refuse before reading
-    kind, data = await _upload(call)
-    try:
-        report = await records.import_upload(
-            call.ctx.engine, call.principal.name, call.ids["id"], kind, data
-        )
-    finally:
-        _records_changed(call)
+    with call.request.app[UPLOADS].take():
+        async with uploads.received(call.request, call.ctx.max_upload_bytes) as (kind, data):
+            try:
+                report = await records.import_upload(
+                    call.ctx.engine, call.principal.name, call.ids["id"], kind, data
+                )
+            finally:
+                _records_changed(call)
     return reply(report.as_json())
 
 
@@ -446,6 +396,7 @@ ROUTES = (
             413: "problem",
             415: "problem",
             422: "problem",
+            429: "problem",
         },
         upload=True,
         ids=_ID,

@@ -163,8 +163,7 @@ async def campaign_force_complete(engine: AsyncEngine, args: argparse.Namespace)
 async def records_import(engine: AsyncEngine, args: argparse.Namespace) -> int:
     path: Path = args.file
     kind = sheets.kind_of("", path.name)
-    data = await asyncio.to_thread(path.read_bytes)
-    with Progress(transient=True) as bar:
+    with path.open("rb") as data, Progress(transient=True) as bar:
         task = bar.add_task(f"importing {path.name}", total=None)
         report = await records.import_upload(
             engine, actor(), args.id, kind, data, progress=lambda n: bar.update(task, completed=n)

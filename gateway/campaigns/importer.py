@@ -18,7 +18,7 @@ event loop keeps the database counters, and they are merged at the end.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,12 +85,19 @@ class _Batches:
     row errors); the database side keeps its own.
     """
 
-    def __init__(self, kind: str, data: bytes, checker: RowChecker) -> None:
-        self._rows: Iterator[sheets.Row] = sheets.rows(kind, data)
+    def __init__(
+        self, kind: str, data: sheets.Source, checker: RowChecker, max_rows: int = MAX_ROWS
+    ) -> None:
+        self._max_rows = max_rows
+        self._rows: Generator[sheets.Row, None, None] = sheets.rows(kind, data)
         self._checker = checker
         self.report = ImportReport()
         self._header: Header | None = None
         self._seen: set[str] = set()
+
+    def close(self) -> None:
+        """Release the reader (its file stays open: the caller owns it)."""
+        self._rows.close()
 
     def next_batch(self, size: int) -> list[tuple[object, ...]]:
         batch: list[tuple[object, ...]] = []
@@ -101,8 +108,11 @@ class _Batches:
                     self._header = header(cells)
                 continue
             report.rows += 1
-            if report.rows > MAX_ROWS:
-                raise HeaderError(f"the file has more than {MAX_ROWS} rows")
+            if report.rows > self._max_rows:
+                limit = self._max_rows
+                raise HeaderError(
+                    f"the file has more than {limit} rows (uploads are limited to {limit})"
+                )
             checked = check(self._header, number, cells)
             if checked is None:
                 report.blank += 1
@@ -183,19 +193,26 @@ async def import_upload(
     actor: str,
     campaign_id: int,
     kind: str,
-    data: bytes,
+    data: sheets.Source,
     *,
     progress: Progress | None = None,
     batch_size: int = 10_000,
+    max_rows: int = MAX_ROWS,
 ) -> ImportReport:
-    """Add the rows of a CSV/XLSX upload; returns the report (bad rows listed, good kept)."""
+    """Add the rows of a CSV/XLSX upload; returns the report (bad rows listed, good kept).
+
+    ``data`` is the file's bytes or a seekable binary file (read row by row, in a worker thread).
+    """
     report = ImportReport()
 
     async def change(conn: AsyncConnection, campaign: Campaign) -> Mapping[str, object]:
         checker = RowChecker(campaign.default_region, campaign.time_zone)
-        batches = _Batches(kind, data, checker)
+        batches = _Batches(kind, data, checker, max_rows)
         await conn.execute(_CREATE)
-        loaded = await _pipeline(conn, campaign_id, batches, batch_size, progress)
+        try:
+            loaded = await _pipeline(conn, campaign_id, batches, batch_size, progress)
+        finally:
+            batches.close()
         found = batches.report
         report.rows, report.blank = found.rows, found.blank
         report.errors = found.errors + loaded.refused

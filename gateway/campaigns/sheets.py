@@ -7,20 +7,32 @@ booleans and cached formula results, and decodes the OOXML ``_xHHHH_`` escapes (
 in a cell is seen and refused like one in a CSV). Numbers that are whole (phone numbers typed as
 numbers) come out without a decimal point.
 
-Refusals of the whole file raise :class:`SheetError` (not a spreadsheet, not UTF-8, a zip bomb);
-row-level problems are the caller's business.
+Memory stays bounded in the size of the file: the upload is read from a file object (the HTTP
+layer spools it to disk), CSV line by line, and two caps hold whatever the file says:
+
+* :data:`MAX_COLUMNS` (256) values per row: a value further right refuses the upload (empty
+  cells there, as spreadsheets write them, are dropped);
+* :data:`MAX_ROW_CHARS` characters per CSV row (room for 256 quoted cells of 1,000 characters),
+  checked on each line *before* the csv module splits it, so a 10 MB row of a million columns is
+  never turned into a million strings.
+
+Refusals of the whole file raise :class:`SheetError` (not a spreadsheet, not UTF-8, a zip bomb, a
+cap); row-level problems (a cell over 1,000 characters, a bad phone) are the caller's business.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import IO
 
 Row = tuple[int, list[str]]  # (1-based row number in the file, cells as text)
+Source = bytes | IO[bytes]  # the upload, in memory or as a seekable binary file
 
 XLSX_TYPES = frozenset(
     {
@@ -30,6 +42,8 @@ XLSX_TYPES = frozenset(
 )
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 MAX_SHEET_BYTES = 512 * 1024 * 1024
+MAX_COLUMNS = 256
+MAX_ROW_CHARS = 256 * 1024
 
 _ROW = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
@@ -68,27 +82,77 @@ def kind_of(content_type: str, filename: str | None) -> str:
     raise SheetError(f"unsupported content type {ctype or 'none'!r}: send text/csv or XLSX")
 
 
-def rows(kind: str, data: bytes) -> Iterator[Row]:
+def rows(kind: str, data: Source) -> Generator[Row, None, None]:
     return read_xlsx(data) if kind == "xlsx" else read_csv(data)
 
 
-def read_csv(data: bytes) -> Iterator[Row]:
-    if data.startswith(b"PK\x03\x04") or b"\x00" in data[:65536]:
+def _stream(data: Source) -> IO[bytes]:
+    return io.BytesIO(data) if isinstance(data, bytes) else data
+
+
+def capped(number: int, cells: list[str]) -> list[str]:
+    """``cells`` cut to :data:`MAX_COLUMNS`; :class:`SheetError` if a value lies beyond."""
+    if len(cells) <= MAX_COLUMNS:
+        return cells
+    if any(c.strip() for c in cells[MAX_COLUMNS:]):
+        raise SheetError(
+            f"row {number} has values in more than {MAX_COLUMNS} columns "
+            f"(uploads are limited to {MAX_COLUMNS} columns)"
+        )
+    return cells[:MAX_COLUMNS]
+
+
+class _Lines:
+    """The lines of a CSV text stream, each read with a bounded ``readline``; the characters of
+    the record being parsed are counted (the reader resets ``record`` after each record)."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+        self.record = 0
+        self.count = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(MAX_ROW_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.count += 1
+        self.record += len(line)
+        if self.record > MAX_ROW_CHARS:
+            raise SheetError(
+                f"CSV line {self.count}: a row is longer than {MAX_ROW_CHARS} characters "
+                f"(uploads are limited to {MAX_COLUMNS} columns of 1000 characters)"
+            )
+        if "\x00" in line:
+            raise SheetError("the file is not CSV text (it contains NUL bytes)")
+        return line
+
+
+def read_csv(data: Source) -> Generator[Row, None, None]:
+    stream = _stream(data)
+    start = stream.tell()
+    head = stream.read(65536)
+    stream.seek(start)
+    if head.startswith(b"PK\x03\x04") or b"\x00" in head:
         raise SheetError("the file is not CSV text (it looks binary)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SheetError(f"the CSV file is not UTF-8 (byte {exc.start})") from None
-    if "\x00" in text:
-        raise SheetError("the file is not CSV text (it contains NUL bytes)")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         line = 1
         for cells in reader:
-            yield line, cells
+            lines.record = 0
+            yield line, capped(line, cells)
             line = reader.line_num + 1
     except csv.Error as exc:
         raise SheetError(f"CSV line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError:
+        raise SheetError(f"the CSV file is not UTF-8 (line {lines.count + 1})") from None
+    finally:
+        with contextlib.suppress(ValueError):  # already closed by its owner
+            text.detach()  # the caller owns the binary stream: closing this must not close it
 
 
 def _unescape(raw: bytes) -> str:
@@ -158,9 +222,9 @@ def _number(text: str) -> str:
     return text
 
 
-def read_xlsx(data: bytes) -> Iterator[Row]:
+def read_xlsx(data: Source) -> Generator[Row, None, None]:
     try:
-        book = zipfile.ZipFile(io.BytesIO(data))
+        book = zipfile.ZipFile(_stream(data))
         shared = _shared_strings(book)
         sheet = book.read(_first_sheet(book))
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
@@ -189,7 +253,7 @@ def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
             continue
         number = _S_ROWNUM.search(row.group(1))
         if number is not None:
-            yield int(number.group(1)), cells
+            yield int(number.group(1)), capped(int(number.group(1)), cells)
 
 
 def _fast_cells(
@@ -208,8 +272,10 @@ def _fast_cells(
             cell = inline
         else:
             cell = _fast_value(kind, value, inline, shared)
-        if column > 16384:
-            continue
+        if column >= MAX_COLUMNS and not cell.strip():
+            continue  # an empty (formatted) cell far right: dropped; a value: refused by capped()
+        if column > MAX_COLUMNS:
+            column = MAX_COLUMNS  # one cell past the cap is enough for capped() to refuse
         if column == len(cells):
             cells.append(cell)
         elif column > len(cells):
@@ -264,8 +330,8 @@ def _scan_one(row_xml: bytes, shared: list[str]) -> Iterator[Row]:
         attrs = cell.group(1)
         ref = _REF.search(attrs)
         column = _column(ref.group(1)) if ref else len(cells)
-        if column > 16384:
-            continue
+        if column > MAX_COLUMNS:
+            column = MAX_COLUMNS  # a cell past the cap: capped() refuses it if it has a value
         while len(cells) < column:
             cells.append("")
         try:
@@ -276,4 +342,4 @@ def _scan_one(row_xml: bytes, shared: list[str]) -> Iterator[Row]:
             cells[column] = value
         else:
             cells.append(value)
-    yield int(number.group(1)), cells
+    yield int(number.group(1)), capped(int(number.group(1)), cells)
