@@ -13,6 +13,9 @@ reaches an agent and as it settles, and of the agents' states every tick:
   once every call dialled before it has been resolved (answered or rung out); calls that are still
   ringing therefore hold back the later ones instead of letting the quick outcomes bias the rates.
   An answered call whose kind is not known yet (AMD running, waiting in the queue) is unresolved.
+  Cohorts are kept in dial order, not by dial time: the calls of one tick share a time, and
+  ordering those by when their outcome came would count the live answers of a burst first and
+  its no-answers last (the estimate then collapses as the no-answers come in).
 * **Talk time is censored** by the calls agents are on now (Kaplan–Meier in
   :class:`pacing.stats.CallEstimator`): the model is not biased towards the short calls that end
   first.
@@ -144,6 +147,7 @@ class Abandons:
 class _Call:
     dialled_at: float
     progressive: bool
+    order: int  # dial order: calls placed in one tick share a time, never an order
     answered_at: float | None = None
 
 
@@ -154,7 +158,8 @@ class Learner:
         self.prior = prior
         self.estimator = CallEstimator(estimator_priors(prior))
         self._calls: dict[str, _Call] = {}
-        self._unresolved: OrderedDict[str, float] = OrderedDict()  # dial order → dialled at
+        self._unresolved: OrderedDict[str, int] = OrderedDict()  # attempt → dial order
+        self._dialled = 0
         self._wraps: dict[str, float] = {}  # agent → when its wrap-up began
         self._waits: deque[float] = deque(maxlen=wait_sample)  # answer → agent, seconds
         self._abandons: deque[tuple[float, bool, bool]] = deque()  # (at, progressive, free)
@@ -163,8 +168,9 @@ class Learner:
 
     def dialled(self, attempt_id: str, at: float, *, progressive: bool = False) -> None:
         """A call was placed; ``progressive``: within one call per free agent."""
-        self._calls[attempt_id] = _Call(at, progressive)
-        self._unresolved[attempt_id] = at
+        self._dialled += 1
+        self._calls[attempt_id] = _Call(at, progressive, self._dialled)
+        self._unresolved[attempt_id] = self._dialled
 
     def answered(self, attempt_id: str, at: float) -> None:
         """The callee picked up (live or machine, not known yet): the ring time is known."""
@@ -181,7 +187,7 @@ class Learner:
         self.live_answers += 1
         self._waits.append(max(0.0, at - answered))
         ring = answered - call.dialled_at
-        self.estimator.record_attempt(Outcome.ANSWERED, ring, call.dialled_at)
+        self.estimator.record_attempt(Outcome.ANSWERED, ring, call.order)
         self._release()
 
     def settled(
@@ -209,7 +215,7 @@ class Learner:
             ring_s = call.answered_at - call.dialled_at
         if outcome.is_live_answer:
             self.live_answers += 1
-        self.estimator.record_attempt(outcome, ring_s, call.dialled_at)
+        self.estimator.record_attempt(outcome, ring_s, call.order)
         self._release()
 
     def _release(self) -> None:

@@ -49,12 +49,13 @@ from pacing.ports import CallOrder, CampaignView, PlaceRefused, Store, Switch
 from pacing.snapshot import (
     AgentState,
     CallInFlight,
+    CallingDay,
     Caps,
     Decision,
     PacingMode,
     PacingSnapshot,
 )
-from pacing.stats import HOUR, AbandonWindows
+from pacing.stats import HOUR, AbandonWindows, DayCounter
 
 log = logging.getLogger(__name__)
 AMD_ALLOWANCE_S = 5.0  # Asterisk AMD's total analysis time: a live answer waits this long more
@@ -107,6 +108,9 @@ class CampaignRunner:
         self._tick_s = tick_s
         self._in_flight: dict[str, CallInFlight] = {}
         self._windows = AbandonWindows()
+        self._day = DayCounter()  # the calling day of the schedule, for the budget controller
+        self._window: tuple[dt.datetime, dt.datetime] | None = None  # opened, closes (UTC)
+        self._history: list[tuple[float, Outcome, int]] = []  # (ended at, outcome, count)
         self._prior = prior  # given: recent history of the same server or list
         self._learner = Learner(prior or choose_prior())
         self._progressive = False  # the calls being placed now do not over-dial
@@ -132,6 +136,7 @@ class CampaignRunner:
         now = self._clock()
         history = await self._store.history(self.campaign_id)
         for seconds_ago, outcome, count in history:
+            self._history.append((now - seconds_ago, outcome, count))
             for _ in range(count):
                 self._windows.add(now - seconds_ago, outcome)
         own = choose_prior(history_of(history))
@@ -147,6 +152,7 @@ class CampaignRunner:
             self._learner.settled(result.attempt_id, Outcome.CANCELLED, now)
             return
         self._windows.add(now, result.outcome)
+        self._day.add(now, result.outcome)
         agents = self.last_snapshot.agents if self.last_snapshot is not None else ()
         free = any(a.state is AgentState.FREE for a in agents)
         self._learner.settled(
@@ -198,7 +204,22 @@ class CampaignRunner:
                 trunk_channels_free=self._switch.free_channels(),
             ),
             resume=view.resume,
+            calling_day=self._calling_day(now),
         )
+
+    def _calling_day(self, now: float) -> CallingDay | None:
+        """The schedule's current calling day: its counts so far and the time left in it."""
+        if self._window is None:
+            return None
+        opened, closes = self._window
+        wall = self._wall()
+        elapsed = (wall - opened).total_seconds()
+        if self._day.begin(now - elapsed):  # a new day: count what history has of it
+            for at, outcome, count in self._history:
+                for _ in range(count):
+                    self._day.add(at, outcome)
+        left = max(0.0, (closes - wall).total_seconds())
+        return CallingDay(self._day.read(), max(0.0, elapsed), left)
 
     async def run(self) -> None:
         """Tick until the campaign leaves ``running``; cancelled by the supervisor."""
@@ -249,8 +270,10 @@ class CampaignRunner:
             return None
         now = self._clock()
         if now - self._schedule_checked >= 30.0:
-            state = view.schedule.state(self._wall())
+            wall = self._wall()
+            state = view.schedule.state(wall)
             self._schedule_checked, self._schedule_open = now, state.open
+            self._window = view.schedule.open_window(wall) if state.open else None
             opens = f"; opens {state.next_open.isoformat()}" if state.next_open else ""
             self.status.schedule = state.detail + ("" if state.open else opens)
         return None if self._schedule_open else f"outside schedule: {self.status.schedule}"

@@ -142,6 +142,19 @@ class CampaignSchedule:
         reason, detail = closed
         return WindowState(False, reason, self.next_open(now, table), detail)
 
+    def open_window(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+        """The calling window ``now`` is in, as (opened, closes) in UTC; None when closed."""
+        if not self.state(now).open:
+            return None
+        tz = zone(self.zone_name)
+        local = _aware(now).astimezone(tz)
+        for window in self.weekly:
+            if window.weekday == local.weekday() and window.start <= local.time() < window.end:
+                start = dt.datetime.combine(local.date(), window.start, tzinfo=tz)
+                end = dt.datetime.combine(local.date(), window.end, tzinfo=tz)
+                return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        return None
+
     def next_open(
         self, now: dt.datetime, table: dict[dt.date, str] | None = None
     ) -> dt.datetime | None:

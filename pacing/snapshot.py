@@ -97,6 +97,24 @@ class RollingStats:
     month: WindowCounts = WindowCounts()  # 30 days
 
 
+@dataclass(frozen=True, slots=True)
+class CallingDay:
+    """The calling day the campaign's schedule says it is in: counts since it opened, time left.
+
+    The 24 h window at the end of a calling day holds little but that day, so abandons spent
+    late cannot be diluted by later calls: the controller spreads what is left of the day's
+    budget over the live answers still to come (:mod:`pacing.policies.controller`).
+    """
+
+    counts: WindowCounts = WindowCounts()  # attempts settled since the window opened
+    elapsed_s: float = 0.0  # since the window opened
+    left_s: float = 0.0  # until the window closes
+
+    def __post_init__(self) -> None:
+        if self.elapsed_s < 0 or self.left_s < 0:
+            raise SnapshotError("calling-day elapsed and remaining times must not be negative")
+
+
 DEFAULT_RING_QUANTILES = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0)
 
 
@@ -176,6 +194,7 @@ class PacingSnapshot:
     estimates: Estimates = field(default_factory=Estimates)
     caps: Caps = Caps()
     resume: ControlledResume | None = None
+    calling_day: CallingDay | None = None  # None: no campaign calling windows
 
     _tally: dict[AgentState | CallPhase, int] = field(
         init=False, repr=False, compare=False, default_factory=dict

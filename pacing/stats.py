@@ -87,6 +87,31 @@ class AbandonWindows:
         return RollingStats(self.hour.read(now), self.day.read(now), self.month.read(now))
 
 
+class DayCounter:
+    """Outcome counts of the current calling day; a new day (another opening) starts afresh."""
+
+    def __init__(self) -> None:
+        self.opened: float | None = None  # the day's opening, on the caller's clock
+        self._counts = WindowCounter(DAY, DAY)
+
+    def begin(self, opened: float) -> bool:
+        """Be in the day that opened at ``opened``; True when that is a new day."""
+        if self.opened is not None and abs(self.opened - opened) < 1.0:
+            return False
+        self.opened = opened
+        self._counts = WindowCounter(DAY, DAY)
+        return True
+
+    def add(self, at: float, outcome: Outcome) -> None:
+        """Count one finished attempt if it ended inside the day."""
+        if self.opened is not None and at >= self.opened:
+            self._counts.add(self.opened, outcome)
+
+    def read(self) -> WindowCounts:
+        """The day's counts so far."""
+        return self._counts.read(self.opened or 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class EstimatorPriors:
     """Where the estimates start and how fast they move."""

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,17 @@ from bench.pacing.grid import (
     run_scenario,
     shorten,
 )
+from bench.pacing.hard import (
+    FIRST_S,
+    DayResult,
+    HardScenario,
+    hard_grid,
+    policy_for,
+    run_day,
+    tick_world,
+    tune_power_day,
+)
+from bench.pacing.world import Scenario
 
 COLUMNS = ("talk min/agent-h", "occupancy", "abandon", "worst hour", "calls/h", "% of limit")
 
@@ -40,48 +52,104 @@ def register_bench(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     parser.add_argument("--hours", type=float, default=None, help="simulated hours per scenario")
     parser.add_argument("--power-ratio", type=float, default=2.0, help="fixed power ratio")
     parser.add_argument("--markdown", type=Path, default=None, help="write the table to FILE")
+    parser.add_argument(
+        "--world",
+        choices=("grid", "hard", "both"),
+        default="both",
+        help="today's grid, the harder world (a cold calling day, guards on), or both",
+    )
+    parser.add_argument(
+        "--tick-agents",
+        default="100,1000",
+        help="team sizes to time one runner tick at, comma-separated ('' for none)",
+    )
     parser.set_defaults(handler=run_bench)
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark as asked; exit 2 on an unknown scenario."""
-    grid = default_grid()
+class UsageError(Exception):
+    """A mistake on the command line (one line, exit 2)."""
+
+
+def select(args: argparse.Namespace) -> tuple[list[Scenario], list[HardScenario], list[int]]:
+    """The grid scenarios, the harder-world days and the tick-cost team sizes asked for."""
+    grid = default_grid() if args.world != "hard" else []
+    hard = hard_grid() if args.world != "grid" else []
     if args.scenario is not None:
+        names = [s.name for s in default_grid()] + [s.name for s in hard_grid()]
         grid = [s for s in grid if s.name == args.scenario]
-        if not grid:
-            names = ", ".join(s.name for s in default_grid())
-            print(
-                f"dialer: error: unknown scenario {args.scenario!r} (one of {names})",
-                file=sys.stderr,
+        hard = [s for s in hard if s.name == args.scenario]
+        if not grid and not hard:
+            raise UsageError(
+                f"unknown scenario {args.scenario!r} in world {args.world!r}"
+                f" (one of {', '.join(names)})"
             )
-            return 2
+    try:
+        sizes = [int(n) for n in args.tick_agents.split(",") if n.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--tick-agents {args.tick_agents!r} is not a list of team sizes"
+        ) from None
+    if any(n < 1 for n in sizes):
+        raise UsageError("--tick-agents sizes must be at least 1")
     if args.hours is not None:
         grid = [shorten(s, args.hours * 3600.0) for s in grid]
+        hard = [replace(s, duration_s=args.hours * 3600.0) for s in hard]
+    return grid, hard, sizes
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark as asked; exit 2 on an unknown scenario or team size."""
+    try:
+        grid, hard, tick_sizes = select(args)
+    except UsageError as exc:
+        print(f"dialer: error: {exc}", file=sys.stderr)
+        return 2
     seeds = tuple(range(1, max(1, args.seeds) + 1))
     console = Console(stderr=True)
     started = time.monotonic()
     results = []
     for scenario in grid:
         with console.status(f"simulating {scenario.name}") as status:
-            results.append(
-                run_scenario(
-                    scenario,
-                    seeds,
-                    args.power_ratio,
-                    progress=status.update,
-                )
-            )
-    elapsed = time.monotonic() - started
-    document = to_json(results, elapsed)
+            results.append(run_scenario(scenario, seeds, args.power_ratio, progress=status.update))
+    hard_results = []
+    for day in hard:
+        with console.status(f"simulating {day.name}") as status:
+            hard_results.append(run_hard(day, seeds, status.update))
+    costs = {n: tick_cost(n) for n in tick_sizes}
+    document = to_json(results, time.monotonic() - started)
+    if hard_results:
+        document["hard"] = hard_json(hard_results)
+    if costs:
+        document["tick_cost_ms"] = {str(n): c for n, c in costs.items()}
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(to_markdown(results, document), encoding="utf-8")
     if args.json:
         print(json.dumps(document, indent=2))
     else:
-        Console(width=max(150, Console().width)).print(to_table(results))
-        print(summary_text(document["summary"]))
+        print_tables(results, hard_results, document, costs)
     return 0
+
+
+def print_tables(
+    results: Sequence[ScenarioResult],
+    hard_results: Sequence[HardResult],
+    document: dict[str, Any],
+    costs: dict[int, dict[str, float]],
+) -> None:
+    """The tables, the summaries and the tick costs, as text."""
+    wide = Console(width=max(150, Console().width))
+    if results:
+        wide.print(to_table(results))
+        print(summary_text(document["summary"]))
+    if hard_results:
+        wide.print(hard_table(hard_results))
+        print(summary_text(document["hard"]["summary"]))
+    for n, cost in costs.items():
+        print(
+            f"time per tick at {n} agents: mean {cost['mean']:.2f} ms, "
+            f"p95 {cost['p95']:.2f} ms, max {cost['max']:.2f} ms ({cost['ticks']:.0f} ticks)"
+        )
 
 
 def _row(result: ScenarioResult, policy: str) -> dict[str, Any]:
@@ -224,3 +292,145 @@ def to_markdown(results: Sequence[ScenarioResult], document: dict[str, Any]) -> 
     lines += ["", "## Summary", ""]
     lines += [f"- `{key}`: {value}" for key, value in document["summary"].items()]
     return "\n".join(lines) + "\n"
+
+
+HARD_POLICIES = ("progressive", "tuned_power", "predictive")
+
+
+@dataclass(frozen=True, slots=True)
+class HardResult:
+    """Every policy of the harder world on one scenario: per seed, and tuned power's ratio."""
+
+    scenario: HardScenario
+    seeds: tuple[int, ...]
+    days: dict[str, list[DayResult]]
+    ratio: float
+
+
+def run_hard(scenario: HardScenario, seeds: Sequence[int], progress: Any = None) -> HardResult:
+    """Progressive, tuned power and predictive through one calling day per seed."""
+    days: dict[str, list[DayResult]] = {}
+    for policy in HARD_POLICIES:
+        if progress is not None:
+            progress(f"{scenario.name} {policy}")
+        if policy == "tuned_power":
+            ratio, runs = tune_power_day(scenario, seeds)
+        else:
+            runs = [run_day(scenario, seed, policy) for seed in seeds]
+        days[policy] = runs
+    return HardResult(scenario, tuple(seeds), days, ratio)
+
+
+def tick_cost(agents: int, ticks: int | None = None) -> dict[str, float]:
+    """Wall milliseconds per runner tick (snapshot, learner, decide, guards) at ``agents``."""
+    day = tick_world(agents)
+    count = ticks or (300 if agents <= 200 else 60)
+    _, decide = policy_for("predictive")
+    times = []
+    at = day.now
+    for _ in range(count):
+        at += 1.0
+        day.advance(at)
+        begun = time.perf_counter()
+        day.tick(decide)
+        times.append((time.perf_counter() - begun) * 1000.0)
+    times.sort()
+    return {
+        "mean": round(sum(times) / len(times), 3),
+        "p95": round(times[max(0, round(0.95 * len(times)) - 1)], 3),
+        "max": round(times[-1], 3),
+        "ticks": float(count),
+    }
+
+
+def _seed_row(seed: int, day: DayResult) -> dict[str, Any]:
+    return {
+        "seed": seed,
+        "day_abandon_rate": round(day.abandon_rate, 4),
+        "worst_rolling_hour_abandon_rate": round(day.worst_hour_rate, 4),
+        "first_10_min_abandon_rate": round(day.first_rate, 4),
+        "first_10_min_live_answers": day.first_live,
+        "guard_trips": len(day.trips),
+        "trips": [f"{t.at / 60:.0f} min {t.guard}: {t.text}" for t in day.trips[:3]],
+        "talk_minutes_per_agent_hour": round(day.talk_per_agent_hour, 2),
+        "live_answers": day.live_answers,
+        "calls": day.calls,
+    }
+
+
+def _mean_talk(days: Sequence[DayResult]) -> float:
+    hours = sum(d.agent_hours for d in days)
+    return sum(d.talk_s for d in days) / 60.0 / hours if hours else 0.0
+
+
+def hard_json(results: Sequence[HardResult]) -> dict[str, Any]:
+    """The harder world's results and its targets, as one JSON-ready object."""
+    scenarios = []
+    for r in results:
+        s = r.scenario
+        scenarios.append(
+            {
+                "name": s.name,
+                "agents": s.agents,
+                "live_answer_rate": [s.live_start, s.live_end],
+                "simulated_hours": s.duration_s / 3600.0,
+                "tuned_power_ratio": round(r.ratio, 3),
+                "policies": {
+                    policy: {
+                        "talk_minutes_per_agent_hour": round(_mean_talk(days), 2),
+                        "seeds": [
+                            _seed_row(seed, d) for seed, d in zip(r.seeds, days, strict=True)
+                        ],
+                    }
+                    for policy, days in r.days.items()
+                },
+            }
+        )
+    ours = [d for r in results for d in r.days["predictive"]]
+    gains = [_mean_talk(r.days["predictive"]) - _mean_talk(r.days["tuned_power"]) for r in results]
+    summary: dict[str, Any] = {
+        "target_abandon_rate": TARGET,
+        "predictive_worst_day": round(max(d.abandon_rate for d in ours), 4),
+        "predictive_worst_rolling_hour": round(max(d.worst_hour_rate for d in ours), 4),
+        "predictive_worst_first_10_min": round(max(d.first_rate for d in ours), 4),
+        "predictive_guard_trips": sum(len(d.trips) for d in ours),
+        "predictive_days_with_a_trip": sum(1 for d in ours if d.trips),
+        "gain_over_tuned_power_mean": round(sum(gains) / len(gains), 2),
+        "gain_over_tuned_power_min": round(min(gains), 2),
+    }
+    summary["targets_met"] = {
+        "day_le_3pct": summary["predictive_worst_day"] <= TARGET,
+        "worst_hour_le_5pct": summary["predictive_worst_rolling_hour"] <= 0.05,
+        "first_10_min_le_3pct": summary["predictive_worst_first_10_min"] <= TARGET,
+        "zero_guard_trips": summary["predictive_guard_trips"] == 0,
+        "talk_ge_tuned_power_plus_1_5": summary["gain_over_tuned_power_mean"] >= 1.5,
+    }
+    return {"seeds": list(results[0].seeds), "scenarios": scenarios, "summary": summary}
+
+
+def hard_table(results: Sequence[HardResult]) -> Table:
+    """A rich table of the harder world: one row per scenario, policy and seed."""
+    table = Table(title=f"Pacing benchmark, harder world (a cold calling day, guards on; "
+                        f"first = first {FIRST_S / 60:.0f} min)")  # fmt: skip
+    for name in ("scenario", "policy", "seed", "talk min/agent-h", "day", "worst hour",
+                 "first", "trips", "live"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("scenario", "policy") else "right")
+    for r in results:
+        first_row = True
+        for policy, days in r.days.items():
+            label = f"tuned_power ({r.ratio:.2f})" if policy == "tuned_power" else policy
+            for i, (seed, d) in enumerate(zip(r.seeds, days, strict=True)):
+                table.add_row(
+                    r.scenario.name if first_row else "",
+                    label if i == 0 else "",
+                    str(seed),
+                    f"{d.talk_per_agent_hour:.1f}",
+                    f"{d.abandon_rate:.2%}",
+                    f"{d.worst_hour_rate:.1%}",
+                    f"{d.first_rate:.1%}",
+                    str(len(d.trips)),
+                    str(d.live_answers),
+                    end_section=policy == "predictive" and i == len(days) - 1,
+                )
+                first_row = False
+    return table

@@ -4,7 +4,9 @@ Design. :mod:`pacing.policies.model` prices the n-th call placed now with the pr
 is abandoned should it be answered live; :mod:`pacing.policies.controller` says how much risk a call
 may carry from the rolling abandon counts. ``decide`` places the largest number of calls whose
 last one stays within that risk, never fewer than progressive would (one per unclaimed free agent),
-and within the caps. During a controlled resume marked progressive-only it paces progressively.
+and within the caps. When the controller says the abandon budget is spent it paces progressively
+by itself until the windows recover, as it does during a controlled resume marked
+progressive-only.
 
 Pure: a function of the snapshot and ``now``.
 """
@@ -30,7 +32,18 @@ def decide(
     resume = snapshot.resume
     if resume is not None and resume.progressive_only and resume_active(snapshot, now):
         return progressive.decide(snapshot, now)
-    threshold = risk_threshold(snapshot.stats, snapshot.config.abandon_target, tuning)
+    target = snapshot.config.abandon_target
+    threshold = risk_threshold(snapshot.stats, target, tuning, snapshot.calling_day)
+    if threshold.progressive:
+        slow = progressive.decide(snapshot, now)
+        detail = (
+            f"abandon budget spent ({threshold.binding} window): one call per free agent; "
+            + slow.detail
+        )
+        reason = slow.reason
+        if reason is DecisionReason.AGENTS_COVERED:  # over-dialling is what the budget forbids
+            reason = DecisionReason.ABANDON_RISK
+        return Decision(slow.calls, reason, detail, timeout, risk_threshold=0.0)
     limit, bound = apply_caps(snapshot, now, UNBOUNDED)
     points = horizons(snapshot, now)
     count = most_calls(points, threshold.theta, limit)

@@ -200,3 +200,19 @@ def test_prior_weight_sets_how_fast_evidence_moves_the_estimate(
         else:
             learner.settled(f"c{i}", Outcome.NO_ANSWER, i + 25.0)
     assert low <= learner.estimates().live_answer_probability <= high
+
+
+def test_calls_of_one_tick_are_counted_in_dial_order_not_outcome_order() -> None:
+    # 1600 calls placed in one tick at t = 0, every 4th a live answer (25 %). The live answers
+    # connect within seconds, the others ring out at 25 s; however the outcomes arrive, the
+    # estimate must see the cohort in the order it was dialled.
+    learner = Learner(choose_prior())
+    for k in range(1600):
+        learner.dialled(f"c{k}", 0.0)
+    for k in range(0, 1600, 4):
+        learner.answered(f"c{k}", 5.0)
+        learner.connected(f"c{k}", 5.5)
+    for k in range(1600):
+        if k % 4:
+            learner.settled(f"c{k}", Outcome.NO_ANSWER, 25.0)
+    assert learner.estimates().live_answer_probability == pytest.approx(0.25, abs=0.05)

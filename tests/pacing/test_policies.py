@@ -8,12 +8,13 @@ import pytest
 
 from pacing.calls import CallPhase
 from pacing.policies import decide, power, predictive, progressive
-from pacing.policies.controller import margin, risk_threshold
+from pacing.policies.controller import margin, remaining_live, risk_threshold
 from pacing.policies.model import horizons, quantile_at, quantile_cdf, risk
 from pacing.snapshot import (
     Agent,
     AgentState,
     CallInFlight,
+    CallingDay,
     Caps,
     ControlledResume,
     DecisionReason,
@@ -264,3 +265,72 @@ def test_controller_reacts_to_a_burst_of_abandons() -> None:
     assert hit.risk_threshold < calm.risk_threshold / 2
     assert hit.calls < calm.calls
     assert hit.calls >= 2  # never below progressive
+
+
+def _day_with(abandons: int, live: int = 2000) -> RollingStats:
+    counts = WindowCounts(4 * live, int(1.2 * live), live, abandons)
+    return RollingStats(WindowCounts(800, 300, 250, 5), counts, counts)
+
+
+def test_the_budget_tightens_monotonically_down_to_progressive() -> None:
+    thresholds = [risk_threshold(_day_with(a), 0.03) for a in range(0, 121, 10)]
+    thetas = [t.theta for t in thresholds]
+    assert thetas == sorted(thetas, reverse=True)
+    assert not thresholds[0].progressive
+    assert thresholds[0].theta > 0.03  # well under budget: loosen
+    assert thresholds[-1].progressive  # 6 % over 2000 live answers: budget spent
+    assert [t.progressive for t in thresholds] == sorted(t.progressive for t in thresholds)
+
+
+@pytest.mark.parametrize(
+    ("day", "tightens", "progressive"),
+    [
+        # No schedule, or a day too young to have a rate: the calling day plays no part.
+        (None, False, False),
+        (CallingDay(WindowCounts(50, 15, 10, 2), elapsed_s=300.0, left_s=28_000.0), False, False),
+        # Mid-day at 2 % with hours left: budget to spare, it does not tighten.
+        (CallingDay(WindowCounts(4000, 1200, 1000, 20), 14_400.0, 14_400.0), False, False),
+        # Half an hour before the close at 2.65 %: little left to spread, it tightens.
+        (CallingDay(WindowCounts(8000, 2400, 2000, 53), 27_000.0, 1_800.0), True, False),
+        # Half an hour before the close at 3.5 %: the day's budget is spent, progressive.
+        (CallingDay(WindowCounts(8000, 2400, 2000, 70), 27_000.0, 1_800.0), True, True),
+    ],
+)
+def test_calling_day_budget(day: CallingDay | None, tightens: bool, progressive: bool) -> None:
+    stats = _day_with(40)  # 2 % over the 24 h and 30 days: the rolling windows would loosen
+    threshold = risk_threshold(stats, 0.03, calling_day=day)
+    plain = risk_threshold(stats, 0.03)
+    assert threshold.progressive is progressive
+    assert (threshold.factor < 1.0) is tightens
+    if tightens:
+        assert threshold.binding == "calling_day"
+        assert threshold.theta < plain.theta
+    if day is None or day.elapsed_s < 600:
+        assert threshold == plain
+
+
+def test_remaining_live_answers_from_the_days_rate() -> None:
+    day = CallingDay(WindowCounts(4000, 1200, 1000, 20), elapsed_s=10_000.0, left_s=5_000.0)
+    assert remaining_live(day) == pytest.approx(500.0)
+    assert remaining_live(CallingDay(WindowCounts(10, 3, 2, 0), 10_000.0, 5_000.0)) is None
+
+
+def test_the_rolling_hour_is_held_under_the_worst_hour_target() -> None:
+    # 5 % over the last hour with a fine day: the hour tightens (aim 1.5 × 3 % = 4.5 %).
+    stats = RollingStats(WindowCounts(800, 300, 250, 13), CALM.day, CALM.month)
+    threshold = risk_threshold(stats, 0.03)
+    assert threshold.binding == "hour"
+    assert threshold.factor < 1.0
+
+
+def test_a_spent_budget_paces_progressively_by_itself() -> None:
+    team = agents(free=3, busy=(30, 45, 60, 75, 90, 120), wrap=(4,))
+    spent = predictive.decide(snap(team=team, stats=_day_with(150)), NOW)
+    slow = progressive.decide(snap(PacingMode.PROGRESSIVE, team=team, stats=_day_with(150)), NOW)
+    calm = predictive.decide(snap(team=team), NOW)
+    assert spent.calls == slow.calls == 3
+    assert calm.calls > spent.calls
+    assert spent.risk_threshold == 0.0
+    assert "abandon budget spent" in spent.detail
+    covered = predictive.decide(snap(team=team, calls=ringing(1, 2, 3), stats=_day_with(150)), NOW)
+    assert (covered.calls, covered.reason) == (0, DecisionReason.ABANDON_RISK)

@@ -197,3 +197,32 @@ def test_callee_window(
     state = callee_state(zones, now, CalleeWindow())
     assert state.open is allowed
     assert state.next_open == next_open
+
+
+@pytest.mark.parametrize(
+    ("now", "window"),
+    [
+        # Tuesday 12:00 in New York (EST, UTC−5): the 09:00–17:00 window, in UTC.
+        (
+            dt.datetime(2025, 1, 14, 17, 0, tzinfo=UTC),
+            (
+                dt.datetime(2025, 1, 14, 14, 0, tzinfo=UTC),
+                dt.datetime(2025, 1, 14, 22, 0, tzinfo=UTC),
+            ),
+        ),
+        # Summer time (EDT, UTC−4).
+        (
+            dt.datetime(2025, 7, 15, 20, 59, tzinfo=UTC),
+            (
+                dt.datetime(2025, 7, 15, 13, 0, tzinfo=UTC),
+                dt.datetime(2025, 7, 15, 21, 0, tzinfo=UTC),
+            ),
+        ),
+        (dt.datetime(2025, 1, 14, 23, 0, tzinfo=UTC), None),  # after hours
+        (dt.datetime(2025, 1, 18, 17, 0, tzinfo=UTC), None),  # Saturday
+    ],
+)
+def test_open_window_bounds_the_calling_day(
+    now: dt.datetime, window: tuple[dt.datetime, dt.datetime] | None
+) -> None:
+    assert NEW_YORK.open_window(now) == window

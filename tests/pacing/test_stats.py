@@ -8,7 +8,15 @@ import random
 import pytest
 
 from pacing.outcomes import Outcome
-from pacing.stats import DAY, HOUR, AbandonWindows, CallEstimator, EstimatorPriors, WindowCounter
+from pacing.stats import (
+    DAY,
+    HOUR,
+    AbandonWindows,
+    CallEstimator,
+    DayCounter,
+    EstimatorPriors,
+    WindowCounter,
+)
 
 
 def test_window_counts_and_expiry() -> None:
@@ -97,3 +105,17 @@ def test_talk_fit_counts_calls_in_progress() -> None:
     assert naive_median < 100.0
     assert median == pytest.approx(120.0)  # not reached yet: the longest time seen
     assert estimator.estimates(ongoing).talk_log_mean == pytest.approx(math.log(median))
+
+
+def test_day_counter_counts_the_calling_day_and_starts_afresh() -> None:
+    day = DayCounter()
+    day.add(10.0, Outcome.ABANDONED)  # no day yet: not counted
+    assert day.begin(100.0)
+    assert not day.begin(100.4)  # the same opening, seen again
+    day.add(50.0, Outcome.ABANDONED)  # before the day opened
+    for outcome in (Outcome.ANSWERED, Outcome.ABANDONED, Outcome.MACHINE, Outcome.NO_ANSWER):
+        day.add(200.0, outcome)
+    counts = day.read()
+    assert (counts.attempts, counts.answers, counts.live_answers, counts.abandons) == (4, 3, 2, 1)
+    assert day.begin(100.0 + DAY)  # the next day
+    assert day.read().attempts == 0
