@@ -106,7 +106,7 @@ async def test_one_upload_more_than_the_cap_at_once_is_429(api: Api) -> None:
     async def slow_body(n: int) -> AsyncIterator[bytes]:
         yield b"phone\n"
         await release.wait()
-        yield b"+1212555%04d\n" % (300 + n)
+        yield b"+1212555%04d\n" % (870 + n)  # numbers no other test puts on the DNC list
 
     async def held(n: int) -> tuple[int, dict[str, object]]:
         response = await api.client.post(
@@ -129,6 +129,6 @@ async def test_one_upload_more_than_the_cap_at_once_is_429(api: Api) -> None:
         release.set()
         results = await asyncio.gather(*uploads)
     assert sorted(status for status, _ in results) == [200, 200, 200, 200, 429], results
-    assert sorted([await count(api, cid) for cid in targets]) == [0, 1, 1, 1, 1]
+    assert sorted(int(str(reply.get("added", 0))) for _, reply in results) == [0, 1, 1, 1, 1]
     status, _ = await upload(api, targets[0], b"phone\n+12125550105\n")
     assert status == 200
