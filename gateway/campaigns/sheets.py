@@ -1,10 +1,12 @@
 """Reading uploaded spreadsheets: CSV and XLSX bytes in, numbered rows of text cells out.
 
-Pure (bytes in memory, no database, no network). XLSX is read with a small scanner over the
+Pure (a file or bytes in, no database, no network). XLSX is read with a small scanner over the
 worksheet XML rather than openpyxl, whose read-only mode runs at a few thousand rows a second on
 files written without dimensions; the scanner handles shared strings, inline strings, numbers,
 booleans and cached formula results, and decodes the OOXML ``_xHHHH_`` escapes (so a CR hidden
-in a cell is seen and refused like one in a CSV). Numbers that are whole (phone numbers typed as
+in a cell is seen and refused like one in a CSV). A prefixed SpreadsheetML namespace
+(``<x:row>``, ``<x:c>``) is read like the default one, and a row or cell without ``r=`` is the
+one after the previous. Numbers that are whole (phone numbers typed as
 numbers) come out without a decimal point.
 
 Memory stays bounded in the size of the file: the upload is read from a file object (the HTTP
@@ -171,7 +173,7 @@ def _column(letters: bytes) -> int:
 
 def _shared_strings(book: zipfile.ZipFile) -> list[str]:
     try:
-        data = book.read("xl/sharedStrings.xml")
+        data = _unprefixed(book.read("xl/sharedStrings.xml"))
     except KeyError:
         return []
     strings = []
@@ -226,7 +228,7 @@ def read_xlsx(data: Source) -> Generator[Row, None, None]:
     try:
         book = zipfile.ZipFile(_stream(data))
         shared = _shared_strings(book)
-        sheet = book.read(_first_sheet(book))
+        sheet = _unprefixed(book.read(_first_sheet(book)))
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise SheetError(f"the file is not a readable XLSX workbook ({exc})") from None
     try:
@@ -235,6 +237,20 @@ def read_xlsx(data: Source) -> Generator[Row, None, None]:
         yield from _scan(sheet, shared)  # an undecodable cell is then reported on its own row
         return
     yield from _fast_rows(text, shared)
+
+
+_MAIN_PREFIX = re.compile(
+    rb'xmlns:([A-Za-z_][\w.-]*)="http://schemas\.openxmlformats\.org/spreadsheetml/2006/main"'
+)
+
+
+def _unprefixed(xml: bytes) -> bytes:
+    """The part with the SpreadsheetML namespace's prefix (``<x:row>``, ``</x:c>``) removed, so
+    the scanners see the default-namespace names that most writers use."""
+    found = _MAIN_PREFIX.search(xml, 0, 4096)
+    if found is None:
+        return xml
+    return re.sub(rb"<(/?)" + re.escape(found.group(1)) + rb":", rb"<\1", xml)
 
 
 def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
@@ -246,14 +262,18 @@ def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
     cells and, through the pattern's last group, any cell of another shape.
     """
     columns: dict[str, int] = {}  # column letters -> index, for this sheet
+    last = 0  # a row without r= is the one after the previous row
     for row in _S_ROW.finditer(text):
         cells = _fast_cells(_S_CELLS.findall(row.group(2) or ""), shared, columns)
         if cells is None:
-            yield from _scan_one(row.group(0).encode(), shared)
+            found = _scan_one(row.group(0).encode(), shared, last)
+            if found is not None:
+                last = found[0]
+                yield found
             continue
         number = _S_ROWNUM.search(row.group(1))
-        if number is not None:
-            yield int(number.group(1)), capped(int(number.group(1)), cells)
+        last = int(number.group(1)) if number is not None else last + 1
+        yield last, capped(last, cells)
 
 
 def _fast_cells(
@@ -315,16 +335,22 @@ def _unescape_text(raw: str) -> str:
 
 
 def _scan(sheet: bytes, shared: list[str]) -> Iterator[Row]:
+    last = 0
     for row in _ROW.finditer(sheet):
-        yield from _scan_one(row.group(0), shared)
+        found = _scan_one(row.group(0), shared, last)
+        if found is not None:
+            last = found[0]
+            yield found
 
 
-def _scan_one(row_xml: bytes, shared: list[str]) -> Iterator[Row]:
-    """The generic reader of one ``<row>`` element: any cell shape, decoded cell by cell."""
+def _scan_one(row_xml: bytes, shared: list[str], last: int) -> Row | None:
+    """The generic reader of one ``<row>`` element: any cell shape, decoded cell by cell; a row
+    without ``r=`` is number ``last + 1``."""
     row = _ROW.match(row_xml)
-    number = _ROWNUM.search(row.group(1)) if row is not None else None
-    if row is None or number is None:
-        return
+    if row is None:
+        return None
+    found = _ROWNUM.search(row.group(1))
+    number = int(found.group(1)) if found is not None else last + 1
     cells: list[str] = []
     for cell in _CELL.finditer(row.group(2) or b""):
         attrs = cell.group(1)
@@ -342,4 +368,4 @@ def _scan_one(row_xml: bytes, shared: list[str]) -> Iterator[Row]:
             cells[column] = value
         else:
             cells.append(value)
-    yield int(number.group(1)), capped(int(number.group(1)), cells)
+    return number, capped(number, cells)
