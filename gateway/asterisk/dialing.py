@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from gateway.asterisk import validate
+from gateway.asterisk.agentfeed import AgentChange
 from gateway.asterisk.agents import AgentView, QueueSnapshot
 from gateway.asterisk.ami.adapter import LinkStats, LinkTiming
 from gateway.asterisk.calls.model import InFlightCall, OriginateRequest
@@ -61,6 +62,7 @@ class Dialer:
         on_result: Callable[[AttemptResult], None],
         on_link_state: Callable[[str, str, str], None] | None = None,
         on_agent_change: Callable[[str], None] | None = None,
+        on_agent_call: Callable[[AgentChange], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         timing: LinkTiming | None = None,
         reconcile_wait_s: float = 30.0,
@@ -73,6 +75,7 @@ class Dialer:
         self._on_result = on_result
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
+        self._on_agent_call = on_agent_call
         self._timing = timing or LinkTiming()
         self._reconcile_wait_s = reconcile_wait_s
         self._resync_interval_s = resync_interval_s
@@ -84,7 +87,8 @@ class Dialer:
         for config in self._configs:
             runtime = ServerRuntime(
                 config, on_result=self._on_result, on_link_state=self._on_link_state,
-                on_agent_change=self._on_agent_change, clock=self._clock, timing=self._timing,
+                on_agent_change=self._on_agent_change, on_agent_call=self._on_agent_call,
+                clock=self._clock, timing=self._timing,
                 reconcile_wait_s=self._reconcile_wait_s,
                 resync_interval_s=self._resync_interval_s)  # fmt: skip
             self._runtimes[config.name] = runtime

@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.asterisk.agentfeed import AgentChange, AgentFeed
 from gateway.asterisk.agents import AgentBoard, QueueSnapshot
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink, LinkStats, LinkTiming
@@ -83,6 +84,7 @@ class ServerRuntime:
         on_result: Callable[[AttemptResult], None],
         on_link_state: Callable[[str, str, str], None] | None,
         on_agent_change: Callable[[str], None] | None = None,
+        on_agent_call: Callable[[AgentChange], None] | None = None,
         clock: Callable[[], float],
         timing: LinkTiming,
         reconcile_wait_s: float,
@@ -92,6 +94,8 @@ class ServerRuntime:
         self._clock = clock
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
+        self._on_agent_call = on_agent_call
+        self.feed = AgentFeed(config.name)
         self.tracker = CallTracker(
             config.name, on_result=on_result, clock=clock, reconcile_wait_s=reconcile_wait_s
         )
@@ -290,13 +294,25 @@ class ServerRuntime:
                 self.tracker.rejected(resp.action_id, resp.message)
             return
         if kind is ev.QueueMemberEvent:
-            self.agents.on_member(event, self._clock())  # type: ignore[arg-type]
-            self._agent_changed(event.queue)  # type: ignore[union-attr]
+            member: ev.QueueMemberEvent = event  # type: ignore[assignment]
+            self.agents.on_member(member, self._clock())
+            self._agent_changed(member.queue)
+            self._agent_calls(self.feed.on_member(member, self.agents, self._clock()))
             return
         if kind is ev.AgentEvent:
-            self.agents.on_agent(event, self._clock())  # type: ignore[arg-type]
-            self._agent_changed(event.queue)  # type: ignore[union-attr]
+            agent: ev.AgentEvent = event  # type: ignore[assignment]
+            req = self.tracker.request_of(agent.uniqueid)  # before the tracker may forget it
+            self.agents.on_agent(agent, self._clock())
+            self._agent_changed(agent.queue)
+            self.tracker.handle(event)
+            self._agent_calls(self.feed.on_agent(agent, req, self.agents, self._clock()))
+            return
         self.tracker.handle(event)
+
+    def _agent_calls(self, changes: list[AgentChange]) -> None:
+        if self._on_agent_call is not None:
+            for change in changes:
+                self._on_agent_call(change)
 
     def _agent_changed(self, queue: str) -> None:
         if self._on_agent_change is not None:

@@ -171,6 +171,11 @@ class CallTracker:
         leg = self._legs.get(attempt_id)
         return None if leg is None else leg.channel
 
+    def request_of(self, uniqueid: str) -> OriginateRequest | None:
+        """The request of the attempt a channel belongs to (agent events name the caller's)."""
+        leg = self._by_uid.get(uniqueid)
+        return None if leg is None else leg.req
+
     def reconciling(self) -> int:
         return sum(1 for leg in self._legs.values() if leg.reconciling)
 
