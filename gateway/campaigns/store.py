@@ -163,25 +163,34 @@ class DbStore:
         )
         return [Lease(r.id, r.phone, r.caller_id) for r in records]
 
-    async def caller_id(self, campaign_id: int, lease: Lease) -> str | None:
-        choice = await self.caller_ids.pick(campaign_id, lease.phone, lease.caller_id)
-        return choice.number
+    async def choose_caller_ids(
+        self, campaign_id: int, leases: Sequence[Lease]
+    ) -> list[str | None]:
+        calls = [(lease.phone, lease.caller_id) for lease in leases]
+        return [c.number for c in await self.caller_ids.pick_many(campaign_id, calls)]
 
     async def caller_ids_available(self, campaign_id: int) -> int:
         return await self.caller_ids.available(campaign_id)
 
-    async def start_attempt(self, order: CallOrder) -> None:
-        start = leasing.AttemptStart(
-            attempt_id=order.attempt_id,
-            campaign_id=order.campaign_id,
-            record_id=order.record_id,
-            instance_id=self._instance,
-            server=PENDING_SERVER,
-            caller_id=order.caller_id_number,
-            originated_at=self._wall(),
-        )
-        if not await leasing.start_attempt(self._engine, start):
-            raise leasing.LeaseError(f"lease of record {order.record_id} was lost")
+    async def start_attempts(self, orders: Sequence[CallOrder]) -> set[str]:
+        now = self._wall()
+        starts = [
+            leasing.AttemptStart(
+                attempt_id=o.attempt_id,
+                campaign_id=o.campaign_id,
+                record_id=o.record_id,
+                instance_id=self._instance,
+                server=PENDING_SERVER,
+                caller_id=o.caller_id_number,
+                originated_at=now,
+            )
+            for o in orders
+        ]
+        written = await batches.start_attempts(self._engine, starts)
+        if len(written) < len(orders):
+            event(log, "leases lost before dialling", logging.WARNING,
+                  lost=len(orders) - len(written))  # fmt: skip
+        return written
 
     async def placed(self, servers: Sequence[tuple[str, str]]) -> None:
         """Record which server each attempt went to: ``(attempt_id, server)`` pairs."""
