@@ -77,6 +77,22 @@ class FinishedCall(Protocol):
     def detail(self) -> str: ...
 
 
+class LiveCall(Protocol):
+    """A live attempt's progress as the edge reports it
+    (:class:`gateway.asterisk.calls.model.CallProgress` has these)."""
+
+    @property
+    def attempt_id(self) -> str: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def connected_at(self) -> datetime | None: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def amd_status(self) -> str | None: ...
+
+
 def _wall() -> datetime:
     return datetime.now(UTC)
 
@@ -243,6 +259,16 @@ class DbStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_HISTORY, {"cid": campaign_id, "now": self._wall()})).all()
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
+
+    async def save_progress(self, progress: Sequence[LiveCall]) -> int:
+        """Store what decides live attempts' outcomes (the progress writer's ``persist``)."""
+        return await batches.save_progress(
+            self._engine,
+            [
+                batches.Progress(p.attempt_id, p.answered_at, p.connected_at, p.agent, p.amd_status)
+                for p in progress
+            ],
+        )
 
     async def settle(self, results: Sequence[FinishedCall]) -> None:
         """Persist settled attempts (the result writer's ``persist``): one transaction per batch,

@@ -54,6 +54,20 @@ class InFlightCall:
 
 
 @dataclass(frozen=True, slots=True)
+class CallProgress:
+    """What decides a live attempt's outcome, reported as it happens (None: not yet).
+
+    Each report carries everything known so far, so the latest one of an attempt is enough.
+    """
+
+    attempt_id: str
+    answered_at: datetime | None
+    connected_at: datetime | None
+    agent: str | None
+    amd_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptResult:
     """Exactly one per attempt: what happened, when, where and with whom."""
 

@@ -29,7 +29,7 @@ from gateway.asterisk.ami.linkstate import LinkState
 from gateway.asterisk.ari import events as ari_ev
 from gateway.asterisk.ari.client import AriClient, AriEndpoint
 from gateway.asterisk.ari.stream import AriEventStream
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import AttemptResult, CallProgress, OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.errors import AriError, GatewayError, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
@@ -82,6 +82,7 @@ class ServerRuntime:
         on_result: Callable[[AttemptResult], None],
         on_link_state: Callable[[str, str, str], None] | None,
         on_agent_change: Callable[[str], None] | None = None,
+        on_progress: Callable[[CallProgress], None] | None = None,
         clock: Callable[[], float],
         timing: LinkTiming,
         reconcile_wait_s: float,
@@ -92,7 +93,11 @@ class ServerRuntime:
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
         self.tracker = CallTracker(
-            config.name, on_result=on_result, clock=clock, reconcile_wait_s=reconcile_wait_s
+            config.name,
+            on_result=on_result,
+            clock=clock,
+            reconcile_wait_s=reconcile_wait_s,
+            on_progress=on_progress,
         )
         self.agents = AgentBoard()
         self.bucket = TokenBucket(config.originate_rate, clock())
