@@ -199,6 +199,7 @@ class QueueCall:
         self._leave()
         self.connected = (leg, member)
         self.connected_at = self.world.mono()
+        self.world.agent_connects.add(self.caller.linkedid)
         member.apply("answer")
         hold = self.hold_time()
         ring = int((self.world.mono() - self.ring_started) / self.world.config.time_scale)

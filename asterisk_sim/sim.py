@@ -146,6 +146,12 @@ class SimAsterisk:
         """ActionID or ChannelId → how many Originates (AMI or ARI) carried it."""
         return dict(self.world.originate_counts)
 
+    @property
+    def agent_connects(self) -> frozenset[str]:
+        """Linkedids (the originated channel's id: the attempt id) of calls that reached an
+        agent: the witness of which calls were talking to agents."""
+        return frozenset(self.world.agent_connects)
+
     async def wait_received(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` holds; it is checked again after each AMI action received."""
         async with asyncio.timeout(within):

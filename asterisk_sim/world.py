@@ -71,6 +71,7 @@ class World:
         self.trunks = {t.name: _Trunk(t) for t in config.trunks}
         self.dials: set[OriginateDial] = set()
         self.originate_counts: collections.Counter[str] = collections.Counter()
+        self.agent_connects: set[str] = set()  # linkedids of callers that reached an agent
         self.originates = 0
         self.stasis_hooks: Any = None
         self.queues.configure(config.queues)

@@ -38,6 +38,7 @@ from dialer.health import add_health_routes, link_checks
 from dialer.instances import Instances
 from dialer.live import LiveRuntime
 from dialer.observer import Observer
+from dialer.progress import ProgressWriter
 from dialer.results import Outage, ResultWriter
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.pool import ServerConfig
@@ -120,9 +121,11 @@ class Service:
         store = DbStore(engine, self.settings.instance_id, clock=self._clock)
         recoveries: list[Outage] = []
         writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
+        progress = ProgressWriter(store.save_progress)
         dialer = Dialer(
             [ServerConfig.from_settings(s) for s in self.settings.servers],
             on_result=writer.submit,
+            on_progress=progress.submit,
             on_link_state=metrics.link_state,
             clock=self._clock,
             resync_interval_s=5.0,
@@ -166,6 +169,7 @@ class Service:
                 group.create_task(writer.run(), name="result-writer"),
                 group.create_task(supervisor.run(), name="supervisor"),
                 group.create_task(observer.run(), name="observer"),
+                group.create_task(progress.run(), name="progress-writer"),
             ]
             event(log, "service ready", http_port=port, servers=len(self.settings.servers),
                   embedded_db=self.settings.database.url is None)  # fmt: skip
@@ -176,6 +180,9 @@ class Service:
             for task in tasks[1:]:
                 task.cancel()
             await dialer.stop()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await progress.flush()  # calls left live are reconciled from it later
             tasks[0].cancel()
             await asyncio.wait([tasks[0]])
             await writer.drain(5.0)

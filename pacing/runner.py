@@ -4,11 +4,11 @@ Design. One :class:`CampaignRunner` per running campaign, owned by the superviso
 Every tick it gathers a :class:`~pacing.snapshot.PacingSnapshot` (agents from the switch, the
 calls it has in flight, rolling statistics, the estimates of its
 :class:`~pacing.learning.Learner`, caps), asks :func:`pacing.policies.decide`, and carries the
-decision out: lease that many eligible records, pick each one's caller ID, write the attempt
-(status *dialing*) and only then hand the order to the switch, which never makes the runner wait
-for the call. Writing before sending is what makes a crash safe: an attempt that may have reached
-Asterisk is always in the database, so a restarted instance reconciles it instead of dialling the
-record again.
+decision out: lease that many eligible records, pick each one's caller ID (in memory), write
+the attempts (status *dialing*; the whole decision in one statement) and only then hand the
+orders to the switch, which never makes the runner wait for the call. Writing before sending
+is what makes a crash safe: an attempt that may have reached Asterisk is always in the
+database, so a restarted instance reconciles it instead of dialling the record again.
 
 The estimators learn as calls happen (:mod:`pacing.learning`): a call seen with an agent is a live
 answer from that moment, agents leaving wrap-up teach the wrap-up time, and settled attempts come
@@ -45,7 +45,7 @@ from pacing.guards import GuardInputs, Trip, evaluate, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
-from pacing.ports import CallOrder, CampaignView, PlaceRefused, Store, Switch
+from pacing.ports import CallOrder, CampaignView, Lease, PlaceRefused, Store, Switch
 from pacing.snapshot import (
     AgentState,
     CallInFlight,
@@ -301,6 +301,7 @@ class CampaignRunner:
         )  # fmt: skip
 
     async def _place(self, view: CampaignView, decision: Decision) -> None:
+        """Lease, choose caller IDs, write every attempt of the decision, then send them."""
         if await self._store.caller_ids_available(self.campaign_id) == 0:
             self.status.no_caller_id += 1  # no record is leased for nothing; diagnostics say why
             return
@@ -309,41 +310,49 @@ class CampaignRunner:
         if not leases and not self._in_flight:
             await self._store.complete_if_exhausted(self.campaign_id)
             return
-        unplaced: list[int] = []
-        servers: list[tuple[str, str]] = []
-        for lease in leases:
-            room = self._switch.free_channels()
-            if room is not None and room <= 0:  # taken since the decision (another campaign)
-                unplaced.append(lease.record_id)
-                continue
-            caller_id = await self._store.caller_id(self.campaign_id, lease)
+        room = self._switch.free_channels()  # taken since the decision (another campaign)?
+        fits = len(leases) if room is None else max(0, room)
+        unplaced = [lease.record_id for lease in leases[fits:]]
+        leases = leases[:fits]
+        orders: list[CallOrder] = []
+        caller_ids = await self._store.choose_caller_ids(self.campaign_id, leases)
+        for lease, caller_id in zip(leases, caller_ids, strict=True):
             if caller_id is None:
                 self.status.no_caller_id += 1
                 unplaced.append(lease.record_id)
                 continue
-            order = CallOrder(
-                attempt_id=uuid.uuid4().hex,
-                campaign_id=self.campaign_id,
-                record_id=lease.record_id,
-                number=lease.phone,
-                caller_id_number=caller_id,
-                caller_id_name=view.caller_id_name,
-                queue=view.queue,
-                ring_timeout_s=decision.ring_timeout_s,
-                amd=view.amd,
-            )
+            orders.append(self._order(view, decision, lease, caller_id))
+        written = await self._store.start_attempts(orders)  # write-before-send, one statement
+        servers: list[tuple[str, str]] = []
+        for order in orders:
+            if order.attempt_id not in written:
+                continue  # the lease was lost: another instance holds the record now
             server = await self._send(order)
             if server is None:
-                unplaced.append(lease.record_id)
+                unplaced.append(order.record_id)
             else:
                 servers.append((order.attempt_id, server))
         await self._store.placed(servers)
         if unplaced:
             await self._store.release(self.campaign_id, unplaced)
 
+    def _order(
+        self, view: CampaignView, decision: Decision, lease: Lease, caller_id: str
+    ) -> CallOrder:
+        return CallOrder(
+            attempt_id=uuid.uuid4().hex,
+            campaign_id=self.campaign_id,
+            record_id=lease.record_id,
+            number=lease.phone,
+            caller_id_number=caller_id,
+            caller_id_name=view.caller_id_name,
+            queue=view.queue,
+            ring_timeout_s=decision.ring_timeout_s,
+            amd=view.amd,
+        )
+
     async def _send(self, order: CallOrder) -> str | None:
-        """Write the attempt, then send it: the server, or None when the record goes back."""
-        await self._store.start_attempt(order)
+        """Send a written attempt: the server, or None when the record goes back."""
         try:
             server = self._switch.place(order)
         except PlaceRefused as refused:

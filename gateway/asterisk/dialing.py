@@ -20,7 +20,11 @@ from gateway.asterisk import validate
 from gateway.asterisk.agentfeed import AgentChange
 from gateway.asterisk.agents import AgentView, QueueSnapshot
 from gateway.asterisk.ami.adapter import LinkStats, LinkTiming
-from gateway.asterisk.calls.model import InFlightCall, OriginateRequest
+from gateway.asterisk.calls.model import (
+    CallProgress,
+    InFlightCall,
+    OriginateRequest,
+)
 from gateway.asterisk.calls.runtime import ServerRuntime
 from gateway.asterisk.calls.state import CallState
 from gateway.asterisk.errors import InvalidValue, NoCapacity, UnknownServer
@@ -63,6 +67,7 @@ class Dialer:
         on_link_state: Callable[[str, str, str], None] | None = None,
         on_agent_change: Callable[[str], None] | None = None,
         on_agent_call: Callable[[AgentChange], None] | None = None,
+        on_progress: Callable[[CallProgress], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         timing: LinkTiming | None = None,
         reconcile_wait_s: float = 30.0,
@@ -76,6 +81,7 @@ class Dialer:
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
         self._on_agent_call = on_agent_call
+        self._on_progress = on_progress
         self._timing = timing or LinkTiming()
         self._reconcile_wait_s = reconcile_wait_s
         self._resync_interval_s = resync_interval_s
@@ -88,6 +94,7 @@ class Dialer:
             runtime = ServerRuntime(
                 config, on_result=self._on_result, on_link_state=self._on_link_state,
                 on_agent_change=self._on_agent_change, on_agent_call=self._on_agent_call,
+                on_progress=self._on_progress,
                 clock=self._clock, timing=self._timing,
                 reconcile_wait_s=self._reconcile_wait_s,
                 resync_interval_s=self._resync_interval_s)  # fmt: skip

@@ -98,8 +98,10 @@ async def start_attempts(engine: AsyncEngine, starts: Sequence[AttemptStart]) ->
     return {str(r[0]) for r in rows}
 
 
-# The outcome an attempt is settled with: the reported one, except that an ``unknown`` (the call
-# was lost with its gateway) is decided by the progress already stored on the attempt.
+# The outcome an attempt is settled with: the reported one, except that the progress already
+# stored on the attempt decides what a gateway that lost the call cannot know: a call that
+# reached an agent is ``answered`` (as the tracker decides it), an ``unknown`` one that AMD called
+# a machine is ``machine``.
 _SETTLE_ATTEMPTS = text("""
 WITH u AS (
     SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:outcomes AS text[]),
@@ -111,9 +113,9 @@ WITH u AS (
 ), s AS (
     UPDATE attempts a SET status = 'settled',
         outcome = CASE
-            WHEN u.outcome <> 'unknown' THEN u.outcome
             WHEN COALESCE(u.connect, a.agent_connected_at) IS NOT NULL THEN 'answered'
-            WHEN upper(COALESCE(a.amd_status, '')) = 'MACHINE' THEN 'machine'
+            WHEN u.outcome = 'unknown' AND upper(COALESCE(a.amd_status, '')) = 'MACHINE'
+                THEN 'machine'
             ELSE u.outcome END,
         q850_cause = u.cause, first_ring_at = u.ring,
         answered_at = COALESCE(u.answer, a.answered_at),

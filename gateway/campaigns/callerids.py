@@ -87,9 +87,27 @@ class CallerIdBook:
     async def pick(self, campaign_id: int, callee: str, sticky: str | None) -> Choice:
         """The caller ID for one call now (``Choice.number`` None: no call, see why)."""
         pool = await self._pool(campaign_id)
-        now = self._wall()
-        choice = choose(pool.numbers, pool.usage, callee, now, sticky=sticky)
+        choice = self._take(pool, callee, sticky, self._wall())
         self.last_choice[campaign_id] = choice
+        return choice
+
+    async def pick_many(
+        self, campaign_id: int, calls: Sequence[tuple[str, str | None]]
+    ) -> list[Choice]:
+        """A caller ID for each ``(callee, sticky)`` call of one decision, in order.
+
+        The pool is read once (at most); each pick counts against the usage the next one sees,
+        so caps and cooldowns hold within the decision as across decisions.
+        """
+        pool = await self._pool(campaign_id)
+        now = self._wall()
+        choices = [self._take(pool, callee, sticky, now) for callee, sticky in calls]
+        if choices:
+            self.last_choice[campaign_id] = choices[-1]
+        return choices
+
+    def _take(self, pool: _Pool, callee: str, sticky: str | None, now: dt.datetime) -> Choice:
+        choice = choose(pool.numbers, pool.usage, callee, now, sticky=sticky)
         if choice.number is not None:
             used = pool.usage.get(choice.number, NumberUsage())
             pool.usage[choice.number] = dataclasses.replace(

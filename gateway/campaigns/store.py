@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,6 +48,22 @@ _HISTORY = text(
 WATCH_AFTER_RESUME_S = 600.0  # the first minutes after a resume are watched more tightly
 _RUNNING = text("SELECT id FROM campaigns WHERE state = 'running' ORDER BY id")
 _SET_SERVER = text("UPDATE attempts SET server = :server WHERE id = :aid")
+
+
+class LiveCall(Protocol):
+    """A live attempt's progress as the edge reports it
+    (:class:`gateway.asterisk.calls.model.CallProgress` has these)."""
+
+    @property
+    def attempt_id(self) -> str: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def connected_at(self) -> datetime | None: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def amd_status(self) -> str | None: ...
 
 
 def _wall() -> datetime:
@@ -136,25 +152,34 @@ class DbStore:
         )
         return [Lease(r.id, r.phone, r.caller_id) for r in records]
 
-    async def caller_id(self, campaign_id: int, lease: Lease) -> str | None:
-        choice = await self.caller_ids.pick(campaign_id, lease.phone, lease.caller_id)
-        return choice.number
+    async def choose_caller_ids(
+        self, campaign_id: int, leases: Sequence[Lease]
+    ) -> list[str | None]:
+        calls = [(lease.phone, lease.caller_id) for lease in leases]
+        return [c.number for c in await self.caller_ids.pick_many(campaign_id, calls)]
 
     async def caller_ids_available(self, campaign_id: int) -> int:
         return await self.caller_ids.available(campaign_id)
 
-    async def start_attempt(self, order: CallOrder) -> None:
-        start = leasing.AttemptStart(
-            attempt_id=order.attempt_id,
-            campaign_id=order.campaign_id,
-            record_id=order.record_id,
-            instance_id=self._instance,
-            server=PENDING_SERVER,
-            caller_id=order.caller_id_number,
-            originated_at=self._wall(),
-        )
-        if not await leasing.start_attempt(self._engine, start):
-            raise leasing.LeaseError(f"lease of record {order.record_id} was lost")
+    async def start_attempts(self, orders: Sequence[CallOrder]) -> set[str]:
+        now = self._wall()
+        starts = [
+            leasing.AttemptStart(
+                attempt_id=o.attempt_id,
+                campaign_id=o.campaign_id,
+                record_id=o.record_id,
+                instance_id=self._instance,
+                server=PENDING_SERVER,
+                caller_id=o.caller_id_number,
+                originated_at=now,
+            )
+            for o in orders
+        ]
+        written = await batches.start_attempts(self._engine, starts)
+        if len(written) < len(orders):
+            event(log, "leases lost before dialling", logging.WARNING,
+                  lost=len(orders) - len(written))  # fmt: skip
+        return written
 
     async def placed(self, servers: Sequence[tuple[str, str]]) -> None:
         """Record which server each attempt went to: ``(attempt_id, server)`` pairs."""
@@ -212,6 +237,16 @@ class DbStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_HISTORY, {"cid": campaign_id, "now": self._wall()})).all()
         return [(float(ago), Outcome(outcome), int(n)) for ago, outcome, n in rows]
+
+    async def save_progress(self, progress: Sequence[LiveCall]) -> int:
+        """Store what decides live attempts' outcomes (the progress writer's ``persist``)."""
+        return await batches.save_progress(
+            self._engine,
+            [
+                batches.Progress(p.attempt_id, p.answered_at, p.connected_at, p.agent, p.amd_status)
+                for p in progress
+            ],
+        )
 
     async def settle(self, results: Sequence[AttemptResult]) -> None:
         """Persist settled attempts (the result writer's ``persist``): one transaction per batch,

@@ -284,3 +284,15 @@ async def test_stored_progress_decides_an_unknown(engine: AsyncEngine) -> None:
     assert tuple(agent) == ("agent-7", "answered")
     # Progress never touches a settled attempt.
     assert await batches.save_progress(engine, [batches.Progress(silent.attempt_id, t)]) == 0
+
+
+async def test_bench_leasing_measures_both_paths(engine: AsyncEngine) -> None:
+    from bench.leasing import run
+
+    results = await run(engine, records=300, batch=50, dial=200)
+    single, batched = results["single"], results["batched"]
+    assert isinstance(single, dict)
+    assert isinstance(batched, dict)
+    assert single["dialled"] == batched["dialled"] == 200
+    assert set(single) == set(batched) >= {"cycle_per_s", "start_per_s", "settle_per_s"}
+    assert isinstance(results["cycle_speedup"], float)

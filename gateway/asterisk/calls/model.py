@@ -8,6 +8,7 @@ pacing/gateway boundary. Frozen, slotted dataclasses only; no behaviour, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from gateway.asterisk.calls.state import CallState
 
@@ -39,3 +40,17 @@ class InFlightCall:
     since_s: float  # monotonic time of originate()
     agent: str | None
     reconciling: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """What decides a live attempt's outcome, reported as it happens (None: not yet).
+
+    Each report carries everything known so far, so the latest one of an attempt is enough.
+    """
+
+    attempt_id: str
+    answered_at: datetime | None
+    connected_at: datetime | None
+    agent: str | None
+    amd_status: str | None

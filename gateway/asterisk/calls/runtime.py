@@ -30,7 +30,7 @@ from gateway.asterisk.ami.linkstate import LinkState
 from gateway.asterisk.ari import events as ari_ev
 from gateway.asterisk.ari.client import AriClient, AriEndpoint
 from gateway.asterisk.ari.stream import AriEventStream
-from gateway.asterisk.calls.model import OriginateRequest
+from gateway.asterisk.calls.model import CallProgress, OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from gateway.asterisk.errors import AriError, GatewayError, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
@@ -85,6 +85,7 @@ class ServerRuntime:
         on_link_state: Callable[[str, str, str], None] | None,
         on_agent_change: Callable[[str], None] | None = None,
         on_agent_call: Callable[[AgentChange], None] | None = None,
+        on_progress: Callable[[CallProgress], None] | None = None,
         clock: Callable[[], float],
         timing: LinkTiming,
         reconcile_wait_s: float,
@@ -97,7 +98,11 @@ class ServerRuntime:
         self._on_agent_call = on_agent_call
         self.feed = AgentFeed(config.name)
         self.tracker = CallTracker(
-            config.name, on_result=on_result, clock=clock, reconcile_wait_s=reconcile_wait_s
+            config.name,
+            on_result=on_result,
+            clock=clock,
+            reconcile_wait_s=reconcile_wait_s,
+            on_progress=on_progress,
         )
         self.agents = AgentBoard()
         self.bucket = TokenBucket(config.originate_rate, clock())

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.calls.leg import Leg as _Leg
-from gateway.asterisk.calls.model import InFlightCall, OriginateRequest
+from gateway.asterisk.calls.model import CallProgress, InFlightCall, OriginateRequest
 from gateway.asterisk.calls.outcome import decide
 from gateway.asterisk.calls.quality import QualityAccumulator
 from gateway.asterisk.calls.state import CallInput, CallState, apply
@@ -61,9 +61,11 @@ class CallTracker:
         wall: Callable[[], datetime] = _wall_now,
         reconcile_wait_s: float = 30.0,
         max_call_s: float = 4 * 3600.0,
+        on_progress: Callable[[CallProgress], None] | None = None,
     ) -> None:
         self.server = server
         self._on_result = on_result
+        self._on_progress = on_progress
         self._clock = clock
         self._wall = wall
         self.reconcile_wait_s = reconcile_wait_s
@@ -261,6 +263,7 @@ class CallTracker:
             return
         if e.user_event == "AMDResult":
             leg.amd_status = e.amd_status
+            self._progress(leg)
             if e.amd_status == "MACHINE":
                 leg.ev.machine = True
                 self._advance(leg, CallInput.MACHINE)
@@ -289,6 +292,7 @@ class CallTracker:
         leg.t_connect = self._clock()
         self._answer(leg)
         self._advance(leg, CallInput.CONNECT)
+        self._progress(leg)
 
     def _on_rtcp(self, e: ev.Rtcp) -> None:
         leg = self._by_uid.get(e.uniqueid)
@@ -384,8 +388,20 @@ class CallTracker:
         if leg.t_answer is None:
             leg.t_answer = self._clock()
             leg.deadline = leg.t_answer + self.max_call_s
+            if not leg.ev.connected:  # a connect reports itself, with the agent
+                self._progress(leg)
         leg.ev.live_answer = True
         self._advance(leg, CallInput.ANSWER)
+
+    def _at(self, leg: _Leg, t: float | None) -> datetime | None:
+        return None if t is None else leg.wall0 + timedelta(seconds=t - leg.t0)
+
+    def _progress(self, leg: _Leg) -> None:
+        """Report what decides the outcome so far (answered, agent, AMD) to be stored now."""
+        if self._on_progress is not None:
+            self._on_progress(CallProgress(leg.attempt_id, self._at(leg, leg.t_answer),
+                                           self._at(leg, leg.t_connect), leg.agent,
+                                           leg.amd_status))  # fmt: skip
 
     def _advance(self, leg: _Leg, event: CallInput) -> None:
         if leg.state is CallState.QUEUED and event is not CallInput.SENT:
