@@ -214,6 +214,9 @@ def _queues_conf(ctx: ActionContext) -> list[tuple[str, list[tuple[str, str]]]]:
 
 def get_config(ctx: ActionContext, msg: AmiMessage) -> None:
     aid = msg.get("ActionID")
+    if not {"system", "config", "all"} & set(ctx.sim.config.ami_write):
+        ctx.session.reply(error(aid, "Permission denied"))  # as Asterisk: a write privilege
+        return
     filename = msg.get("Filename")
     if not filename:
         ctx.session.reply(error(aid, "Filename not specified"))

@@ -201,6 +201,9 @@ class SimConfig:
     ari_user: str = "dialer"
     ari_password: str = dataclasses.field(default="dialer-secret", repr=False)
     ari_app: str = "dialer"
+    # the AMI user's write classes (manager.conf ``write``); Asterisk checks an action's
+    # privilege against them, so GetConfig (system,config) is refused with the project's user
+    ami_write: tuple[str, ...] = ("originate", "call", "agent", "reporting")
     varset_events: bool = True
     trace_contexts: bool = True
     trunks: tuple[TrunkConfig, ...] = (TrunkConfig(),)

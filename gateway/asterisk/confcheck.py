@@ -20,10 +20,13 @@ What is checked (each finding is one :class:`Problem` line, ``file:line: message
   ``Stasis(<app>)`` entry for each ARI application.
 - queues.conf: the expected queues exist, ``timeoutpriority`` is not ``conf`` (the 2 s limit
   must win), no ``ringinuse = yes``, every ``PJSIP/`` member is a pjsip.conf endpoint.
-- pjsip.conf: the endpoint of every trunk template exists; no ``direct_media = yes`` (Asterisk
-  must stay in the media path to report RTCP). rtp.conf: RTCP not disabled.
+- pjsip.conf (optional: required only when a trunk template or a queue member is ``PJSIP/``; a
+  build without pjproject with ``Local/`` trunks needs none): the endpoint of every trunk
+  template exists; no ``direct_media = yes`` (Asterisk must stay in the media path to report
+  RTCP). rtp.conf: RTCP not disabled. amd.conf: present (``AMD()`` reads it).
 - modules.conf: the modules the contract needs are not ``noload``-ed (and are loaded when
-  ``autoload = no``). cdr_manager.conf: enabled (the gateway reads ``Cdr`` events).
+  ``autoload = no``; ``res_pjsip``/``chan_pjsip`` only when PJSIP is needed). cdr_manager.conf:
+  enabled (the gateway reads ``Cdr`` events).
 """
 
 from __future__ import annotations
@@ -51,13 +54,14 @@ REQUIRED_WRITE = frozenset({"originate", "call", "reporting"})
 FORBIDDEN_WRITE = frozenset({"all", "system", "command", "config"})
 REQUIRED_MODULES = (
     "pbx_config", "app_amd", "app_queue", "app_userevent", "app_playback", "app_stasis",
-    "res_stasis", "res_ari", "res_http_websocket", "res_pjsip", "chan_pjsip", "res_rtp_asterisk",
-    "cdr_manager",
+    "res_stasis", "res_ari", "res_http_websocket", "res_rtp_asterisk", "cdr_manager",
 )  # fmt: skip
+PJSIP_MODULES = ("res_pjsip", "chan_pjsip")  # needed only by PJSIP/ trunks and queue members
 FILES = (
     "manager.conf", "http.conf", "ari.conf", "extensions.conf", "queues.conf", "pjsip.conf",
-    "rtp.conf", "modules.conf", "cdr_manager.conf",
+    "rtp.conf", "modules.conf", "cdr_manager.conf", "amd.conf",
 )  # fmt: skip
+OPTIONAL_FILES = frozenset({"pjsip.conf"})  # required only when something uses PJSIP
 
 # The dialplan steps of the contract, in order: (what, application, pattern over its arguments).
 CONTRACT_STEPS: tuple[tuple[str, str, str], ...] = (
@@ -206,7 +210,8 @@ def load(directory: Path) -> tuple[dict[str, Conf], list[Problem]]:
         try:
             confs[name] = Conf(name, parse_conf(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
-            problems.append(Problem(name, 0, f"missing (expected in {directory})"))
+            if name not in OPTIONAL_FILES:
+                problems.append(Problem(name, 0, f"missing (expected in {directory})"))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(name, 0, f"unreadable: {exc}"))
     return confs, problems
@@ -216,6 +221,12 @@ def check(directory: Path, expect: Expectations | None = None) -> list[Problem]:
     """Every inconsistency between ``directory`` and what the gateway uses (empty: consistent)."""
     expect = expect or Expectations()
     confs, problems = load(directory)
+    if "pjsip.conf" not in confs and needs_pjsip(confs, expect):
+        problems.append(
+            Problem(
+                "pjsip.conf", 0, f"missing (expected in {directory}): {needs_pjsip(confs, expect)}"
+            )
+        )
     checks = (
         ("manager.conf", _check_manager),
         ("http.conf", _check_http),
@@ -231,6 +242,19 @@ def check(directory: Path, expect: Expectations | None = None) -> list[Problem]:
         if name in confs:
             problems.extend(run(confs, expect))
     return problems
+
+
+def needs_pjsip(confs: dict[str, Conf], expect: Expectations) -> str:
+    """What needs PJSIP (a trunk template or a queue member), in words; empty when nothing does."""
+    if expect.trunk_endpoints:
+        return f"the trunk endpoint {expect.trunk_endpoints[0]} is PJSIP"
+    queues = confs.get("queues.conf")
+    if queues is not None:
+        for section in queues.sections:
+            for member in (i for i in queues.items(section) if i.key == "member"):
+                if member.value.split("/", 1)[0].strip().upper() == "PJSIP":
+                    return f"the queue member {member.value.split(',')[0].strip()} is PJSIP"
+    return ""
 
 
 def _enabled(conf: Conf, section: str, key: str = "enabled") -> Iterator[Problem]:
@@ -447,11 +471,12 @@ def _check_modules(confs: dict[str, Conf], expect: Expectations) -> Iterator[Pro
     loaded = {v.removesuffix(".so") for k in ("load", "require", "preload", "preload-require")
               for v in conf.values(section, k)}  # fmt: skip
     autoload = conf.value(section, "autoload", "no").lower() == "yes"
+    required = REQUIRED_MODULES + (PJSIP_MODULES if needs_pjsip(confs, expect) else ())
     for item in conf.items(section):
-        if item.key == "noload" and item.value.removesuffix(".so") in REQUIRED_MODULES:
+        if item.key == "noload" and item.value.removesuffix(".so") in required:
             yield Problem(conf.name, item.line, f"noload {item.value}: the dialer needs it")
     if not autoload:
-        for module in REQUIRED_MODULES:
+        for module in required:
             if module not in loaded:
                 yield Problem(conf.name, section.line, f"{module} is not loaded (autoload = no)")
 

@@ -6,8 +6,11 @@ the server, so the agents of a campaign's queue are known from link-up on, befor
 on it has dialled (a resume on a fresh server used to be refused with ``agents_logged_in``
 count 0). ``queues.conf`` is read with ``GetConfig`` at link-up and at most once a minute after,
 for the queue-level rules the events leave out (:mod:`gateway.asterisk.queueconf`). A refused
-``GetConfig`` (the AMI user lacks the ``config`` class) is logged once and the board keeps the
-members' own wrap-up. Every await here is an AMI action under the link's own timeout.
+``GetConfig`` is logged once and the board keeps the members' own wrap-up: Asterisk checks an
+action against the user's *write* classes, and GetConfig needs ``system`` or ``config``, which the
+project's AMI user does not have (they would also allow ``UpdateConfig``), so with
+``asterisk_conf/manager.conf`` the wrap-up is set on each member, where ``QueueStatus`` reports it.
+Every await here is an AMI action under the link's own timeout.
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ class QueueSync:
         except ActionFailed as exc:
             if not self._refused:
                 log.warning(
-                    "server %s: GetConfig queues.conf refused (%s): queue-level wrap-up is not "
-                    "known; grant the AMI user the `config` class (asterisk_conf/manager.conf)",
+                    "server %s: GetConfig queues.conf refused (%s): a queue-level wrapuptime "
+                    "is not known; set the wrap-up on each member instead (the member line's "
+                    "sixth field, AddQueueMember's seventh argument: asterisk_conf/queues.conf)",
                     self._server,
                     exc,
                 )

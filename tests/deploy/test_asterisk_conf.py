@@ -194,3 +194,47 @@ def test_parse_conf_templates_comments_and_arrows() -> None:
         ("noop", "x", 9),
         ("hangup", "", 10),
     ]
+
+
+def _local_only(directory: Path) -> None:
+    """Queue members on Local/ channels: nothing in the directory needs PJSIP any more."""
+    path = directory / "queues.conf"
+    path.write_text(path.read_text().replace("member => PJSIP/agent-", "member => Local/agent-"))
+
+
+def test_pjsip_conf_is_optional_when_no_trunk_or_member_uses_pjsip(broken: Path) -> None:
+    local = Expectations(trunk_endpoints=(), queues=("sales",))
+    (broken / "pjsip.conf").unlink()
+    assert [str(p) for p in check(broken, local)] == [
+        f"pjsip.conf:0: missing (expected in {broken}): the queue member PJSIP/agent-101 is PJSIP"
+    ]
+    _local_only(broken)
+    assert [str(p) for p in check(broken, local)] == []
+    edit(broken, "modules.conf", "noload = chan_iax2.so", "noload = chan_pjsip.so")
+    assert [str(p) for p in check(broken, local)] == []  # not needed, so not missed
+    assert [str(p) for p in check(broken, Expectations(queues=("sales",)))] == [
+        f"pjsip.conf:0: missing (expected in {broken}): the trunk endpoint carrier-a is PJSIP",
+        "modules.conf:{}: noload chan_pjsip.so: the dialer needs it".format(
+            next(
+                i
+                for i, line in enumerate((broken / "modules.conf").read_text().splitlines(), 1)
+                if line.startswith("noload = chan_pjsip.so")
+            )
+        ),
+    ]
+
+
+def test_local_trunks_from_the_settings_need_no_pjsip(broken: Path, tmp_path: Path) -> None:
+    config = tmp_path / "dialer.toml"
+    config.write_text(
+        '[[servers]]\nname = "ast1"\nami_secret = "s1"\ntrunk = "Local/{digits}@carrier"\n'
+    )
+    expect = expectations_from_settings(config, ["sales"])
+    assert expect.trunk_endpoints == ()
+    (broken / "pjsip.conf").unlink()
+    _local_only(broken)
+    assert [str(p) for p in check(broken, expect)] == []
+    (broken / "amd.conf").unlink()
+    assert [str(p) for p in check(broken, expect)] == [
+        f"amd.conf:0: missing (expected in {broken})"
+    ]

@@ -125,8 +125,28 @@ async def sim_wrapup() -> AsyncIterator[SimAsterisk]:
         talk_time=Dist.fixed(20.0),
         wrapup=10.0,
     )
-    async with SimAsterisk(world(queues=(queue,))) as sim:
+    # GetConfig needs a write class (system or config): Asterisk checks an action's privilege
+    # against the user's ``write``; the project's AMI user has neither (see the next test)
+    write = ("originate", "call", "agent", "reporting", "config")
+    async with SimAsterisk(world(queues=(queue,), ami_write=write)) as sim:
         yield sim
+
+
+async def test_getconfig_is_refused_without_a_write_class_as_asterisk_refuses_it() -> None:
+    # Asterisk 22.10.1 with asterisk_conf/manager.conf (read includes config, write does not):
+    # "Response: Error / Message: Permission denied" (tests/asterisk_real found it).
+    async with SimAsterisk(world()) as sim:
+        ami = await AmiTestClient.connect(sim.ami_port)
+        try:
+            await ami.login()
+            ami.send("GetConfig", ActionID="gc", Filename="queues.conf")
+            answer = await ami.response("gc")
+            assert (answer.get("Response"), answer.get("Message")) == (
+                "Error",
+                "Permission denied",
+            )
+        finally:
+            await ami.close()
 
 
 async def test_the_simulator_reports_member_wrapup_0_and_answers_getconfig(

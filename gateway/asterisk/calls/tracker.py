@@ -43,6 +43,11 @@ log = logging.getLogger("gateway.asterisk.calls")
 UNKNOWN_UID = "<unknown>"
 _ANSWERED_STATE = 6
 _RINGING_STATE = 5
+# Asterisk writes a failed OriginateResponse from the originating thread, while the channel
+# events (Newchannel … Hangup with the Q.850 cause) reach AMI through the Stasis bus: on a fast
+# failure the response often comes first (seen on Asterisk 22.10.1, tests/asterisk_real). The
+# attempt then waits this long for its channel's Hangup, which carries the cause.
+HANGUP_GRACE_S = 2.0
 
 
 def _wall_now() -> datetime:
@@ -416,7 +421,22 @@ class CallTracker:
             return
         if leg.needs_response and not leg.response_seen and not leg.reconciling:
             return
+        if self._hangup_pending(leg):
+            leg.deadline = min(leg.deadline, self._clock() + HANGUP_GRACE_S)
+            return  # the sweep settles it with what it has if the Hangup never comes
         self._finish(leg, CallInput.HANGUP)
+
+    @staticmethod
+    def _hangup_pending(leg: _Leg) -> bool:
+        """A failed Originate answered before its own channel's Hangup arrived."""
+        return (
+            leg.response_seen
+            and leg.ev.reason != 4
+            and not leg.reconciling
+            and leg.primary is not None
+            and leg.primary not in leg.hung
+            and not leg.ev.rejected
+        )
 
     def _finish(self, leg: _Leg, final: CallInput, outcome: Outcome | None = None) -> None:
         if self._legs.pop(leg.attempt_id, None) is None:
