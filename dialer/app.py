@@ -68,6 +68,7 @@ class Running:
     supervisor: Supervisor
     writer: ResultWriter
     store: DbStore
+    instances: Instances
 
 
 def _wall() -> datetime:
@@ -87,12 +88,14 @@ class Service:
         *,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
-        takeover_after_s: float = 30.0,
+        takeover_after_s: float | None = None,  # None: the setting (DIALER_TAKEOVER_AFTER)
         metrics_label_bound: int = 500,
     ) -> None:
         self.settings = settings
         self._label_bound = metrics_label_bound
-        self._takeover_after_s = takeover_after_s
+        self._takeover_after_s = (
+            takeover_after_s if takeover_after_s is not None else settings.takeover_after_s
+        )
         self.registry = registry if registry is not None else CollectorRegistry()
         self._clock = clock
 
@@ -129,6 +132,7 @@ class Service:
             on_link_state=metrics.link_state,
             clock=self._clock,
             resync_interval_s=5.0,
+            send_gate=lambda: not instances.fenced(),
         )
         switch = DialerSwitch(
             dialer,
@@ -139,7 +143,10 @@ class Service:
             switch,
             DbPacers(engine, self.settings.instance_id),
             clock=self._clock,
-            hold=lambda: None if writer.healthy else "attempt results cannot be written",
+            hold=lambda: (
+                instances.hold()
+                or (None if writer.healthy else "attempt results cannot be written")
+            ),
             on_leave=lambda campaign_id: metrics.forget_campaign(str(campaign_id)),
             tick_s=self.settings.tick_interval_s,
             link_outage_limit_s=self.settings.link_outage_limit_s,
@@ -151,10 +158,10 @@ class Service:
             wall=_wall,
             fallback_server=self.settings.servers[0].name if self.settings.servers else None,
             dead_after_s=self._takeover_after_s,
+            clock=self._clock,
+            queues=dialer,
         )
-        observer = Observer(
-            metrics, supervisor, dialer, writer, store, recoveries, engine, instances
-        )
+        observer = Observer(metrics, supervisor, dialer, writer, store, recoveries, engine)
         writer.add_listener(supervisor.settled)
         writer.add_listener(observer.settled)
         runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
@@ -163,13 +170,16 @@ class Service:
         stack.push_async_callback(dialer.stop)
         await self._reconcile(engine, dialer)
         port = await self._serve_http(stack, app)
-        running = Running(port, url, engine, self.registry, dialer, supervisor, writer, store)
+        running = Running(
+            port, url, engine, self.registry, dialer, supervisor, writer, store, instances
+        )
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(writer.run(), name="result-writer"),
                 group.create_task(supervisor.run(), name="supervisor"),
                 group.create_task(observer.run(), name="observer"),
                 group.create_task(progress.run(), name="progress-writer"),
+                group.create_task(instances.run(), name="instances"),
             ]
             event(log, "service ready", http_port=port, servers=len(self.settings.servers),
                   embedded_db=self.settings.database.url is None)  # fmt: skip

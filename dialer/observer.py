@@ -26,7 +26,6 @@ import time
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialer.instances import Instances
 from dialer.results import Outage, ResultWriter
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns import counts as record_counts
@@ -62,13 +61,10 @@ class Observer:
         store: DbStore,
         recoveries: list[Outage],
         engine: AsyncEngine,
-        instances: Instances,
         *,
         interval_s: float = 1.0,
     ) -> None:
         self._engine = engine
-        self._instances = instances
-        self._beat_at = -1e18
         self._metrics = metrics
         self._supervisor = supervisor
         self._dialer = dialer
@@ -119,7 +115,6 @@ class Observer:
             started = time.monotonic()
             try:
                 await self._pause_after_outages()
-                await self._heartbeat()
                 await self._rest_collapsed_numbers()
                 await self._compact_counts()
                 await self._observe_campaigns()
@@ -129,14 +124,6 @@ class Observer:
                 log.warning("observation failed", exc_info=True)
             self._metrics.pacing_tick(self._last_tick_unix(), time.monotonic() - started)
             await asyncio.sleep(self._interval_s)
-
-    async def _heartbeat(self) -> None:
-        """Every 5 s: this instance is alive; calls of instances that are not get adopted."""
-        if time.monotonic() - self._beat_at < 5.0:
-            return
-        self._beat_at = time.monotonic()
-        await self._instances.beat()
-        await self._instances.adopt_orphans()
 
     async def _rest_collapsed_numbers(self) -> None:
         """Once a minute, rest the caller IDs whose answer rate collapsed (recorded reason)."""

@@ -196,6 +196,14 @@ FIELDS: tuple[Field, ...] = (
         "outage only holds new calls, and dialling continues once a link is back.",
     ),
     Field(
+        "DIALER_TAKEOVER_AFTER",
+        ("takeover_after_s",),
+        _positive_float,
+        "30",
+        "Seconds an instance's heartbeat must stay stale, seen by a survivor that reaches the "
+        "database all along, before the survivor adopts its calls; the same on every instance.",
+    ),
+    Field(
         "DIALER_INSTANCE_ID",
         ("instance_id",),
         _text,

@@ -72,6 +72,7 @@ class Dialer:
         timing: LinkTiming | None = None,
         reconcile_wait_s: float = 30.0,
         resync_interval_s: float = 30.0,
+        send_gate: Callable[[], bool] = lambda: True,
     ) -> None:
         names = [s.name for s in servers]
         if len(set(names)) != len(names):
@@ -85,6 +86,7 @@ class Dialer:
         self._timing = timing or LinkTiming()
         self._reconcile_wait_s = reconcile_wait_s
         self._resync_interval_s = resync_interval_s
+        self._send_gate = send_gate
         self._configs = tuple(servers)
         self._runtimes: dict[str, ServerRuntime] = {}
 
@@ -97,7 +99,7 @@ class Dialer:
                 on_progress=self._on_progress,
                 clock=self._clock, timing=self._timing,
                 reconcile_wait_s=self._reconcile_wait_s,
-                resync_interval_s=self._resync_interval_s)  # fmt: skip
+                resync_interval_s=self._resync_interval_s, send_gate=self._send_gate)  # fmt: skip
             self._runtimes[config.name] = runtime
             await runtime.start()
 
@@ -190,6 +192,19 @@ class Dialer:
             touched.add(server)
         for server in touched:
             await self._runtimes[server].reconcile_now()
+
+    def unsent(self) -> list[str]:
+        """Attempts handed to the dialer whose Originate was not written yet."""
+        return [a for rt in self._runtimes.values() for a in rt.unsent()]
+
+    def drop_unsent(self, attempt_ids: Sequence[str]) -> int:
+        """Never send these queued attempts (another instance owns them now)."""
+        ids = set(attempt_ids)
+        return sum(rt.drop_unsent(ids) for rt in self._runtimes.values())
+
+    def wake_senders(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.wake()
 
     def runtime(self, server: str) -> ServerRuntime:
         """The runtime of one server (tests and the bench read its tracker and links)."""

@@ -90,8 +90,10 @@ class ServerRuntime:
         timing: LinkTiming,
         reconcile_wait_s: float,
         resync_interval_s: float,
+        send_gate: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
+        self._gate = send_gate  # False: this instance is fenced, write no Originate
         self._clock = clock
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
@@ -240,7 +242,23 @@ class ServerRuntime:
             self._wake.set()
 
     def _can_send_now(self) -> bool:
-        return self.healthy
+        return self.healthy and self._gate()
+
+    def wake(self) -> None:
+        """Look at the send queue again (the fence was lifted)."""
+        self._wake.set()
+
+    def unsent(self) -> list[str]:
+        """Attempt ids waiting in the send queue (never written)."""
+        return [item.req.attempt_id for item in self._queue]
+
+    def drop_unsent(self, attempt_ids: set[str]) -> int:
+        """Never send these: they leave the queue and end as withdrawn (``sent`` False)."""
+        dropped = [item for item in self._queue if item.req.attempt_id in attempt_ids]
+        for item in dropped:
+            self._queue.remove(item)
+            self.tracker.cancel(item.req.attempt_id)
+        return len(dropped)
 
     def _send(self, item: _Pending) -> None:
         if self.ari is not None:
@@ -262,6 +280,8 @@ class ServerRuntime:
                 if wait > 0:
                     await asyncio.sleep(wait)  # the rate budget refills: not an event to await
                     continue
+                if not self._can_send_now():  # fenced or down while waiting (a freeze)
+                    break
                 self.bucket.take(self._clock())
                 self._send(self._queue.popleft())
 
