@@ -16,8 +16,9 @@ from pathlib import Path
 
 from gateway.asterisk.ami.events import parse_event
 from gateway.asterisk.ami.parser import AmiParser
-from gateway.asterisk.calls.model import AttemptResult, OriginateRequest
+from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
+from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
 
 TRACES = Path(__file__).resolve().parent / "traces"
