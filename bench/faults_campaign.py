@@ -56,7 +56,7 @@ async def set_up(api: str, token: str, spec: CampaignSpec) -> int:
         cid = int(campaign["id"])
         ids = []
         for number in callers:
-            spec_json = {"number": number, "max_concurrent": 100_000, "max_per_day": 1_000_000}
+            spec_json = {"number": number, "max_concurrent": 1000, "max_per_day": 100_000}
             ids.append(int((await _call(http, "POST", f"{api}/numbers", json=spec_json))["id"]))
         await _call(http, "PUT", f"{api}/campaigns/{cid}/numbers", json={"number_ids": ids})
         await _call(http, "POST", f"{api}/campaigns/{cid}/records", data=records_csv(callees),
