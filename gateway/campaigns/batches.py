@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.campaigns.leasing import AttemptRow, AttemptStart, Settled
+from gateway.campaigns.leasing import QUEUE_FOLLOWS, AttemptRow, AttemptStart, Settled
 from gateway.campaigns.retry import next_step, parse_rules
 from pacing.outcomes import Outcome
 from pacing.retry import RetryRules
@@ -142,7 +142,7 @@ _RULES = text(
 )
 
 # The records' next steps, and their queue rows to match (as leasing._SETTLE_RECORD, set-based).
-_SETTLE_RECORDS = text("""
+_SETTLE_RECORDS_HEAD = """
 WITH v AS (
     SELECT * FROM unnest(CAST(:rids AS bigint[]), CAST(:statuses AS text[]),
                          CAST(:reasons AS text[]), CAST(:outcomes AS text[]),
@@ -154,18 +154,8 @@ WITH v AS (
         attempts = r.attempts + v.counted, next_attempt_at = v.next, lease_owner = NULL,
         lease_expires_at = NULL, agent = COALESCE(v.agent, r.agent), updated_at = v.at
     FROM v WHERE r.id = v.rid
-    RETURNING r.id, r.campaign_id, r.priority, r.status, r.next_attempt_at
-), queued AS (
-    INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
-    SELECT campaign_id, priority, id, next_attempt_at FROM settled
-    WHERE status IN ('new', 'retry', 'callback')
-    ON CONFLICT (campaign_id, priority, record_id)
-    DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
-)
-DELETE FROM record_queue q USING settled s
-WHERE s.status NOT IN ('new', 'retry', 'callback')
-  AND q.campaign_id = s.campaign_id AND q.priority = s.priority AND q.record_id = s.id
-""")
+    RETURNING r.id, r.campaign_id, r.priority, r.status, r.next_attempt_at"""
+_SETTLE_RECORDS = text(_SETTLE_RECORDS_HEAD + QUEUE_FOLLOWS)
 
 
 def _unique(results: Sequence[AttemptRow]) -> list[AttemptRow]:

@@ -167,13 +167,9 @@ FROM marked m
 
 # The record's next step, and its queue row to match: back in the queue (or its retry time moved)
 # when it may be dialled again, out of it otherwise.
-_SETTLE_RECORD = text("""
-WITH settled AS (
-    UPDATE records SET status = :status, reason = :reason, disposition = :outcome,
-        attempts = attempts + :counted, next_attempt_at = :next, lease_owner = NULL,
-        lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at
-    WHERE id = :rid
-    RETURNING id, campaign_id, priority, status, next_attempt_at
+# After a CTE ``settled`` of updated records (id, campaign_id, priority, status,
+# next_attempt_at): their queue rows follow — queued while dialable, removed otherwise.
+QUEUE_FOLLOWS = """
 ), queued AS (
     INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
     SELECT campaign_id, priority, id, next_attempt_at FROM settled
@@ -184,7 +180,15 @@ WITH settled AS (
 DELETE FROM record_queue q USING settled s
 WHERE s.status NOT IN ('new', 'retry', 'callback')
   AND q.campaign_id = s.campaign_id AND q.priority = s.priority AND q.record_id = s.id
-""")
+"""
+_SETTLE_RECORD_HEAD = """
+WITH settled AS (
+    UPDATE records SET status = :status, reason = :reason, disposition = :outcome,
+        attempts = attempts + :counted, next_attempt_at = :next, lease_owner = NULL,
+        lease_expires_at = NULL, agent = COALESCE(:agent, agent), updated_at = :at
+    WHERE id = :rid
+    RETURNING id, campaign_id, priority, status, next_attempt_at"""
+_SETTLE_RECORD = text(_SETTLE_RECORD_HEAD + QUEUE_FOLLOWS)
 
 
 async def _campaign(conn: AsyncConnection, campaign_id: int) -> Mapping[str, Any]:
