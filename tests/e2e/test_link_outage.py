@@ -1,7 +1,8 @@
 """A cut AMI link holds dialling; only an outage longer than the limit pauses the campaign.
 
-The whole service runs against the simulated Asterisk through a TCP relay (:mod:`tcpcut`) that
-resets the gateway's AMI connection and refuses new ones for a while, as a network cut would.
+The whole service runs against the simulated Asterisk through a TCP relay
+(:class:`bench.witness.Relay`, the fault suite's) that resets the gateway's AMI connection and
+refuses new ones for a while, as a network cut would.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
+from bench.witness import Relay as TcpCut
 from dialer.app import Running, Service
 from dialer.demo import set_up_campaign, wait_ready
 from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
 from tests.dbutil import blank_database
 from tests.e2e.conftest import TIME_SCALE, until
-from tests.e2e.tcpcut import TcpCut
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
+from bench.witness import Relay as TcpCut
 from dialer.app import Running, Service
 from dialer.demo import set_up_campaign, wait_ready
 from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
 from tests.dbutil import blank_database
 from tests.e2e.conftest import TIME_SCALE, until
-from tests.e2e.tcpcut import TcpCut
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
