@@ -26,6 +26,29 @@ if TYPE_CHECKING:
 _TRUE = ("true", "yes", "1", "on")
 
 
+def split_variable_header(raw: str) -> list[str]:
+    """An Originate ``Variable:`` value split as Asterisk does: on commas, except ``\\,`` and
+    commas inside double quotes; the backslashes and quotes are removed."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in raw:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 class ActionContext:
     """Runs the actions of one AMI session."""
 
@@ -47,6 +70,11 @@ class ActionContext:
             "command": self.command,
             "coresettings": self.core_settings,
             "corestatus": self.core_status,
+            "dbget": self.db_get,
+            "dbgettree": self.db_get_tree,
+            "dbput": self.db_write,
+            "dbdel": self.db_write,
+            "dbdeltree": self.db_write,
         }
 
     @property
@@ -187,7 +215,7 @@ class ActionContext:
             return
         variables: list[tuple[str, str]] = []
         for raw in msg.get_all("Variable"):
-            for part in raw.split(","):
+            for part in split_variable_header(raw):
                 key, _, value = part.partition("=")
                 if key:
                     variables.append((key.strip(), value))
@@ -286,6 +314,50 @@ class ActionContext:
             f"Writeformat: {codec}\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\n"
             f"Seconds: {seconds}\r\n{variables}ActionID: {aid}\r\n\r\n"
         )
+
+    # -- AstDB (the outcome ledger) ------------------------------------------------------------
+    def db_get(self, msg: AmiMessage) -> None:
+        """As Asterisk 22: a one-item list, or ``Database entry not found``."""
+        aid, family, key = msg.get("ActionID"), msg.get("Family"), msg.get("Key")
+        if not family or not key:
+            self.session.reply(
+                error(aid, "No family specified." if not family else "No key specified.")
+            )
+            return
+        value = self.world.astdb.get(family, key)
+        if value is None:
+            self.session.reply(error(aid, "Database entry not found"))
+            return
+        self._db_list(aid, "DBGetResponse", "DBGetComplete",
+                      [[("Family", family), ("Key", key), ("Val", value)]])  # fmt: skip
+
+    def db_get_tree(self, msg: AmiMessage) -> None:
+        aid, family = msg.get("ActionID"), msg.get("Family")
+        items = [[("Key", key), ("Val", value)] for key, value in self.world.astdb.tree(family)]
+        self._db_list(aid, "DBGetTreeResponse", "DBGetTreeComplete", items)
+
+    def _db_list(
+        self, aid: str, item: str, complete: str, items: list[list[tuple[str, str]]]
+    ) -> None:
+        self.session.reply(response(aid, EventList="start", Message="Result will follow"))
+        for fields in items:
+            self.session.reply(format_message([("Event", item), *fields, ("ActionID", aid)]))
+        self.session.reply(format_message([("Event", complete), ("ActionID", aid),
+                                           ("EventList", "Complete"),
+                                           ("ListItems", str(len(items)))]))  # fmt: skip
+
+    def db_write(self, msg: AmiMessage) -> None:
+        """DBPut / DBDel / DBDelTree need the ``system`` write privilege the dialer lacks."""
+        aid = msg.get("ActionID")
+        if not {"system", "all"} & set(self.sim.config.ami_write):
+            self.session.reply(error(aid, "Permission denied"))
+            return
+        family, key = msg.get("Family"), msg.get("Key")
+        if msg.action.lower() == "dbput":
+            self.world.astdb.put(family, key, msg.get("Val"))
+            self.session.reply(response(aid, Message="Updated database successfully"))
+            return
+        self.session.reply(error(aid, "Database entry not found"))
 
     def core_show_channels(self, msg: AmiMessage) -> None:
         aid = msg.get("ActionID")

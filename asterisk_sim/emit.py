@@ -62,9 +62,12 @@ class Emitter:
         self.sim_now = sim_now
         self.varset_enabled = varset
         self.events = 0
+        self.on_hangup: Callable[[Channel, int], None] | None = None  # AstDb.hung_up
 
     # -- generic ---------------------------------------------------------------------------
     def chan(self, name: str, ch: Channel, extra: str = "", priv: str = "call,all") -> None:
+        if ch.gone:
+            return  # vanished in a restart: a timer of its old call says nothing any more
         if self.ami.wants(name):
             self.events += 1
             self.ami.send(name, f"Event: {name}\r\nPrivilege: {priv}\r\n{ch.block()}{extra}\r\n")
@@ -126,7 +129,16 @@ class Emitter:
         self.chan("HangupRequest", ch, f"Cause: {cause}\r\n")
         self._ari(ch, "ChannelHangupRequest", {"cause": cause})
 
+    def assign(self, ch: Channel, var: str, value: str) -> None:
+        """An Originate's variable: a function (``CHANNEL(...)``) is applied, not a VarSet."""
+        if var.endswith(")"):
+            ch.variables[var] = value
+        else:
+            self.varset(ch, var, value)
+
     def hangup(self, ch: Channel, cause: int) -> None:
+        if self.on_hangup is not None:
+            self.on_hangup(ch, cause)
         text = CAUSE_TEXT.get(cause, "Unknown")
         self.chan("Hangup", ch, f"Cause: {cause}\r\nCause-txt: {text}\r\n")
         self._ari(ch, "ChannelDestroyed", {"cause": cause, "cause_txt": text})

@@ -133,7 +133,7 @@ class LocalLeg(Leg):
         e.newchannel(two)
         e.newexten(one, self.dial_app, "(Outgoing Line)")
         for var, value in reversed(self.variables):
-            e.varset(one, var, value)
+            e.assign(one, var, value)
         if self.callerid is not None:
             one.set_callerid(*self.callerid)
             e.newcallerid(one)
@@ -142,7 +142,8 @@ class LocalLeg(Leg):
         if self.subscribe_one is not None:
             one.ari_app = self.subscribe_one
         for var, value in self.variables:
-            e.varset(two, var, value)
+            if not var.endswith(")"):  # a function applies to the originated half only
+                e.varset(two, var, value)
         if self.callerid is not None:
             two.set_callerid(*self.callerid)
             two.set_connected(*self.callerid)
@@ -330,7 +331,7 @@ class SipLeg(Leg):
         e.newchannel(ch)
         e.newexten(ch, self.dial_app, "(Outgoing Line)")
         for var, value in reversed(self.variables):
-            e.varset(ch, var, value)
+            e.assign(ch, var, value)
         if self.callerid is not None:
             ch.set_callerid(*self.callerid)
             e.newcallerid(ch)

@@ -133,6 +133,7 @@ class Runner:
         merged["EXTEN"] = chan.exten
         merged["CHANNEL"] = chan.name
         merged["RAND"] = str(self.world.rng.randint(1, 5))
+        merged["EPOCH"] = str(int(self.world.sim_now()))
         return merged
 
     def _end(self, ex: Exec) -> None:

@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from asterisk_sim.astdb import AstDb
 from asterisk_sim.channels import Channel, ChannelRegistry
 from asterisk_sim.config import CarrierProfile, SimConfig, TrunkConfig
 from asterisk_sim.dialplan import Dialplan
@@ -66,6 +67,8 @@ class World:
         self.channels = ChannelRegistry(int(wall_start))
         self.dialplan = Dialplan(config.trace_contexts)
         self.emit = Emitter(ami, ari or NullAri(), self.sim_now, config.varset_events)
+        self.astdb = AstDb(self.sim_now, self.scale)
+        self.emit.on_hangup = self.astdb.hung_up
         self.runner = Runner(self)
         self.queues = Queues(self)
         self.trunks = {t.name: _Trunk(t) for t in config.trunks}

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import collections
 import contextlib
 import dataclasses
@@ -65,12 +66,14 @@ class FaultRun:
     target: str = ""
     ended: float = 0.0
     resumed: float | None = None
+    unknown: int = 0  # attempts settled `unknown` from this fault's start to the next one's
 
     def row(self, t0: float) -> dict[str, Any]:
         return {
             "fault": self.kind, "target": self.target, "at_s": round(self.started - t0, 1),
             "length_s": round(self.ended - self.started, 1), "in_flight": self.in_flight,
             "resume_s": None if self.resumed is None else round(self.resumed - self.ended, 2),
+            "unknown": self.unknown,
         }  # fmt: skip
 
 
@@ -204,6 +207,7 @@ class Bench:
         ]
         unseen = [r for r in done if str(r["phone"]) not in witness.by_number]
         total = len(attempts)
+        self._attribute_unknown(attempts)
         resumes = [r.resumed - r.ended for r in self.runs if r.resumed is not None]
         return {
             "duration_s": round(time.time() - self.t0, 1),
@@ -230,6 +234,16 @@ class Bench:
             "ami_connections": witness.connections, "ami_cuts": witness.cuts,
             "faults": [r.row(self.t0) for r in self.runs],
         }  # fmt: skip
+
+    def _attribute_unknown(self, attempts: list[Any]) -> None:
+        """Count each ``unknown`` outcome against the last fault that started before it settled."""
+        starts = [r.started for r in self.runs]
+        for attempt in attempts:
+            if attempt["outcome"] != "unknown" or attempt["settled"] is None:
+                continue
+            index = bisect.bisect_right(starts, float(attempt["settled"])) - 1
+            if index >= 0:
+                self.runs[index].unknown += 1
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -260,7 +274,7 @@ def _print_table(result: dict[str, Any]) -> None:
         if key != "faults":
             summary.add_row(key, json.dumps(value) if isinstance(value, dict) else str(value))
     faults = Table(title="faults")
-    for column in ("fault", "target", "at_s", "length_s", "in_flight", "resume_s"):
+    for column in ("fault", "target", "at_s", "length_s", "in_flight", "resume_s", "unknown"):
         faults.add_column(column, justify="left" if column in ("fault", "target") else "right")
     for row in result["faults"]:
         faults.add_row(*(str(v) for v in row.values()))

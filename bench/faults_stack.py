@@ -230,9 +230,11 @@ class Stack:
             config.write_text(
                 gateway_toml(self.world, self.witness.port, self.ari_port, self.secret)
             )
+            level = os.environ.get("BENCH_FAULTS_LOG_LEVEL", "WARNING")
             env = {**os.environ, "DIALER_DATABASE_URL": self.database.relayed,
                    "DIALER_INSTANCE_ID": instance, "DIALER_HTTP_PORT": "0",
-                   "DIALER_API_TOKEN": self.token, "DIALER_LOG_LEVEL": "WARNING"}  # fmt: skip
+                   "DIALER_API_TOKEN": self.token,
+                   "DIALER_LOG_LEVEL": level}  # fmt: skip
             argv = [sys.executable, "-m", "dialer.cli", "--config", str(config), "serve"]
             self.gateways[instance] = Child(instance, argv, env, self.run_dir)
         return self.gateways[instance]

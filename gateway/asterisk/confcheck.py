@@ -55,7 +55,13 @@ FORBIDDEN_WRITE = frozenset({"all", "system", "command", "config"})
 REQUIRED_MODULES = (
     "pbx_config", "app_amd", "app_queue", "app_userevent", "app_playback", "app_stasis",
     "res_stasis", "res_ari", "res_http_websocket", "res_rtp_asterisk", "cdr_manager",
+    "func_db", "func_cdr", "app_stack",
 )  # fmt: skip
+LEDGER_CONTEXT = "dialer-hangup"  # the hangup handler every Originate pushes
+LEDGER_WRITE = re.compile(
+    r"DB\(dialer-outcome/[^)]*\$\{DIALER_ATTEMPT_ID\}\)=v1&c:\$\{HANGUPCAUSE\}&a:\$\{CDR\(answer,u\)\}"
+    r"&k:\$\{CDR\(disposition\)\}&d:\$\{AMDSTATUS\}&q:\$\{QUEUESTATUS\}&m:\$\{MEMBERNAME\}&e:.*"
+)
 PJSIP_MODULES = ("res_pjsip", "chan_pjsip")  # needed only by PJSIP/ trunks and queue members
 FILES = (
     "manager.conf", "http.conf", "ari.conf", "extensions.conf", "queues.conf", "pjsip.conf",
@@ -374,6 +380,13 @@ def _check_dialplan(confs: dict[str, Conf], expect: Expectations) -> Iterator[Pr
             for name in _VARIABLE.findall(item.value):
                 if name not in CONTRACT_VARIABLES:
                     yield Problem(conf.name, item.line, f"${{{name}}} is not a gateway variable")
+    ledger = dialplan_steps(conf, LEDGER_CONTEXT, "s")
+    if not any(s.app == "set" and LEDGER_WRITE.fullmatch(s.args.strip()) for s in ledger):
+        yield Problem(
+            conf.name, ledger[0].line if ledger else 0,
+            f"[{LEDGER_CONTEXT}] s does not write the outcome ledger line (README, 'The outcome "
+            "ledger'): calls that end while the link is down would be recorded unknown",
+        )  # fmt: skip
     all_steps = [s for sec in conf.sections for _, s in _steps(sec)]
     for app in expect.ari_apps:
         if not any(s.app == "stasis" and s.args.split(",")[0].strip() == app for s in all_steps):

@@ -103,7 +103,11 @@ def test_link_loss_then_reconcile_resumes_live_calls_and_ends_the_rest() -> None
         ev.AgentEvent("AgentConnect", "sales", "b" * 32, "b" * 32, "PJSIP/agent-1", "A1")
     )
     assert sorted(tracker.link_lost()) == ["a" * 32, "b" * 32, "c" * 32]
-    tracker.reconcile(["a" * 32, "zzz"])  # only a is still up
+    queries = tracker.reconcile(["a" * 32, "zzz"])  # only a is still up
+    assert [q.attempt_id for q in queries] == ["c" * 32]  # its end was missed: read the ledger
+    assert queries[0].families[0].startswith("dialer-outcome/")
+    assert not tracker.recovered("c" * 32, None, last=False)  # not written yet: still waiting
+    assert tracker.recovered("c" * 32, None, last=True)  # no line at all: unknown
     outcomes = {r.attempt_id: r.outcome for r in results}
     assert outcomes == {"b" * 32: Outcome.ANSWERED, "c" * 32: Outcome.UNKNOWN}
     # a resumes; its OriginateResponse went to the old session, the hang-up settles it

@@ -74,6 +74,7 @@ async def test_recorded_calls_through_the_dialer(
         "1",
     )
     assert sent.getall("Variable") == [
+        "CHANNEL(hangup_handler_push)=dialer-hangup\\,s\\,1",  # the outcome ledger
         f"DIALER_ATTEMPT_ID={req.attempt_id}", "DIALER_CAMPAIGN=7", "DIALER_QUEUE=sales",
         "DIALER_AMD=1", "DIALER_CONNECT_TIMEOUT=2",
     ]  # fmt: skip

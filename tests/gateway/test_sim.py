@@ -265,12 +265,12 @@ async def test_ari_websocket_dropped_and_replaced_reconnects(
 async def test_restart_of_the_gateway_reconciles_from_the_channel_list(
     make_sim: SimFactory, make_dialer: DialerFactory, recorder: Recorder
 ) -> None:
-    sim = await make_sim(world(carriers=(carrier("", "no_answer", Dist.fixed(40.0)),)))
+    sim = await make_sim(world(carriers=(carrier("", "no_answer", Dist.fixed(400.0)),)))
     first = Recorder()
     old = Dialer([server(sim)], on_result=first.result, on_link_state=first.state, timing=FAST)
     await old.start()
     await wait_healthy(old, first)
-    live = request()
+    live = request(ring_timeout_s=100.0)  # 5 s here: rings on past the ledger's second reading
     async with Watcher(sim) as watcher:
         old.originate(live)
         await watcher.until_created([live.attempt_id])

@@ -85,7 +85,9 @@ Headers = Sequence[tuple[str, str]]
 Answer = ev.Response | list[ev.AmiEvent]
 
 # the typed events that can answer an awaited action (they carry its ActionID)
-_ANSWERS = frozenset({ev.Response, ev.CoreShowChannel, ev.QueueMemberEvent, ev.ListComplete})
+_ANSWERS = frozenset(
+    {ev.Response, ev.CoreShowChannel, ev.QueueMemberEvent, ev.DbEntry, ev.ListComplete}
+)
 
 
 def serialize(headers: Headers) -> bytes:
@@ -361,6 +363,21 @@ class AmiLink:
         if isinstance(answer, ev.Response):  # refused before any item
             raise ActionFailed(headers[0][1], answer.message)
         return answer
+
+    async def db_get(self, family: str, key: str) -> str | None:
+        """One AstDB value (``DBGet``, the ``reporting`` privilege), ``None`` if there is none."""
+        headers = [("Action", "DBGet"), ("Family", family), ("Key", key)]
+        answer = await self._request(
+            headers, self.timing.action_timeout, as_list=True, late="DBGet did not complete in time"
+        )
+        if isinstance(answer, ev.Response):
+            if "not found" in answer.message.lower():
+                return None
+            raise ActionFailed("DBGet", answer.message)
+        for item in answer:
+            if isinstance(item, ev.DbEntry):
+                return item.value
+        return None
 
     async def run(self) -> None:
         """Connect, log in, serve, reconnect with backoff; return only after :meth:`stop`."""

@@ -181,6 +181,16 @@ class CoreShowChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class DbEntry:
+    """A ``DBGetResponse`` list item: one AstDB value (the outcome ledger's lines)."""
+
+    action_id: str
+    family: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rtcp:
     """RTCPSent / RTCPReceived: the first report block's quality figures."""
 
@@ -208,6 +218,7 @@ AmiEvent = (
     | QueueMemberEvent
     | ListComplete
     | CoreShowChannel
+    | DbEntry
     | Rtcp
 )
 
@@ -351,6 +362,11 @@ def _core_channel(m: Message) -> CoreShowChannel:
     )
 
 
+def _db_entry(m: Message) -> DbEntry:
+    f = m.fields
+    return DbEntry(f.get("ActionID", ""), f.get("Family", ""), f.get("Key", ""), f.get("Val", ""))
+
+
 def _rtcp(m: Message) -> Rtcp:
     f = m.fields
     rtt = _float(m, "RTT")
@@ -395,6 +411,8 @@ _PARSERS: dict[str, Callable[[Message], AmiEvent]] = {
     "QueueStatusComplete": _complete,
     "CoreShowChannel": _core_channel,
     "CoreShowChannelsComplete": _complete,
+    "DBGetResponse": _db_entry,
+    "DBGetComplete": _complete,
     "RTCPSent": _rtcp,
     "RTCPReceived": _rtcp,
 }
@@ -405,7 +423,14 @@ USED_EVENTS: tuple[str, ...] = tuple(
         k
         for k in _PARSERS
         if k
-        not in ("QueueMember", "QueueStatusComplete", "CoreShowChannel", "CoreShowChannelsComplete")
+        not in (
+            "QueueMember",
+            "QueueStatusComplete",
+            "CoreShowChannel",
+            "CoreShowChannelsComplete",
+            "DBGetResponse",
+            "DBGetComplete",
+        )
     )
 )
 

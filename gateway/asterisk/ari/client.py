@@ -96,14 +96,22 @@ class AriClient:
         timeout_s: int,
         variables: Mapping[str, str],
         app_args: str,
+        hangup_handler: str | None = None,
     ) -> AriChannel:
-        """``POST /channels`` into the Stasis app; the outcome arrives on the WebSocket."""
+        """``POST /channels`` into the Stasis app; the outcome arrives on the WebSocket.
+
+        ``hangup_handler`` (``context,exten,priority``) is pushed on the new channel, as the
+        outcome ledger needs (:mod:`gateway.asterisk.calls.ledger`).
+        """
         validate.text("endpoint", endpoint, max_len=128)
         validate.text("caller_id", caller_id, max_len=100)
         validate.text("appArgs", app_args, max_len=128)
         validate.text("channelId", channel_id, max_len=64)
         validate.text("otherChannelId", other_channel_id, max_len=64)
         checked = dict(validate.variable(k, v) for k, v in variables.items())
+        if hangup_handler is not None:
+            validate.text("hangup_handler", hangup_handler, max_len=128)
+            checked["CHANNEL(hangup_handler_push)"] = hangup_handler
         params = {"endpoint": endpoint, "app": self.endpoint.app, "appArgs": app_args,
                   "channelId": channel_id, "otherChannelId": other_channel_id,
                   "callerId": caller_id, "timeout": str(int(timeout_s))}  # fmt: skip

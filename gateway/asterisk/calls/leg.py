@@ -23,6 +23,7 @@ class Leg:
 
     __slots__ = (
         "action_id",
+        "adopted",
         "agent",
         "amd_status",
         "attempt_id",
@@ -47,6 +48,7 @@ class Leg:
         "t0",
         "t_answer",
         "t_connect",
+        "t_end",
         "t_ring",
         "wall0",
     )
@@ -71,6 +73,8 @@ class Leg:
         self.t_ring: float | None = None
         self.t_answer: float | None = None
         self.t_connect: float | None = None
+        self.t_end: float | None = None  # from the outcome ledger; else the settle time
+        self.adopted = False  # tracked again after a restart: placed at an unknown time
         self.primary: str | None = None
         self.partner: str | None = None
         self.base: str | None = None

@@ -30,8 +30,9 @@ from gateway.asterisk.ami.linkstate import LinkState
 from gateway.asterisk.ari import events as ari_ev
 from gateway.asterisk.ari.client import AriClient, AriEndpoint
 from gateway.asterisk.ari.stream import AriEventStream
+from gateway.asterisk.calls import ledger
 from gateway.asterisk.calls.model import CallProgress, OriginateRequest
-from gateway.asterisk.calls.tracker import CallTracker
+from gateway.asterisk.calls.tracker import CallTracker, LedgerQuery
 from gateway.asterisk.errors import AriError, GatewayError, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
 from gateway.asterisk.queuesync import QueueSync
@@ -42,6 +43,8 @@ log = logging.getLogger("gateway.asterisk.calls")
 CONTEXT = "dialer-outbound"
 CONNECT_TIMEOUT_S = "2"
 ARI_WORKERS = 16
+LEDGER_READERS = 32  # DBGet actions in flight while reading the outcome ledger
+LEDGER_RETRY_S = 1.0
 
 
 def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]:
@@ -53,6 +56,7 @@ def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]
         ("CallerID", f'"{req.caller_id_name}" <{req.caller_id_number}>'),
         ("Timeout", str(int(req.ring_timeout_s * 1000))), ("Async", "true"),
         ("ChannelId", a), ("OtherChannelId", f"{a}-2"),
+        ("Variable", ledger.AMI_PUSH_HEADER),
         *(("Variable", f"{k}={v}") for k, v in dialer_variables(req).items()),
     ]  # fmt: skip
 
@@ -111,6 +115,7 @@ class ServerRuntime:
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._ledger_tasks: set[asyncio.Task[None]] = set()
         self._resync_interval = resync_interval_s
         self.send_delays: deque[float] = deque(maxlen=20000)
         self.ami = AmiLink(
@@ -174,9 +179,10 @@ class ServerRuntime:
         await self.ami.stop()
         if self.stream is not None:
             await self.stream.stop()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._ledger_tasks]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -404,7 +410,7 @@ class ServerRuntime:
     async def _ari_ready(self) -> None:
         if self.ari is not None and self.tracker.reconciling():
             channels = await self.ari.channels()
-            self.tracker.reconcile(ch.id for ch in channels)
+            await self._read_ledger(self.tracker.reconcile(ch.id for ch in channels))
 
     async def reconcile_now(self) -> None:
         """Settle calls marked for reconciliation against the server's live channels."""
@@ -414,7 +420,48 @@ class ServerRuntime:
             await self._ari_ready()
             return
         items = await self.ami.list_action([("Action", "CoreShowChannels")])
-        self.tracker.reconcile(i.uniqueid for i in items if isinstance(i, ev.CoreShowChannel))
+        live = (i.uniqueid for i in items if isinstance(i, ev.CoreShowChannel))
+        await self._read_ledger(self.tracker.reconcile(live))
+
+    async def _read_ledger(self, queries: list[LedgerQuery]) -> None:
+        """Settle calls that ended while the link was down from Asterisk's outcome ledger.
+
+        A line not found now is read once more after ``LEDGER_RETRY_S``, in the background
+        (the hangup handler may still be writing it); then the call ends ``unknown``. A link
+        that fails meanwhile leaves the rest reconciling: the next reconcile reads them again.
+        """
+        missing = await self._read_lines(queries, last=False)
+        if missing:
+            task = asyncio.create_task(self._read_again(missing), name="ledger-retry")
+            self._ledger_tasks.add(task)
+            task.add_done_callback(self._ledger_tasks.discard)
+
+    async def _read_again(self, queries: list[LedgerQuery]) -> None:
+        await asyncio.sleep(LEDGER_RETRY_S)
+        try:
+            await self._read_lines(queries, last=True)
+        except GatewayError as exc:  # the sweep or the next reconcile settles them
+            log.warning("server %s: outcome ledger not read: %s", self.config.name, exc)
+
+    async def _read_lines(self, queries: list[LedgerQuery], *, last: bool) -> list[LedgerQuery]:
+        """Read each query's line and settle its call; return those still without a line."""
+        limit = asyncio.Semaphore(LEDGER_READERS)
+
+        async def read(query: LedgerQuery) -> str | None:
+            async with limit:
+                for family in query.families:
+                    value = await self.ami.db_get(family, query.attempt_id)
+                    if value is not None:
+                        return value
+                return None
+
+        values = await asyncio.gather(*(read(q) for q in queries))
+        return [
+            q
+            for q, value in zip(queries, values, strict=True)
+            if not self.tracker.recovered(q.attempt_id, value, last=last)
+            and q.attempt_id in self.tracker
+        ]
 
     async def resync_queues(self) -> None:
         """Every queue of the server: its rules and members (:mod:`gateway.asterisk.queuesync`)."""
@@ -454,6 +501,7 @@ class ServerRuntime:
                 caller_id=f'"{req.caller_id_name}" <{req.caller_id_number}>',
                 timeout_s=int(req.ring_timeout_s),
                 variables=dialer_variables(req),
+                hangup_handler=ledger.HANDLER,
                 app_args=req.attempt_id,
             )
         except AriError as exc:

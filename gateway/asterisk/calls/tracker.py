@@ -26,9 +26,11 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gateway.asterisk.ami import events as ev
+from gateway.asterisk.calls import ledger
 from gateway.asterisk.calls.leg import Leg as _Leg
 from gateway.asterisk.calls.model import CallProgress, InFlightCall, OriginateRequest
 from gateway.asterisk.calls.outcome import decide
@@ -48,6 +50,19 @@ _RINGING_STATE = 5
 # failure the response often comes first (seen on Asterisk 22.10.1, tests/asterisk_real). The
 # attempt then waits this long for its channel's Hangup, which carries the cause.
 HANGUP_GRACE_S = 2.0
+
+
+# An adopted call (a restart) was placed before the adopter knew of it: how far back its
+# ledger line may lie.
+ADOPTED_LOOKBACK = timedelta(hours=2)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerQuery:
+    """The ledger families to read (newest first) for one call that ended unseen."""
+
+    attempt_id: str
+    families: list[str]
 
 
 def _wall_now() -> datetime:
@@ -122,6 +137,7 @@ class CallTracker:
         req = OriginateRequest(attempt_id, 0, 0, "", "", "", "", 15.0)
         leg = _Leg(req, self.server, "", self._clock(), now_wall or self._wall(), True)
         leg.state = CallState.DIALING
+        leg.adopted = True
         self._legs[attempt_id] = leg
         self._by_action[attempt_id] = leg
         self._claim_primary(leg, attempt_id)
@@ -318,9 +334,16 @@ class CallTracker:
                 ids.append(leg.attempt_id)
         return ids
 
-    def reconcile(self, live_channel_ids: Iterable[str]) -> None:
-        """After a reconnect: attempts with a live channel resume; the others end now."""
+    def reconcile(self, live_channel_ids: Iterable[str]) -> list[LedgerQuery]:
+        """After a reconnect: attempts with a live channel resume; the others have ended.
+
+        Those already known connected, a machine or abandoned end now; for the rest the events
+        of their end were missed, and the returned queries name the outcome-ledger lines to read
+        (:mod:`gateway.asterisk.calls.ledger`); :meth:`recovered` settles each with its line.
+        """
         live = set(live_channel_ids)
+        queries: list[LedgerQuery] = []
+        now_wall = self._wall()
         for leg in [lg for lg in self._legs.values() if lg.reconciling]:
             own = {uid for uid in (leg.primary, leg.partner) if uid is not None} - leg.hung
             if own & live:
@@ -331,8 +354,42 @@ class CallTracker:
             elif leg.ev.connected or leg.ev.machine or leg.ev.abandoned:
                 self._finish(leg, CallInput.HANGUP)
             else:
-                leg.detail = "call not found on the server after the link came back"
-                self._finish(leg, CallInput.GIVE_UP, Outcome.UNKNOWN)
+                since = leg.wall0 - ADOPTED_LOOKBACK if leg.adopted else leg.wall0
+                queries.append(LedgerQuery(leg.attempt_id, ledger.families(since, now_wall)))
+        return queries
+
+    def recovered(self, attempt_id: str, value: str | None, *, last: bool = True) -> bool:
+        """Settle a call that ended unseen from its ledger line (``value``), if it has one.
+
+        Without a line the call stays reconciling unless this was the ``last`` reading, when
+        it ends ``unknown``. Returns whether the attempt was settled.
+        """
+        leg = self._legs.get(attempt_id)
+        if leg is None or not leg.reconciling:
+            return False
+        line = None if value is None else ledger.parse(value)
+        if line is None:
+            if not last:
+                return False
+            leg.detail = "call not found on the server after the link came back, nor in the ledger"
+            self._finish(leg, CallInput.GIVE_UP, Outcome.UNKNOWN)
+            return True
+        ledger.evidence(line, leg.ev)
+        wall0 = leg.wall0.timestamp()
+        if line.answered_epoch is not None and leg.t_answer is None:
+            leg.t_answer = leg.t0 + max(0.0, line.answered_epoch - wall0)
+        if line.member:
+            leg.agent = leg.agent or line.member
+            if leg.t_connect is None:
+                leg.t_connect = leg.t_answer
+        if line.amd_status and leg.amd_status is None:
+            leg.amd_status = line.amd_status
+        if line.ended_epoch is not None:
+            leg.t_end = leg.t0 + max(0.0, line.ended_epoch - wall0)
+        leg.detail = "outcome read from the ledger after the link came back"
+        leg.live.clear()
+        self._finish(leg, CallInput.HANGUP)
+        return True
 
     def sweep(self) -> int:
         """Settle attempts whose bounded wait expired; return how many were settled."""
@@ -459,7 +516,7 @@ class CallTracker:
             queue.remove(leg)
 
     def _result(self, leg: _Leg, outcome: Outcome, *, sent: bool) -> AttemptResult:
-        end = self._clock()
+        end = self._clock() if leg.t_end is None else leg.t_end
         req = leg.req
 
         def at(t: float | None) -> datetime | None:
