@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.results import Outage, ResultWriter
+from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns import counts as record_counts
 from gateway.campaigns.store import DbStore
@@ -39,7 +40,7 @@ from pacing.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 _BY_STATE = text("SELECT state, count(*) FROM campaigns GROUP BY state")
-_PACED = text("SELECT id, name, state FROM campaigns WHERE id = ANY(:ids)")
+_PACED = text("SELECT id, name, state, queue FROM campaigns WHERE id = ANY(:ids)")
 _TRIPPED = text("SELECT id, state, abandon_target FROM campaigns WHERE id = ANY(:ids)")
 _TRIPPED_EVERY_S = 10.0  # how often a guard-paused campaign's abandon rates are read again
 _NUMBERS = text(
@@ -165,16 +166,25 @@ class Observer:
             numbers = (await conn.execute(_NUMBERS, {"ids": ids})).all() if ids else []
         self._metrics.campaigns({str(state): int(n) for state, n in by_state})
         still = self._supervisor.runners  # a runner may have left while the queries ran
-        for campaign_id, name, state in paced:
+        for campaign_id, name, state, queue in paced:
             if campaign_id in still:
                 self._metrics.campaign_state(str(campaign_id), str(state))
                 self._metrics.campaign_info(str(campaign_id), str(name))
+                self._metrics.agents_paused(str(campaign_id), self._paused_reasons(str(queue)))
         by_campaign: dict[int, dict[str, int]] = {}
         for campaign_id, status, count in numbers:
             by_campaign.setdefault(int(campaign_id), {})[str(status)] = int(count)
         for campaign_id, counts in by_campaign.items():
             if campaign_id in still:
                 self._metrics.caller_ids(str(campaign_id), counts)
+
+    def _paused_reasons(self, queue: str) -> dict[str, int]:
+        """The queue's paused members per pause reason, on every server."""
+        reasons: dict[str, int] = {}
+        for agent in self._dialer.agents(queue).agents:
+            if agent.status is AgentStatus.PAUSED:
+                reasons[agent.paused_reason] = reasons.get(agent.paused_reason, 0) + 1
+        return reasons
 
     def _observe(self) -> None:
         self._count_trips()
