@@ -139,3 +139,19 @@ async def test_a_skill_tagged_record_reaches_only_an_agent_with_the_skill(skille
     queues = stack.sim.world.queues.queues  # the calls went into the skill's queue in Asterisk
     assert queues["sales-es"].completed >= 1
     assert {m.name for m in queues["sales-es"].members.values()} == {SPANISH}
+
+
+async def test_diagnostics_say_why_a_skill_nobody_has_is_not_dialled(skilled: Stack) -> None:
+    stack = skilled
+    cid = await _campaign(stack)
+    async with stack.running.engine.connect() as conn:
+        first = text("SELECT id FROM records WHERE campaign_id = :c AND skill = :s LIMIT 1")
+        german = (await conn.execute(first, {"c": cid, "s": "german"})).scalar_one()
+        spanish = (await conn.execute(first, {"c": cid, "s": "spanish"})).scalar_one()
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        url = f"{stack.api}/campaigns/{cid}/diagnostics"
+        body = await _call(http, "GET", url, params={"record": str(german)})
+        other = await _call(http, "GET", url, params={"record": str(spanish)})
+    assert body["runtime"]["record"] == {"id": german, "why": "no_queue_for_skill"}
+    assert other["runtime"]["record"]["why"] != "no_queue_for_skill"
