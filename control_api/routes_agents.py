@@ -2,7 +2,9 @@
 
 Handlers translate HTTP to :mod:`gateway.campaigns.agents` (which finds the campaign's queue,
 asks the running gateway's :class:`~gateway.campaigns.agents.AgentPort` and audits) and its typed
-rows back to JSON. ``{agent}`` is a member name or an interface (``PJSIP/1001`` is sent as
+rows back to JSON. ``queue`` (login body, or the query of the others) picks one of the
+campaign's skill queues; the default is the campaign's own queue, and the listing shows them all.
+``{agent}`` is a member name or an interface (``PJSIP/1001`` is sent as
 ``PJSIP%2F1001``), percent-decoded and held to the strict-name grammar by
 :func:`control_api.http.wrap`. An API without a dialer (no port in the context) answers 503.
 
@@ -26,6 +28,12 @@ from gateway.campaigns.errors import Unavailable
 
 _NAME = validate.NAME_PATTERN
 
+_QUEUE_FIELD = Field(
+    "queue", "string", max_length=80, pattern=_NAME,
+    description="one of the campaign's skill queues (pacing.skill_queues); default its own queue",
+)  # fmt: skip
+_QUEUE = (_QUEUE_FIELD,)
+
 LOGIN = Schema(
     "AgentLogin",
     (
@@ -33,6 +41,7 @@ LOGIN = Schema(
               description="the member's device, e.g. PJSIP/1001 or Local/1001@agents/n"),
         Field("name", "string", True, max_length=80, pattern=_NAME,
               description="the member name: the agent's id (no spaces)"),
+        _QUEUE_FIELD,
     ),
 )  # fmt: skip
 PAUSE = Schema(
@@ -105,6 +114,7 @@ async def login(call: Call) -> web.StreamResponse:
         call.ids["id"],
         call.body["interface"],
         call.body["name"],
+        call.body.get("queue"),
     )
     return reply(document(move), 201)
 
@@ -113,8 +123,9 @@ async def logout(call: Call) -> web.StreamResponse:
     agent = call.names["agent"]
     _may_act_on(call.principal, agent)
     move = await agents.logout(
-        call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent
-    )
+        call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent,
+        call.query.get("queue"),
+    )  # fmt: skip
     return reply(document(move))
 
 
@@ -128,6 +139,7 @@ async def pause(call: Call) -> web.StreamResponse:
         call.ids["id"],
         agent,
         call.body["reason"],
+        call.query.get("queue"),
     )
     return reply(document(move))
 
@@ -136,8 +148,9 @@ async def unpause(call: Call) -> web.StreamResponse:
     agent = call.names["agent"]
     _may_act_on(call.principal, agent)
     move = await agents.unpause(
-        call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent
-    )
+        call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent,
+        call.query.get("queue"),
+    )  # fmt: skip
     return reply(document(move))
 
 
@@ -153,12 +166,13 @@ ROUTES: tuple[Route, ...] = (
           P.AGENTS_CONTROL, {201: AGENT_MOVE, **_REFUSED}, body=LOGIN, ids=_ID, tag="agents"),
     Route("DELETE", "/campaigns/{id}/agents/{agent}", logout,
           "Log an agent out of the campaign's queue (AMI QueueRemove)", P.AGENTS_CONTROL,
-          {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, tag="agents"),
+          {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, query=_QUEUE, tag="agents"),
     Route("POST", "/campaigns/{id}/agents/{agent}/pause", pause,
           "Pause an agent in the campaign's queue with a reason code (AMI QueuePause)",
           P.AGENTS_CONTROL, {200: AGENT_MOVE, **_REFUSED}, body=PAUSE, ids=_ID, names=_AGENT,
-          tag="agents"),
+          query=_QUEUE, tag="agents"),
     Route("POST", "/campaigns/{id}/agents/{agent}/unpause", unpause,
           "Unpause an agent in the campaign's queue (AMI QueuePause Paused: false)",
-          P.AGENTS_CONTROL, {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, tag="agents"),
+          P.AGENTS_CONTROL, {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, query=_QUEUE,
+          tag="agents"),
 )  # fmt: skip

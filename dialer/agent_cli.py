@@ -26,7 +26,8 @@ from gateway.asterisk.validate import NAME_PATTERN, REASON_PATTERN
 
 def check(args: argparse.Namespace) -> None:
     """Refuse a malformed name or reason code before anything is sent (one line, exit 2)."""
-    names = [("interface", "interface"), ("name", "member name"), ("agent", "agent")]
+    names = [("interface", "interface"), ("name", "member name"), ("agent", "agent"),
+             ("queue", "queue")]  # fmt: skip
     for attr, kind in names:
         value = getattr(args, attr, None)
         if value is not None and re.fullmatch(NAME_PATTERN, value) is None:
@@ -65,6 +66,8 @@ def register(subparsers: Any) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("campaign", type=int)
+    if p.prog.split()[-1] != "list":
+        p.add_argument("--queue", default=None, help="one of the campaign's skill queues")
     p.add_argument("--url", default=None, help="service base URL (default: the configured one)")
     p.add_argument("--token", default=None, help="API token (default: DIALER_API_TOKEN)")
 
@@ -75,14 +78,17 @@ def request_of(args: argparse.Namespace) -> tuple[str, str, dict[str, str] | Non
     command = args.agent_command
     if command == "list":
         return "GET", base, None
+    queue = getattr(args, "queue", None)
     if command == "login":
-        return "POST", base, {"interface": args.interface, "name": args.name}
+        body = {"interface": args.interface, "name": args.name}
+        return "POST", base, body if queue is None else {**body, "queue": queue}
     agent = quote(args.agent, safe="")  # PJSIP/1001 -> PJSIP%2F1001: one path segment
+    query = "" if queue is None else f"?queue={quote(queue, safe='')}"
     if command == "logout":
-        return "DELETE", f"{base}/{agent}", None
+        return "DELETE", f"{base}/{agent}{query}", None
     if command == "pause":
-        return "POST", f"{base}/{agent}/pause", {"reason": args.reason}
-    return "POST", f"{base}/{agent}/unpause", None
+        return "POST", f"{base}/{agent}/pause{query}", {"reason": args.reason}
+    return "POST", f"{base}/{agent}/unpause{query}", None
 
 
 def _handler(args: argparse.Namespace) -> int:

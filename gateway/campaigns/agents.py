@@ -1,6 +1,7 @@
 """Agent control of a campaign's queue: log in, log out, pause with a reason code, unpause, list.
 
-The changes happen in Asterisk, not in the database: this module finds the campaign's queue,
+The changes happen in Asterisk, not in the database: this module finds the campaign's queue
+(or the skill queue asked for: one of ``pacing.skill_queues``, :mod:`pacing.skills`),
 asks the :class:`AgentPort` (the running gateway's queue control, ``dialer.agentport``) to make
 the change, and writes the audit log entry (who, what, when: ``agent.login``, ``agent.logout``,
 ``agent.pause``, ``agent.unpause``, and ``agent.refused`` with the refusal's text). As the PBX
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import audit
 from gateway.campaigns.campaigns import get as get_campaign
-from gateway.campaigns.errors import CampaignError, Conflict, NotFound, Unavailable
+from gateway.campaigns.errors import CampaignError, Conflict, Invalid, NotFound, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,22 @@ class AgentPort(Protocol):
     def members(self, queue: str) -> list[QueueAgent]: ...
 
 
-async def _queue_of(engine: AsyncEngine, campaign_id: int) -> str:
-    return (await get_campaign(engine, campaign_id)).queue
+async def queues_of(engine: AsyncEngine, campaign_id: int) -> tuple[str, ...]:
+    """The campaign's queue, then its skill queues (``pacing.skill_queues``), each once."""
+    campaign = await get_campaign(engine, campaign_id)
+    skill_queues = (campaign.pacing or {}).get("skill_queues") or {}
+    extra = sorted({str(q) for q in skill_queues.values()} - {campaign.queue})
+    return (campaign.queue, *extra)
+
+
+async def _queue_of(engine: AsyncEngine, campaign_id: int, queue: str | None = None) -> str:
+    """``queue`` if it is one of the campaign's queues (default: the campaign's own)."""
+    queues = await queues_of(engine, campaign_id)
+    if queue is None:
+        return queues[0]
+    if queue not in queues:
+        raise Invalid("queue", f"not one of the campaign's queues ({', '.join(queues)})")
+    return queue
 
 
 async def _audit(
@@ -90,9 +105,16 @@ async def _refused(
 
 
 async def login(
-    engine: AsyncEngine, port: AgentPort, actor: str, campaign_id: int, interface: str, name: str
+    engine: AsyncEngine,
+    port: AgentPort,
+    actor: str,
+    campaign_id: int,
+    interface: str,
+    name: str,
+    queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id)
+    """Log ``interface`` in as ``name`` to the campaign's queue (or one of its skill queues)."""
+    queue = await _queue_of(engine, campaign_id, queue)
     try:
         move = await port.login(campaign_id, queue, interface, name)
     except CampaignError as exc:
@@ -103,9 +125,14 @@ async def login(
 
 
 async def logout(
-    engine: AsyncEngine, port: AgentPort, actor: str, campaign_id: int, agent: str
+    engine: AsyncEngine,
+    port: AgentPort,
+    actor: str,
+    campaign_id: int,
+    agent: str,
+    queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id)
+    queue = await _queue_of(engine, campaign_id, queue)
     try:
         move = await port.logout(campaign_id, queue, agent)
     except CampaignError as exc:
@@ -116,9 +143,15 @@ async def logout(
 
 
 async def pause(
-    engine: AsyncEngine, port: AgentPort, actor: str, campaign_id: int, agent: str, reason: str
+    engine: AsyncEngine,
+    port: AgentPort,
+    actor: str,
+    campaign_id: int,
+    agent: str,
+    reason: str,
+    queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id)
+    queue = await _queue_of(engine, campaign_id, queue)
     try:
         move = await port.pause(campaign_id, queue, agent, reason)
     except CampaignError as exc:
@@ -129,9 +162,14 @@ async def pause(
 
 
 async def unpause(
-    engine: AsyncEngine, port: AgentPort, actor: str, campaign_id: int, agent: str
+    engine: AsyncEngine,
+    port: AgentPort,
+    actor: str,
+    campaign_id: int,
+    agent: str,
+    queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id)
+    queue = await _queue_of(engine, campaign_id, queue)
     try:
         move = await port.unpause(campaign_id, queue, agent)
     except CampaignError as exc:
@@ -142,8 +180,8 @@ async def unpause(
 
 
 async def listing(engine: AsyncEngine, port: AgentPort, campaign_id: int) -> list[QueueAgent]:
-    """The members of the campaign's queue on every server, with their state."""
-    return port.members(await _queue_of(engine, campaign_id))
+    """The members of the campaign's queues (its own, then its skill queues), with their state."""
+    return [m for queue in await queues_of(engine, campaign_id) for m in port.members(queue)]
 
 
 @dataclass(slots=True)

@@ -136,3 +136,39 @@ async def test_reviewer_and_viewer_may_list_but_not_change(api: Api) -> None:
             base, json={"interface": "PJSIP/9", "name": "a9"}, headers=api.auth(role)
         )
         assert refused.status == 403
+
+
+async def test_skill_queues_of_the_campaign_and_no_other(api: Api) -> None:
+    pacing = {"skill_queues": {"spanish": "sales-es"}}
+    cid = (await api.campaign(queue="sales", pacing=pacing))["id"]
+    h = api.auth(Role.OPS)
+    base = f"/v1/campaigns/{cid}/agents"
+    es = {"interface": "PJSIP/901", "name": "a901", "queue": "sales-es"}
+    login = await api.client.post(base, json=es, headers=h)
+    assert login.status == 201, await login.text()
+    assert (await login.json())["queue"] == "sales-es"
+    own = await api.client.post(base, json={"interface": "PJSIP/101", "name": "a101"}, headers=h)
+    assert (await own.json())["queue"] == "sales"
+    other = await api.client.post(base, json={**es, "queue": "support"}, headers=h)
+    assert other.status == 422
+    assert (await other.json())["field"] == "queue"
+    listed = await (await api.client.get(base, headers=h)).json()
+    assert [(a["queue"], a["name"]) for a in listed["agents"]] == [
+        ("sales", "a101"), ("sales-es", "a901")]  # fmt: skip
+    wrong = await api.client.post(f"{base}/a901/pause", json={"reason": "lunch"}, headers=h)
+    assert wrong.status == 404  # a901 is not in the campaign's own queue
+    paused = await api.client.post(
+        f"{base}/a901/pause?queue=sales-es", json={"reason": "lunch"}, headers=h
+    )
+    assert paused.status == 200
+    assert api.agents.members("sales-es")[0].state == "paused"
+
+
+async def test_a_bad_skill_mapping_is_refused(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/campaigns",
+        json={"name": "bad-skills", "pacing": {"skill_queues": {"spanish": "a,b"}}},
+        headers=api.auth(Role.OPS),
+    )
+    assert response.status == 422
+    assert (await response.json())["field"] == "pacing.skill_queues"

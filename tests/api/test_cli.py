@@ -70,6 +70,11 @@ def test_bench_parts_are_checked() -> None:
         (["agent", "pause", "7", "a1", "--reason", "lunch"],
          ("POST", "/campaigns/7/agents/a1/pause", {"reason": "lunch"})),
         (["agent", "unpause", "7", "a1"], ("POST", "/campaigns/7/agents/a1/unpause", None)),
+        (["agent", "login", "7", "PJSIP/1", "a1", "--queue", "sales-es"],
+         ("POST", "/campaigns/7/agents",
+          {"interface": "PJSIP/1", "name": "a1", "queue": "sales-es"})),
+        (["agent", "pause", "7", "a1", "--reason", "lunch", "--queue", "sales-es"],
+         ("POST", "/campaigns/7/agents/a1/pause?queue=sales-es", {"reason": "lunch"})),
     ],
 )  # fmt: skip
 def test_agent_commands_become_api_requests(argv: list[str], request_: tuple[object, ...]) -> None:
