@@ -199,9 +199,17 @@ def _configured(stack: Stack) -> set[str]:
 
 
 async def _no_new_call_while_paused(stack: Stack, cid: int) -> None:
-    """While paused the agent is offered no call: its count stays as 5 more calls settle."""
-    member = _sim_member(stack)
-    taken = member.calls_taken
+    """While paused the agent is offered no call: its count stays as 5 more calls settle.
+
+    A call it was ringing or talking on when the pause came may still end (and count), so the
+    count is read once the agent is off the phone.
+    """
+
+    async def off_the_phone() -> bool:
+        return _sim_member(stack).state.value in ("idle", "wrapup")
+
+    await until(off_the_phone, 120, "the paused agent to finish the call it was on")
+    taken = _sim_member(stack).calls_taken
     started = await _settled(stack, cid)
 
     async def five_more() -> bool:
