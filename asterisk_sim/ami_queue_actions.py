@@ -140,9 +140,22 @@ def queue_summary(ctx: ActionContext, msg: AmiMessage) -> None:
     _complete(ctx, "QueueSummaryComplete", aid, len(queues))
 
 
+def _truthy(value: str) -> bool:
+    return value.lower() in ("true", "1", "yes", "on")
+
+
 def queue_add(ctx: ActionContext, msg: AmiMessage) -> None:
+    """As ``manager_add_queue_member``: dynamic members only, refusals in Asterisk's words."""
     aid = msg.get("ActionID")
     name, iface = msg.get("Queue"), msg.get("Interface")
+    if not name:
+        ctx.session.reply(error(aid, "'Queue' not specified."))
+        return
+    if not iface:
+        ctx.session.reply(error(aid, "'Interface' not specified."))
+        return
+    penalty = msg.get("Penalty")
+    penalty = penalty if penalty.isdigit() else "0"  # as Asterisk: an unreadable penalty is 0
     queues = ctx.sim.world.queues
     if name not in queues.queues:
         ctx.session.reply(error(aid, "Unable to add interface to queue: No such queue"))
@@ -152,14 +165,26 @@ def queue_add(ctx: ActionContext, msg: AmiMessage) -> None:
         ctx.session.reply(error(aid, "Unable to add interface: Already there"))
         return
     ctx.session.reply(response(aid, Message="Added interface to queue"))
-    member = queues.login(name, iface, msg.get("MemberName") or iface)
-    if member is not None and msg.get("Paused").lower() in ("true", "1", "yes"):
-        queues.pause(name, iface, True, msg.get("Reason"))
+    if existing is not None:  # a configured member the simulator keeps logged out
+        queues.login(name, iface, msg.get("MemberName") or existing.name)
+        return
+    queues.add(
+        name,
+        iface,
+        msg.get("MemberName") or iface,
+        state_interface=msg.get("StateInterface"),
+        penalty=int(penalty),
+        paused=_truthy(msg.get("Paused")),
+        reason=msg.get("Reason"),
+    )
 
 
 def queue_remove(ctx: ActionContext, msg: AmiMessage) -> None:
     aid = msg.get("ActionID")
     name, iface = msg.get("Queue"), msg.get("Interface")
+    if not name or not iface:
+        ctx.session.reply(error(aid, "Need 'Queue' and 'Interface' parameters."))
+        return
     queues = ctx.sim.world.queues
     if name not in queues.queues:
         ctx.session.reply(error(aid, "Unable to remove interface from queue: No such queue"))
@@ -174,9 +199,12 @@ def queue_remove(ctx: ActionContext, msg: AmiMessage) -> None:
 
 def queue_pause(ctx: ActionContext, msg: AmiMessage) -> None:
     aid = msg.get("ActionID")
-    paused = msg.get("Paused").lower() in ("true", "1", "yes")
-    queues = ctx.sim.world.queues
     name, iface = msg.get("Queue"), msg.get("Interface")
+    if not iface or not msg.get("Paused"):
+        ctx.session.reply(error(aid, "Need 'Interface' and 'Paused' parameters."))
+        return
+    paused = _truthy(msg.get("Paused"))
+    queues = ctx.sim.world.queues
     found = [
         q
         for q in queues.queues.values()

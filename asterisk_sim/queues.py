@@ -59,6 +59,7 @@ class Member:
         self.login_time = now
         self.paused = False
         self.paused_reason = ""
+        self.penalty = 0
         self.wrapup = 0  # the member's own wrap-up, as its events report it (0: the queue's)
         self.queue_wrapup = 0
         self.state = AgentState.LOGGED_OUT
@@ -93,7 +94,8 @@ class Member:
         return (
             f"Queue: {self.queue}\r\nMemberName: {self.name}\r\nInterface: {self.interface}\r\n"
             f"StateInterface: {self.state_interface}\r\nMembership: {self.membership}\r\n"
-            f"Penalty: 0\r\nCallsTaken: {self.calls_taken}\r\nLastCall: {self.last_call}\r\n"
+            f"Penalty: {self.penalty}\r\nCallsTaken: {self.calls_taken}\r\n"
+            f"LastCall: {self.last_call}\r\n"
             f"LastPause: {self.last_pause}\r\nLoginTime: {self.login_time}\r\n"
             f"InCall: {int(self.state is AgentState.TALKING)}\r\nStatus: {self.status}\r\n"
             f"Paused: {int(self.paused)}\r\nPausedReason: {self.paused_reason}\r\n"
@@ -108,7 +110,7 @@ class Member:
             ("Location", self.interface),
             ("StateInterface", self.state_interface),
             ("Membership", self.membership),
-            ("Penalty", "0"),
+            ("Penalty", str(self.penalty)),
             ("CallsTaken", str(self.calls_taken)),
             ("LastCall", str(self.last_call)),
             ("LastPause", str(self.last_pause)),
@@ -370,15 +372,35 @@ class Queues:
             self.distribute(queue)
 
     # -- members (AMI QueueAdd/Remove/Pause and the Python API) -------------------------------
-    def add(self, name: str, interface: str, member_name: str) -> Member | None:
+    def add(
+        self,
+        name: str,
+        interface: str,
+        member_name: str,
+        *,
+        state_interface: str = "",
+        penalty: int = 0,
+        paused: bool = False,
+        reason: str = "",
+    ) -> Member | None:
+        """A dynamic member (AMI ``QueueAdd``): one ``QueueMemberAdded``, already paused if asked.
+
+        As Asterisk: the member's state interface is the one given, else the interface itself;
+        the queue's pause device state changes first (``DeviceStateChange``).
+        """
         queue = self.queues.get(name)
         if queue is None or interface in queue.members:
             return None
         now = int(self.world.sim_now())
         member = Member(name, interface, member_name or interface, True, now)
+        member.state_interface = state_interface or interface
+        member.penalty = penalty
         member.queue_wrapup = int(queue.config.wrapup)
         member.apply("login")
+        if paused:
+            member.paused, member.paused_reason, member.last_pause = True, reason, now
         queue.members[interface] = member
+        self._pause_device(member)
         self.world.emit.raw("QueueMemberAdded", "agent,all", member.fields())
         self.distribute(queue)
         return member
@@ -398,15 +420,25 @@ class Queues:
         return member
 
     def remove(self, name: str, interface: str) -> Member | None:
+        """Log a member out; ``QueueMemberRemoved`` carries its fields as they were (Status 1)."""
         queue = self.queues.get(name)
         member = queue.members.get(interface) if queue is not None else None
         if queue is None or member is None or member.state is AgentState.LOGGED_OUT:
             return None
+        fields = member.fields()
         member.apply("logout")
         if member.membership == "dynamic":
             del queue.members[interface]
-        self.world.emit.raw("QueueMemberRemoved", "agent,all", member.fields())
+        self.world.emit.raw("QueueMemberRemoved", "agent,all", fields)
         return member
+
+    def _pause_device(self, member: Member) -> None:
+        """Asterisk's ``Queue:<queue>_pause_<interface>`` device: INUSE while paused."""
+        state = "INUSE" if member.paused else "NOT_INUSE"
+        device = f"Queue:{member.queue}_pause_{member.interface}"
+        self.world.emit.raw(
+            "DeviceStateChange", "call,all", f"Device: {device}\r\nState: {state}\r\n"
+        )
 
     def pause(self, name: str, interface: str, paused: bool, reason: str) -> list[Member]:
         targets = [self.queues[name]] if name in self.queues else list(self.queues.values())
@@ -418,6 +450,7 @@ class Queues:
             member.paused = paused
             member.paused_reason = reason if paused else ""
             member.last_pause = int(self.world.sim_now()) if paused else member.last_pause
+            self._pause_device(member)
             self.world.emit.raw("QueueMemberPause", "agent,all", member.fields())
             changed.append(member)
             if not paused:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import routes_admin, routes_campaigns
+from control_api import routes_admin, routes_agents, routes_campaigns
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
 from control_api.console import ME
@@ -37,7 +37,12 @@ from control_api.webhooks import WebhookSender
 from gateway import __version__
 from gateway.campaigns import status
 
-ROUTES: tuple[Route, ...] = (*routes_campaigns.ROUTES, *routes_admin.ROUTES, ME)
+ROUTES: tuple[Route, ...] = (
+    *routes_campaigns.ROUTES,
+    *routes_agents.ROUTES,
+    *routes_admin.ROUTES,
+    ME,
+)
 
 
 def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application:

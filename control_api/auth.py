@@ -13,6 +13,7 @@ resume               x     x      x
 records_write        x     x
 records_read         x     x      x
 numbers_write        x     x
+agents_control       x     x
 webhooks_write       x
 tokens_manage        x
 =================  =====  ===  ========  ======
@@ -56,6 +57,7 @@ class Permission(enum.StrEnum):
     NUMBERS_WRITE = "numbers_write"
     WEBHOOKS_WRITE = "webhooks_write"
     TOKENS_MANAGE = "tokens_manage"
+    AGENTS_CONTROL = "agents_control"  # log agents in and out of a queue, pause, unpause
 
 
 _ALL = frozenset(Role)
@@ -74,6 +76,7 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.NUMBERS_WRITE: _OPS,
     Permission.WEBHOOKS_WRITE: _ADMIN,
     Permission.TOKENS_MANAGE: _ADMIN,
+    Permission.AGENTS_CONTROL: _OPS,
 }
 
 

@@ -32,6 +32,12 @@ PACING = Schema(
         ),
         Field("max_channels", "integer", minimum=1, maximum=100_000, nullable=True),
         Field("amd", "boolean", description="answering-machine detection"),
+        Field(
+            "skill_queues",
+            "object",
+            description='skills: a queue per skill, {"spanish": "sales-es"}; records without a '
+            "skill go to the campaign's queue, one whose skill no queue takes is not dialled",
+        ),
     ),
 )
 _SETUP = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.campaigns.agents import AgentPort
 from gateway.campaigns.runtime import Clock, Probe, Runtime
 from gateway.settings import Secret
 
@@ -25,8 +26,9 @@ class ApiContext:
     ``bootstrap_token`` is accepted as an admin token (for creating the first real tokens);
     ``clock`` gives wall-clock time for stored timestamps; ``monotonic`` measures intervals (the
     age of cached record counts); ``probe`` checks that a webhook URL answers (None: the default
-    HTTP probe with a 2 s timeout); ``max_concurrent_uploads`` caps the uploads read and imported at
-    once (:class:`control_api.uploads.UploadSlots`).
+    HTTP probe with a 2 s timeout); ``max_concurrent_uploads`` caps the uploads read and imported
+    at once (:class:`control_api.uploads.UploadSlots`); ``agents`` logs agents in and out of
+    queues and pauses them (:class:`gateway.campaigns.agents.AgentPort`; None without a dialer).
     """
 
     engine: AsyncEngine
@@ -37,3 +39,4 @@ class ApiContext:
     max_concurrent_uploads: int = 4
     probe: Probe | None = None
     monotonic: Callable[[], float] = time.monotonic
+    agents: AgentPort | None = None  # agent control (None: no dialer in this process, 503)

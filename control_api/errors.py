@@ -27,7 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gateway.campaigns.errors import CampaignError, Conflict, Forbidden, Invalid, NotFound
+from gateway.campaigns.errors import (
+    CampaignError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
 
 __all__ = [
     "STATUS",
@@ -41,6 +48,7 @@ __all__ = [
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
+    "Unavailable",
     "status_of",
 ]
 
@@ -50,6 +58,7 @@ STATUS: Mapping[type[CampaignError], tuple[int, str]] = {
     NotFound: (404, "Not Found"),
     Conflict: (409, "Conflict"),
     Invalid: (422, "Unprocessable Content"),
+    Unavailable: (503, "Service Unavailable"),
 }
 
 

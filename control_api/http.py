@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from control_api.errors import (
 from control_api.schemas import INT32, Field, Reply, Schema
 from control_api.uploads import UploadSlots
 from control_api.webhooks import WebhookSender
+from gateway.asterisk.validate import NAME_PATTERN
 from gateway.campaigns.status import RecordCounts
 from gateway.logs import event, request_id
 from pacing.lifecycle import OperationRefused
@@ -59,6 +61,7 @@ class Call:
     body: dict[str, Any]
     query: dict[str, Any]
     ids: dict[str, int]
+    names: dict[str, str] = field(default_factory=dict)  # string path parameters, validated
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
@@ -77,6 +80,7 @@ class Route:
     upload: bool = False  # raw CSV/XLSX body or multipart form
     tag: str = "campaigns"
     ids: tuple[str, ...] = field(default=())
+    names: tuple[str, ...] = field(default=())  # string path parameters (strict-name grammar)
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
@@ -143,6 +147,22 @@ def _path_ids(route: Route, request: web.Request) -> dict[str, int]:
     return ids
 
 
+def _path_names(route: Route, request: web.Request) -> dict[str, str]:
+    """String path parameters: percent-decoded by aiohttp, then held to the strict-name grammar.
+
+    The grammar (:data:`gateway.asterisk.validate.NAME_PATTERN`) is the one every name reaching
+    Asterisk follows, so a decoded CR, LF, space or separator is refused here, as a 404 (no such
+    agent can exist), before any handler sees it.
+    """
+    names = {}
+    for name in route.names:
+        raw = request.match_info[name]
+        if re.fullmatch(NAME_PATTERN, raw) is None:
+            raise NotFound(f"{name} {raw!r} does not exist (not a valid name)")
+        names[name] = raw
+    return names
+
+
 def _query_value(f: Field, raw: str) -> object:
     if f.kind == "integer":
         try:
@@ -196,9 +216,10 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             cache.put(str(header), principal, generation)
         principal.require(route.permission)
         ids = _path_ids(route, request)
+        names = _path_names(route, request)
         query = parse_query(route.query, request)
         body = await read_json(request, route.body) if route.body is not None else {}
-        return await route.handler(Call(request, ctx, principal, body, query, ids))
+        return await route.handler(Call(request, ctx, principal, body, query, ids, names))
 
     return handle
 

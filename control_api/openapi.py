@@ -10,6 +10,7 @@ from typing import Any
 from control_api.formats import CONTENT_TYPES
 from control_api.http import PROBLEM, Route
 from control_api.schemas import Field, Reply, Schema
+from gateway.asterisk.validate import NAME_PATTERN
 from gateway.campaigns.sheets import XLSX_TYPES
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -64,7 +65,7 @@ def _responses(route: Route) -> dict[str, Any]:
         replies.setdefault(422, "problem")
     if route.body is not None:
         replies.setdefault(413, "problem")
-    if route.ids:
+    if route.ids or route.names:
         replies.setdefault(404, "problem")
     return {str(s): _response(s, spec) for s, spec in sorted(replies.items())}
 
@@ -79,6 +80,15 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         }
         for name in route.ids
     ]
+    params.extend(
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 80},
+        }
+        for name in route.names
+    )
     params.extend(
         {"name": f.name, "in": "query", "required": f.required, "schema": f.json_schema()}
         for f in route.query

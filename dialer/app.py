@@ -33,6 +33,7 @@ from control_api.app import build_api
 from control_api.console import console_app
 from control_api.context import ApiContext
 from control_api.serving import ApiRunner
+from dialer.agentport import LiveAgents
 from dialer.errors import listen_error
 from dialer.health import add_health_routes, link_checks
 from dialer.instances import Instances
@@ -42,6 +43,7 @@ from dialer.progress import ProgressWriter
 from dialer.results import Outage, ResultWriter
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.pool import ServerConfig
+from gateway.asterisk.queuecontrol import QueueControl
 from gateway.asterisk.switch import DialerSwitch
 from gateway.campaigns import leasing
 from gateway.campaigns.store import PENDING_SERVER, DbPacers, DbStore
@@ -165,7 +167,8 @@ class Service:
         writer.add_listener(supervisor.settled)
         writer.add_listener(observer.settled)
         runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
-        app = self._web_app(engine, runtime, dialer)
+        agent_port = LiveAgents(QueueControl(dialer.runtimes), metrics)
+        app = self._web_app(engine, runtime, dialer, agent_port)
         await dialer.start()
         stack.push_async_callback(dialer.stop)
         await self._reconcile(engine, dialer)
@@ -216,7 +219,7 @@ class Service:
         return url
 
     def _web_app(
-        self, engine: AsyncEngine, runtime: LiveRuntime, dialer: Dialer
+        self, engine: AsyncEngine, runtime: LiveRuntime, dialer: Dialer, agents: LiveAgents
     ) -> web.Application:
         app = web.Application()
 
@@ -228,7 +231,11 @@ class Service:
         checks = {"database": database, **link_checks(links, dialer.link_stats)}
         add_health_routes(app, self.registry, checks)
         context = ApiContext(
-            engine=engine, runtime=runtime, clock=_wall, bootstrap_token=self.settings.api_token
+            engine=engine,
+            runtime=runtime,
+            clock=_wall,
+            bootstrap_token=self.settings.api_token,
+            agents=agents,
         )
         app.add_subapp("/v1", build_api(context))
         app.router.add_get("/console", _to_console)

@@ -1,5 +1,7 @@
 """``dialer token|campaign|records …``: the control operations from a shell, on the database.
 
+(``dialer agent …`` is registered here too but asks the running gateway: :mod:`dialer.agent_cli`.)
+
 The handlers use the same services as the HTTP API (``gateway.campaigns``: ``campaigns``,
 ``records``, ``governance``; downloads through ``control_api.formats``); the acting user is
 ``cli:<login>``. Resume is not offered here: its checklist must ask the running gateway (agents,
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from control_api import bodies, formats
 from control_api.errors import ApiError
-from dialer import why
+from dialer import agent_cli, why
 from dialer.errors import UsageError
 from gateway.campaigns import campaigns, governance, records, sheets
 from gateway.campaigns.audit import jsonable
@@ -227,6 +229,7 @@ def register(subparsers: Subparsers) -> None:
     create.set_defaults(handler=run(token_create))
     _campaign_commands(subparsers)
     _records_commands(subparsers)
+    agent_cli.register(subparsers)
 
 
 def _campaign_commands(subparsers: Subparsers) -> None:

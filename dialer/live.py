@@ -37,6 +37,9 @@ _WHY = """CASE
   WHEN r.status NOT IN ('new', 'retry', 'callback') THEN 'finished_' || r.status
   WHEN r.attempts >= c.max_attempts THEN 'exhausted_attempts'
   WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = r.phone) THEN 'dnc'
+  WHEN r.skill <> '' AND jsonb_typeof(c.pacing -> 'skill_queues') = 'object'
+       AND c.pacing -> 'skill_queues' <> CAST('{}' AS jsonb)
+       AND NOT jsonb_exists(c.pacing -> 'skill_queues', r.skill) THEN 'no_queue_for_skill'
   WHEN r.lease_expires_at > :now THEN 'leased'
   WHEN r.next_attempt_at > :now AND r.disposition = 'abandoned' THEN 'abandon_holdoff'
   WHEN r.next_attempt_at > :now THEN 'waiting_for_retry'

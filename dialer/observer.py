@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.results import Outage, ResultWriter
+from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns import counts as record_counts
 from gateway.campaigns.store import DbStore
@@ -39,7 +40,10 @@ from pacing.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 _BY_STATE = text("SELECT state, count(*) FROM campaigns GROUP BY state")
-_PACED = text("SELECT id, name, state FROM campaigns WHERE id = ANY(:ids)")
+_PACED = text(
+    "SELECT id, name, state, queue, pacing -> 'skill_queues' AS skill_queues FROM campaigns "
+    "WHERE id = ANY(:ids)"
+)
 _TRIPPED = text("SELECT id, state, abandon_target FROM campaigns WHERE id = ANY(:ids)")
 _TRIPPED_EVERY_S = 10.0  # how often a guard-paused campaign's abandon rates are read again
 _NUMBERS = text(
@@ -165,16 +169,30 @@ class Observer:
             numbers = (await conn.execute(_NUMBERS, {"ids": ids})).all() if ids else []
         self._metrics.campaigns({str(state): int(n) for state, n in by_state})
         still = self._supervisor.runners  # a runner may have left while the queries ran
-        for campaign_id, name, state in paced:
+        for campaign_id, name, state, queue, skill_queues in paced:
             if campaign_id in still:
                 self._metrics.campaign_state(str(campaign_id), str(state))
                 self._metrics.campaign_info(str(campaign_id), str(name))
+                queues = {str(queue)} | _queue_names(skill_queues)
+                self._metrics.agents_paused(str(campaign_id), self._paused_reasons(queues))
         by_campaign: dict[int, dict[str, int]] = {}
         for campaign_id, status, count in numbers:
             by_campaign.setdefault(int(campaign_id), {})[str(status)] = int(count)
         for campaign_id, counts in by_campaign.items():
             if campaign_id in still:
                 self._metrics.caller_ids(str(campaign_id), counts)
+
+    def _paused_reasons(self, queues: set[str]) -> dict[str, int]:
+        """The paused members of the campaign's queues per pause reason (each member once)."""
+        paused: dict[str, str] = {}
+        for queue in sorted(queues):
+            for agent in self._dialer.agents(queue).agents:
+                if agent.status is AgentStatus.PAUSED:
+                    paused.setdefault(agent.interface, agent.paused_reason)
+        reasons: dict[str, int] = {}
+        for reason in paused.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons
 
     def _observe(self) -> None:
         self._count_trips()
@@ -267,3 +285,10 @@ class Observer:
                 await self._store.pause(campaign_id, "logging", text)
                 self._metrics.guard_tripped("logging")
             self._recoveries.pop(0)
+
+
+def _queue_names(skill_queues: object) -> set[str]:
+    """The queues of a campaign's ``pacing.skill_queues`` (as stored: a JSON object, or null)."""
+    if not isinstance(skill_queues, dict):
+        return set()
+    return {str(q) for q in skill_queues.values()}

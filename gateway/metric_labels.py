@@ -92,6 +92,19 @@ def display_name(name: str) -> str:
     return cleaned[:_NAME_MAX] or "-"
 
 
+def pause_reason_label(reason: str) -> str:
+    """A queue member's pause reason as a label value: the code if a short slug, else a class.
+
+    ``none`` for a pause without a reason, ``other`` for one that is not a slug (free text typed
+    at a phone) or looks like a number; the distinct codes are bounded by the guard's cap.
+    """
+    if not reason:
+        return "none"
+    if len(reason) > 32 or not _SLUG.fullmatch(reason) or _looks_like_phone(reason):
+        return "other"
+    return reason
+
+
 def cause_class(cause: int | None) -> str:
     """Map a Q.850 cause code to its bounded class label (``unknown`` for 0, None or junk)."""
     if cause is None or cause <= 0 or cause > 127:

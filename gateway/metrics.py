@@ -36,6 +36,12 @@ dialer_abandon_rate_ratio                   gauge     campaign, window         a
 dialer_abandon_rate_target_ratio            gauge     campaign                 abandon_rates
 dialer_agents                               gauge     campaign, state          agents
 dialer_agent_occupancy_ratio                gauge     campaign                 agents
+dialer_agents_paused                        gauge     campaign, reason         agents_paused (the
+                                                                               queue's paused
+                                                                               members by reason)
+dialer_agent_pauses_total                   counter   campaign, reason         agent_paused (a
+                                                                               pause through the
+                                                                               API or the CLI)
 dialer_pacing_dial_level                    gauge     campaign                 pacing
 dialer_calls_in_flight                      gauge     campaign                 pacing
 dialer_pacing_last_tick_timestamp_seconds   gauge     —                        pacing_tick
@@ -91,6 +97,7 @@ from gateway.metric_labels import (
     UnboundedLabel,
     cause_class,
     display_name,
+    pause_reason_label,
 )
 from pacing.outcomes import Outcome
 
@@ -113,6 +120,7 @@ _CSO = ("campaign", "server", "outcome")
 _CSK = ("campaign", "server", "class")
 _CW = ("campaign", "window")
 _CST = ("campaign", "state")
+_CR = ("campaign", "reason")
 _SL = ("server", "link")
 _SLS = ("server", "link", "state")
 
@@ -131,6 +139,7 @@ class Metrics:
         self.registry = registry
         self._labels = LabelGuard(max_label_values)
         self._names: dict[str, str] = {}  # campaign -> the name its info series carries
+        self._paused_reasons: dict[str, set[str]] = {}  # campaign -> reasons with a series
         self._codec = codec
         self._build_call_metrics(registry)
         self._build_campaign_metrics(registry)
@@ -184,6 +193,12 @@ class Metrics:
         self._abandon_target = Gauge("dialer_abandon_rate_target_ratio", "Target.", _C, registry=r)
         self._agents = Gauge("dialer_agents", "Agents by state.", _CST, registry=r)
         self._occupancy = Gauge("dialer_agent_occupancy_ratio", "Occupancy.", _C, registry=r)
+        self._paused = Gauge(
+            "dialer_agents_paused", "Paused queue members by reason.", _CR, registry=r
+        )
+        self._pauses = Counter(
+            "dialer_agent_pauses_total", "Agent pauses made through the API.", _CR, registry=r
+        )
         self._dial_level = Gauge("dialer_pacing_dial_level", "Lines per agent.", _C, registry=r)
         self._in_flight = Gauge("dialer_calls_in_flight", "Calls in flight.", _C, registry=r)
         self._last_tick = Gauge(
@@ -288,6 +303,32 @@ class Metrics:
             _one_of(self._agents, c, AGENT_STATES, {str(k): float(v) for k, v in counts.items()})
             self._occupancy.labels(c).set(occupancy_ratio)
 
+    def agents_paused(self, campaign: str, reasons: Mapping[str, int]) -> None:
+        """The campaign queue's paused members per pause reason (a reason gone is set to 0).
+
+        A reason is a label as it is when it is a short slug (``lunch``, ``break``), ``none``
+        when the pause carried none and ``other`` otherwise (a free text typed at a phone).
+        """
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            counts: dict[str, float] = {}
+            for reason, n in reasons.items():
+                label = self._labels.check("reason", pause_reason_label(reason))
+                counts[label] = counts.get(label, 0.0) + n
+            for key in self._paused_reasons.get(c, set()) - set(counts):
+                self._paused.labels(c, key).set(0.0)
+            for key, value in counts.items():
+                self._paused.labels(c, key).set(value)
+            self._paused_reasons.setdefault(c, set()).update(counts)
+
+    def agent_paused(self, campaign: str, reason: str) -> None:
+        """One agent paused through the API or the CLI with ``reason`` (a reason code)."""
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            label = self._labels.check("reason", pause_reason_label(reason))
+            self._pauses.labels(c, label).inc()
+            self._paused_reasons.setdefault(c, set()).add(label)
+
     def pacing(self, campaign: str, dial_level: float, calls_in_flight: int) -> None:
         """The pacing decision's dial level and the calls currently in flight."""
         with self._or_drop():
@@ -386,6 +427,11 @@ class Metrics:
             yield g, [(campaign,)]
         yield self._agents, [(campaign, s) for s in AGENT_STATES]
         yield self._campaign_state, [(campaign, s) for s in CAMPAIGN_STATES]
+        reasons: list[tuple[str, ...]] = [
+            (campaign, r) for r in sorted(self._paused_reasons.pop(campaign, set()))
+        ]
+        yield self._paused, reasons
+        yield self._pauses, reasons
         yield self._caller_ids, [(campaign, s) for s in CALLER_ID_STATES]
 
     # --- Asterisk links ------------------------------------------------------------------------

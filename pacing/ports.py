@@ -34,6 +34,7 @@ class CampaignView:
     resume: ControlledResume | None = None
     schedule: CampaignSchedule | None = None  # None: no campaign-level calling windows
     watch_until: float | None = None  # runner clock: end of the tighter watch after a resume
+    skill_queues: tuple[tuple[str, str], ...] = ()  # (skill, queue): pacing.skills; () none
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,12 @@ class Store(Protocol):
     """The database side."""
 
     async def campaign(self, campaign_id: int) -> CampaignView | None: ...
-    async def lease(self, campaign_id: int, limit: int) -> Sequence[Lease]: ...
+    async def lease(
+        self, campaign_id: int, limit: int, skills: Sequence[str] | None = None
+    ) -> Sequence[Lease]:
+        """Lease up to ``limit`` records; ``skills`` given: only records with one of them."""
+        ...
+
     async def choose_caller_ids(
         self, campaign_id: int, leases: Sequence[Lease]
     ) -> list[str | None]:

@@ -28,6 +28,11 @@ holds new calls (``status.held``) and dialling continues by itself once a link i
 The runner stops placing calls the moment the campaign is no longer ``running`` (pause, stop,
 force complete), and completes the campaign when nothing in it can ever be dialled again.
 Nothing here decides how many calls to place; that is the policy's job.
+
+Skills (:mod:`pacing.skills`): with a campaign's ``skill_queues`` set, each tick has one plan per
+skill group, with its own snapshot (that queue's agents, the calls sent into it) and decision;
+the shared room is divided among them, and each group leases only its skills' records and sends
+them into its queue. The guards, metrics and diagnostics see the whole campaign.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ import datetime as dt
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from pacing.calls import AttemptResult, CallPhase
 from pacing.guards import GuardInputs, Trip, evaluate, link_hold
@@ -46,7 +51,9 @@ from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
 from pacing.ports import CallOrder, CampaignView, Lease, PlaceRefused, Store, Switch
+from pacing.skills import SkillGroup, groups, partition_agents, share
 from pacing.snapshot import (
+    Agent,
     AgentState,
     CallInFlight,
     CallingDay,
@@ -75,6 +82,15 @@ class RunnerStatus:
     schedule: str = ""  # the calling window's state, in words
     trip: Trip | None = None  # the guard that paused the campaign, if one did
     outcomes: dict[Outcome, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One skill group's part of a tick: its queue, its records' skills, its own snapshot."""
+
+    queue: str
+    skills: tuple[str, ...] | None  # None: every record (no skill routing)
+    snapshot: PacingSnapshot
 
 
 class CampaignRunner:
@@ -107,6 +123,7 @@ class CampaignRunner:
         self._clock = clock
         self._tick_s = tick_s
         self._in_flight: dict[str, CallInFlight] = {}
+        self._queue_of: dict[str, str] = {}  # attempt -> the queue it was sent into (skills)
         self._windows = AbandonWindows()
         self._day = DayCounter()  # the calling day of the schedule, for the budget controller
         self._window: tuple[dt.datetime, dt.datetime] | None = None  # opened, closes (UTC)
@@ -147,6 +164,7 @@ class CampaignRunner:
     def settled(self, result: AttemptResult) -> None:
         """An attempt of this campaign has a recorded outcome (or was withdrawn, never sent)."""
         self._in_flight.pop(result.attempt_id, None)
+        self._queue_of.pop(result.attempt_id, None)
         now = self._clock()
         if not result.sent:  # no call happened: nothing to count or learn from
             self._learner.settled(result.attempt_id, Outcome.CANCELLED, now)
@@ -189,8 +207,16 @@ class CampaignRunner:
     def snapshot(self, view: CampaignView, now: float) -> PacingSnapshot:
         """The policy's view of this campaign now."""
         agents = self._switch.agents(view.queue, now)
-        calls = self._calls(now)
         self._learner.agents(agents)
+        return self._snapshot_of(view, agents, self._calls(now), now)
+
+    def _snapshot_of(
+        self,
+        view: CampaignView,
+        agents: tuple[Agent, ...],
+        calls: tuple[CallInFlight, ...],
+        now: float,
+    ) -> PacingSnapshot:
         talking = [now - a.since for a in agents if a.state is AgentState.BUSY]
         return PacingSnapshot(
             campaign_id=str(self.campaign_id),
@@ -206,6 +232,56 @@ class CampaignRunner:
             resume=view.resume,
             calling_day=self._calling_day(now),
         )
+
+    def _plans(self, view: CampaignView, now: float) -> tuple[list[_Plan], PacingSnapshot]:
+        """One plan per skill group (:mod:`pacing.skills`), and the campaign's whole snapshot.
+
+        Without skill routing: one plan, every record, the campaign's queue. With it: each
+        group's snapshot has the agents of its queue (each agent counted in one group only) and
+        the calls sent into it; the whole snapshot (every agent, every call) feeds the guards,
+        the metrics and diagnostics.
+        """
+        skill_groups = groups(view.queue, dict(view.skill_queues))
+        if not skill_groups:
+            whole = self.snapshot(view, now)
+            return [_Plan(view.queue, None, whole)], whole
+        parts = partition_agents([self._switch.agents(g.queue, now) for g in skill_groups])
+        every = tuple(a for part in parts for a in part)
+        self._learner.agents(every)
+        calls = self._calls(now)
+        plans = []
+        for group, agents in zip(skill_groups, parts, strict=True):
+            mine = tuple(c for c in calls if self._group_of(c.attempt_id, skill_groups) == group)
+            plans.append(
+                _Plan(group.queue, group.skills, self._snapshot_of(view, agents, mine, now))
+            )
+        return plans, self._snapshot_of(view, every, calls, now)
+
+    def _group_of(self, attempt_id: str, skill_groups: Sequence[SkillGroup]) -> SkillGroup:
+        queue = self._queue_of.get(attempt_id)
+        return next((g for g in skill_groups if g.queue == queue), skill_groups[0])
+
+    def _shared_room(self, view: CampaignView, whole: PacingSnapshot, now: float) -> int | None:
+        """The campaign-wide room the groups share (None: no limit)."""
+        limits = [self._switch.free_channels()]
+        engaged = len(whole.calls) + whole.count(AgentState.BUSY)
+        if view.channels is not None:
+            limits.append(view.channels - engaged)
+        resume = view.resume
+        if resume is not None and resume.max_concurrent_calls is not None and now < resume.until:
+            limits.append(resume.max_concurrent_calls - engaged)
+        known = [limit for limit in limits if limit is not None]
+        return min(known) if known else None
+
+    def _decide(
+        self, view: CampaignView, plans: list[_Plan], whole: PacingSnapshot, now: float
+    ) -> list[Decision]:
+        """Each group's decision, the shared room divided among them."""
+        decisions = [decide(plan.snapshot, now) for plan in plans]
+        if len(plans) == 1:
+            return decisions
+        given = share(self._shared_room(view, whole, now), [d.calls for d in decisions])
+        return [replace(d, calls=n) for d, n in zip(decisions, given, strict=True)]
 
     def _calling_day(self, now: float) -> CallingDay | None:
         """The schedule's current calling day: its counts so far and the time left in it."""
@@ -227,6 +303,8 @@ class CampaignRunner:
         first = await self._store.campaign(self.campaign_id)
         if first is not None:
             await self._switch.watch(first.queue)
+            for queue in sorted({q for _, q in first.skill_queues} - {first.queue}):
+                await self._switch.watch(queue)
         while True:
             view = await self._store.campaign(self.campaign_id)
             if view is None or view.state != "running":
@@ -235,11 +313,13 @@ class CampaignRunner:
             await asyncio.sleep(self._tick_s)
 
     async def tick(self, view: CampaignView) -> Decision:
-        """One decision, carried out."""
+        """One decision (one per skill group), carried out."""
         now = self._clock()
-        snapshot = self.snapshot(view, now)
+        plans, snapshot = self._plans(view, now)
         self.last_snapshot = snapshot
-        decision = decide(snapshot, now)
+        decisions = self._decide(view, plans, snapshot, now)
+        placing = [d for d in decisions if d.calls > 0]
+        decision = replace((placing or decisions)[0], calls=sum(d.calls for d in decisions))
         self.status.last_tick = now
         self.status.last_decision = decision
         self.status.held = self._hold() or self._closed(view)
@@ -258,7 +338,9 @@ class CampaignRunner:
         if decision.calls > 0:
             over = len(snapshot.calls) + decision.calls > snapshot.count(AgentState.FREE)
             self._progressive = not over
-            await self._place(view, decision)
+            for plan, part in zip(plans, decisions, strict=True):
+                if part.calls > 0:
+                    await self._place(view, part, plan)
         elif not self._in_flight and await self._store.complete_if_exhausted(self.campaign_id):
             log.info("campaign completed", extra={"fields": {"campaign": self.campaign_id}})
         return decision
@@ -300,12 +382,15 @@ class CampaignRunner:
             policy_owns_budget=view.config.mode is not PacingMode.POWER,
         )  # fmt: skip
 
-    async def _place(self, view: CampaignView, decision: Decision) -> None:
+    async def _place(self, view: CampaignView, decision: Decision, plan: _Plan) -> None:
         """Lease, choose caller IDs, write every attempt of the decision, then send them."""
         if await self._store.caller_ids_available(self.campaign_id) == 0:
             self.status.no_caller_id += 1  # no record is leased for nothing; diagnostics say why
             return
-        leases = await self._store.lease(self.campaign_id, decision.calls)
+        if plan.skills is None:
+            leases = await self._store.lease(self.campaign_id, decision.calls)
+        else:
+            leases = await self._store.lease(self.campaign_id, decision.calls, plan.skills)
         self.status.no_records = not leases
         if not leases and not self._in_flight:
             await self._store.complete_if_exhausted(self.campaign_id)
@@ -321,7 +406,7 @@ class CampaignRunner:
                 self.status.no_caller_id += 1
                 unplaced.append(lease.record_id)
                 continue
-            orders.append(self._order(view, decision, lease, caller_id))
+            orders.append(self._order(view, decision, lease, caller_id, plan.queue))
         written = await self._store.start_attempts(orders)  # write-before-send, one statement
         servers: list[tuple[str, str]] = []
         for order in orders:
@@ -337,7 +422,7 @@ class CampaignRunner:
             await self._store.release(self.campaign_id, unplaced)
 
     def _order(
-        self, view: CampaignView, decision: Decision, lease: Lease, caller_id: str
+        self, view: CampaignView, decision: Decision, lease: Lease, caller_id: str, queue: str
     ) -> CallOrder:
         return CallOrder(
             attempt_id=uuid.uuid4().hex,
@@ -346,7 +431,7 @@ class CampaignRunner:
             number=lease.phone,
             caller_id_number=caller_id,
             caller_id_name=view.caller_id_name,
-            queue=view.queue,
+            queue=queue,
             ring_timeout_s=decision.ring_timeout_s,
             amd=view.amd,
         )
@@ -363,6 +448,7 @@ class CampaignRunner:
                 await self._store.fail_attempt(order, Outcome.FAILED, refused.reason)
             return None
         self._in_flight[order.attempt_id] = CallInFlight(order.attempt_id, self._clock())
+        self._queue_of[order.attempt_id] = order.queue
         self._learner.dialled(order.attempt_id, self._clock(), progressive=self._progressive)
         self.status.placed += 1
         return server

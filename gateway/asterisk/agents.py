@@ -50,6 +50,7 @@ class AgentView:
     wrapup_until: float | None
     penalty: int = 0
     wrapup_s: int = 0  # the wrap-up Asterisk applies to this member in this queue
+    paused_reason: str = ""  # the reason of the current pause ("" when not paused or none given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,14 @@ class QueueSnapshot:
 
 class _Member:
     __slots__ = ("calls_taken", "device", "interface", "name", "on_call_since", "paused",
-                 "penalty", "ringinuse", "wrapup_s", "wrapup_until")  # fmt: skip
+                 "paused_reason", "penalty", "ringinuse", "wrapup_s", "wrapup_until")  # fmt: skip
 
     def __init__(self, interface: str, name: str) -> None:
         self.interface = interface
         self.name = name
         self.device = 1
         self.paused = False
+        self.paused_reason = ""
         self.on_call_since: float | None = None
         self.wrapup_s = 0  # the member's own wrap-up (0: the queue's applies)
         self.wrapup_until: float | None = None
@@ -94,6 +96,7 @@ class _Member:
         """Take a member event's fields; True if ``CallsTaken`` went up (a call has ended)."""
         ended = e.calls_taken > self.calls_taken and self.calls_taken >= 0
         self.device, self.paused, self.wrapup_s = e.status, e.paused, e.wrapup_time
+        self.paused_reason = e.paused_reason if e.paused else ""
         self.penalty, self.calls_taken = e.penalty, e.calls_taken
         if e.ringinuse is not None:
             self.ringinuse = e.ringinuse
@@ -199,6 +202,16 @@ class AgentBoard:
             fresh[item.interface] = m
         self._queues[queue] = fresh
 
+    def member(self, queue: str, agent: str, now: float) -> AgentView | None:
+        """One member of ``queue`` by interface or member name (None: not logged in there)."""
+        members = self._queues.get(queue, {})
+        found = members.get(agent)
+        if found is None:
+            found = next((m for m in members.values() if m.name == agent), None)
+        if found is None:
+            return None
+        return next(v for v in self.snapshot(queue, now).agents if v.interface == found.interface)
+
     def queues(self) -> list[str]:
         return sorted(self._queues)
 
@@ -213,6 +226,7 @@ class AgentBoard:
                 m.wrapup_until,
                 m.penalty,
                 self.wrapup_s(queue, m.wrapup_s),
+                m.paused_reason,
             )
             for m in sorted(members.values(), key=lambda m: m.interface)
         )

@@ -206,6 +206,10 @@ class Dialer:
         for runtime in self._runtimes.values():
             runtime.wake()
 
+    def runtimes(self) -> tuple[ServerRuntime, ...]:
+        """Every server's runtime, in configuration order (agent control sends through them)."""
+        return tuple(self._runtimes.values())
+
     def runtime(self, server: str) -> ServerRuntime:
         """The runtime of one server (tests and the bench read its tracker and links)."""
         try:

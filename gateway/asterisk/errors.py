@@ -10,6 +10,10 @@ are translated into this tree at the adapters with ``raise ... from exc``.
     ├── InvalidValue             a value for an AMI action / ARI request is refused (CR, LF, NUL…)
     ├── NoCapacity               no healthy server has a free channel and originate budget
     ├── UnknownServer            a server name that is not configured
+    ├── QueueRefused             agent control: Asterisk or the board refuses a queue change
+    │   ├── UnknownQueue         no server with a working link holds the queue
+    │   ├── NotAMember           the agent is not logged in to the queue
+    │   └── AlreadyAMember       the agent is logged in to the queue already
     ├── IllegalTransition        a call-leg or link event not allowed in the current state
     ├── ProtocolError            malformed bytes or JSON from Asterisk
     ├── LinkError                an AMI or ARI link cannot do what was asked
@@ -46,6 +50,27 @@ class NoCapacity(GatewayError):
 
 class UnknownServer(GatewayError):
     """The named server is not configured."""
+
+
+class QueueRefused(GatewayError):
+    """A queue member change (QueueAdd / QueueRemove / QueuePause) that cannot be made."""
+
+    def __init__(self, queue: str, detail: str) -> None:
+        super().__init__(detail)
+        self.queue = queue
+        self.detail = detail
+
+
+class UnknownQueue(QueueRefused):
+    """No server whose link is up holds the queue (each answered ``No such queue``)."""
+
+
+class NotAMember(QueueRefused):
+    """The agent is not logged in to the queue on any server."""
+
+
+class AlreadyAMember(QueueRefused):
+    """The agent (its interface) is logged in to the queue already."""
 
 
 class IllegalTransition(GatewayError):

@@ -35,6 +35,8 @@ NAME_PATTERN = f"^{_NAME_BODY}$"
 OPTIONAL_NAME_PATTERN = f"^({_NAME_BODY})?$"  # a name, or "" for none
 CALLER_ID_NAME_PATTERN = r'^[^\u0000-\u001f\u007f-\u009f\u2028\u2029,|();${}"<>\\]{0,64}$'
 _NAME = re.compile(_NAME_BODY)
+REASON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a pause reason code (also a metric label)
+_REASON = re.compile(REASON_PATTERN)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 VARIABLE_VALUE = re.compile(r"[A-Za-z0-9_.@/+:=-]{0,256}")
 _CALLER_ID_NAME = re.compile(CALLER_ID_NAME_PATTERN)
@@ -87,6 +89,14 @@ def name(field: str, value: str) -> str:
     text(field, value, max_len=80)
     if _NAME.fullmatch(value) is None:
         raise InvalidValue(field, f"not a valid name: {value!r}")
+    return value
+
+
+def reason_code(value: str) -> str:
+    """A pause reason code (``lunch``, ``break``, ``training``): a short slug, no spaces."""
+    text("reason", value, max_len=32)
+    if _REASON.fullmatch(value) is None:
+        raise InvalidValue("reason", f"not a reason code (letters, digits, _ . -): {value!r}")
     return value
 
 

@@ -32,6 +32,7 @@ from gateway.campaigns.typed import columns, row_of
 from pacing.errors import ScheduleError
 from pacing.lifecycle import CampaignState, Operation, apply
 from pacing.schedule_doc import parse_schedule
+from pacing.skills import SkillError, parse_skill_queues
 
 MAX_ID = 2**63 - 1
 
@@ -113,6 +114,12 @@ def check_setup(data: Mapping[str, Any]) -> None:
             parse_schedule(schedule, zone or "UTC")
         except ScheduleError as exc:
             raise Invalid("schedule", str(exc)) from None
+    skill_queues = (data.get("pacing") or {}).get("skill_queues")
+    if skill_queues is not None:
+        try:
+            parse_skill_queues(skill_queues)
+        except SkillError as exc:
+            raise Invalid("pacing.skill_queues", str(exc)) from None
     start, end = data.get("callee_window_start"), data.get("callee_window_end")
     if start is not None and end is not None and start >= end:
         raise Invalid("callee_window_end", "must be after callee_window_start")

@@ -4,7 +4,9 @@ CampaignError    root: a human ``detail`` and ``extra`` facts (the current versi
 ├── NotFound     no such campaign, record, token, webhook or number
 ├── Conflict     the resource is not in a state that allows this (version, confirmation, name)
 ├── Forbidden    this actor may not do this to this campaign (a resume by someone else)
-└── Invalid      a value is malformed or contradicts another; ``field`` names it
+├── Invalid      a value is malformed or contradicts another; ``field`` names it
+└── Unavailable  a part of the running system the request needs is out of reach now (an
+                 Asterisk server's AMI link for agent control); ``detail`` says which and why
 
 Lifecycle refusals are :class:`pacing.lifecycle.OperationRefused`. Nothing here knows HTTP:
 ``control_api.errors`` holds the one table from these classes to statuses.
@@ -43,3 +45,7 @@ class Invalid(CampaignError):
         super().__init__(f"{field}: {detail}", field=field)
         self.field = field
         self.reason = detail  # without the field's name, for nesting (``pacing.amd``)
+
+
+class Unavailable(CampaignError):
+    """What the request needs is out of reach right now (a PBX link); retrying later may work."""

@@ -127,6 +127,7 @@ WITH picked AS (
       AND r.attempts < :max_attempts
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= :now)
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= :now)
+      AND (CAST(:skills AS text[]) IS NULL OR r.skill = ANY(CAST(:skills AS text[])))
       AND NOT EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = r.phone)
       AND NOT EXISTS (
         SELECT 1 FROM unnest(
@@ -205,8 +206,14 @@ async def lease_records(
     limit: int,
     now: datetime,
     lease_seconds: float,
+    *,
+    skills: Sequence[str] | None = None,
 ) -> list[LeasedRecord]:
-    """Lease up to ``limit`` eligible records of the campaign to ``instance_id``."""
+    """Lease up to ``limit`` eligible records of the campaign to ``instance_id``.
+
+    ``skills`` given: only records whose ``skill`` is one of them (``""``: no skill), for the
+    skill groups of :mod:`pacing.skills`; None: any record.
+    """
     if limit <= 0:
         return []
     async with engine.begin() as conn:
@@ -221,6 +228,7 @@ async def lease_records(
             "limit": limit,
             "iid": instance_id,
             "until": now + timedelta(seconds=lease_seconds),
+            "skills": None if skills is None else list(skills),
         }
         rows = (await conn.execute(_LEASE, params)).all()
     leased = [

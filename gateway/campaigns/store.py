@@ -119,6 +119,7 @@ def campaign_view(row: Any, monotonic_now: float, wall_now: datetime) -> Campaig
         resume=resume,
         schedule=_schedule(row),
         watch_until=_watch_until(row, monotonic_now, wall_now),
+        skill_queues=tuple(sorted(dict(pacing.get("skill_queues") or {}).items())),
     )
 
 
@@ -146,10 +147,13 @@ class DbStore:
             row = (await conn.execute(_CAMPAIGN, {"cid": campaign_id})).first()
         return None if row is None else campaign_view(row, self._clock(), self._wall())
 
-    async def lease(self, campaign_id: int, limit: int) -> Sequence[Lease]:
+    async def lease(
+        self, campaign_id: int, limit: int, skills: Sequence[str] | None = None
+    ) -> Sequence[Lease]:
         records = await leasing.lease_records(
-            self._engine, campaign_id, self._instance, limit, self._wall(), self._lease_s
-        )
+            self._engine, campaign_id, self._instance, limit, self._wall(), self._lease_s,
+            skills=skills,
+        )  # fmt: skip
         return [Lease(r.id, r.phone, r.caller_id) for r in records]
 
     async def choose_caller_ids(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api.app import build_api
 from control_api.context import ApiContext
 from control_api.serving import ApiRunner
+from gateway.campaigns.agents import StaticAgents
 from gateway.campaigns.runtime import StaticRuntime
 from gateway.campaigns.tokens import create_token
 from gateway.db.models import Role
@@ -43,6 +45,7 @@ class Api:
     engine: AsyncEngine
     tokens: dict[Role, str]
     names: dict[Role, str]
+    agents: StaticAgents = dataclasses.field(default_factory=StaticAgents)
 
     def auth(self, role: Role) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -78,6 +81,7 @@ async def make_tokens(engine: AsyncEngine) -> tuple[dict[Role, str], dict[Role, 
 @pytest.fixture
 async def api(engine: AsyncEngine) -> AsyncIterator[Api]:
     runtime = StaticRuntime()
+    port = StaticAgents()
     ctx = ApiContext(
         engine=engine,
         runtime=runtime,
@@ -85,9 +89,10 @@ async def api(engine: AsyncEngine) -> AsyncIterator[Api]:
         bootstrap_token=Secret(BOOTSTRAP),
         max_upload_bytes=8 * 1024 * 1024,
         probe=always_reachable,
+        agents=port,
     )
     root = web.Application()
     root.add_subapp("/v1", build_api(ctx, send_webhooks=False))
     tokens, names = await make_tokens(engine)
     async with TestClient(ApiTestServer(root, port=0)) as client:
-        yield Api(client, runtime, engine, tokens, names)
+        yield Api(client, runtime, engine, tokens, names, port)

@@ -31,6 +31,11 @@ def parser() -> argparse.ArgumentParser:
         ["campaign", "force-complete", "42"],
         ["records", "import", "42", "file.xlsx"],
         ["records", "export", "42", "--format", "csv", "-o", "out.csv"],
+        ["agent", "list", "42"],
+        ["agent", "login", "42", "PJSIP/1001", "a1001", "--url", "http://127.0.0.1:8080"],
+        ["agent", "logout", "42", "a1001"],
+        ["agent", "pause", "42", "a1001", "--reason", "lunch", "--token", "t"],
+        ["agent", "unpause", "42", "PJSIP/1001"],
         ["bench", "api", "--scale", "0.1", "--json"],
         ["bench", "api", "--only", "import,status"],
     ],
@@ -52,3 +57,27 @@ def test_bench_parts_are_checked() -> None:
     assert parser().parse_args(["bench", "api"]).only == {"import", "reset", "export", "status"}
     with pytest.raises(SystemExit):
         parser().parse_args(["bench", "api", "--only", "import,speed"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "request_"),
+    [
+        (["agent", "list", "7"], ("GET", "/campaigns/7/agents", None)),
+        (["agent", "login", "7", "PJSIP/1", "a1"],
+         ("POST", "/campaigns/7/agents", {"interface": "PJSIP/1", "name": "a1"})),
+        (["agent", "logout", "7", "Local/1@agents/n"],
+         ("DELETE", "/campaigns/7/agents/Local%2F1%40agents%2Fn", None)),
+        (["agent", "pause", "7", "a1", "--reason", "lunch"],
+         ("POST", "/campaigns/7/agents/a1/pause", {"reason": "lunch"})),
+        (["agent", "unpause", "7", "a1"], ("POST", "/campaigns/7/agents/a1/unpause", None)),
+        (["agent", "login", "7", "PJSIP/1", "a1", "--queue", "sales-es"],
+         ("POST", "/campaigns/7/agents",
+          {"interface": "PJSIP/1", "name": "a1", "queue": "sales-es"})),
+        (["agent", "pause", "7", "a1", "--reason", "lunch", "--queue", "sales-es"],
+         ("POST", "/campaigns/7/agents/a1/pause?queue=sales-es", {"reason": "lunch"})),
+    ],
+)  # fmt: skip
+def test_agent_commands_become_api_requests(argv: list[str], request_: tuple[object, ...]) -> None:
+    from dialer.agent_cli import request_of
+
+    assert request_of(parser().parse_args(argv)) == request_

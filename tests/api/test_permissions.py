@@ -24,6 +24,7 @@ EXPECTED = {
     Permission.NUMBERS_WRITE: {A, O},
     Permission.WEBHOOKS_WRITE: {A},
     Permission.TOKENS_MANAGE: {A},
+    Permission.AGENTS_CONTROL: {A, O},
 }
 
 
@@ -74,6 +75,11 @@ async def _call(api: Api, permission: Permission, role: Role) -> int:
             "/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "campaign_id": cid}, headers=h
         ),
         Permission.TOKENS_MANAGE: lambda: get("/v1/tokens", headers=h),
+        Permission.AGENTS_CONTROL: lambda: post(
+            f"/v1/campaigns/{cid}/agents",
+            json={"interface": "PJSIP/1001", "name": "agent1001"},
+            headers=h,
+        ),
     }
     if permission in (Permission.PAUSE, Permission.RESUME):
         await api.op(cid, "start", Role.ADMIN)

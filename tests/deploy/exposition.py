@@ -23,6 +23,8 @@ def exercise(metrics: Metrics) -> None:
     metrics.rtcp("c1", "ast1", jitter_s=0.004, loss_ratio=0.005, rtt_s=0.06)
     metrics.abandon_rates("c1", day_ratio=0.02, month_ratio=0.015, target_ratio=0.03)
     metrics.agents("c1", {"free": 2, "busy": 5, "wrap": 1}, occupancy_ratio=0.8)
+    metrics.agents_paused("c1", {"lunch": 1, "": 1})
+    metrics.agent_paused("c1", "lunch")
     metrics.pacing("c1", dial_level=1.6, calls_in_flight=4)
     metrics.pacing_tick(1_800_000_000.0, 0.003)
     metrics.campaign_state("c1", "running")

@@ -159,6 +159,7 @@ class QueueMemberEvent:
     penalty: int = 0
     calls_taken: int = 0
     ringinuse: bool | None = None  # events say it; QueueStatus items do not
+    paused_reason: str = ""  # ``PausedReason``: the reason given with QueuePause ("" if none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +343,7 @@ def _member(m: Message) -> QueueMemberEvent:
         penalty=_int(m, "Penalty"),
         calls_taken=_int(m, "CallsTaken"),
         ringinuse=None if "Ringinuse" not in f else f["Ringinuse"] == "1",
+        paused_reason=f.get("PausedReason", ""),
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.asterisk.agentfeed import AgentChange, AgentFeed
-from gateway.asterisk.agents import AgentBoard, QueueSnapshot
+from gateway.asterisk.agents import AgentBoard, AgentView, QueueSnapshot
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink, LinkStats, LinkTiming
 from gateway.asterisk.ami.linkstate import LinkState
@@ -233,6 +233,10 @@ class ServerRuntime:
 
     def queue_snapshot(self, queue: str) -> QueueSnapshot:
         return self.agents.snapshot(queue, self._clock())
+
+    def queue_member(self, queue: str, agent: str) -> AgentView | None:
+        """One member of ``queue`` by interface or member name (None: not logged in here)."""
+        return self.agents.member(queue, agent, self._clock())
 
     # --- sending -------------------------------------------------------------------------
 
