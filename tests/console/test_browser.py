@@ -132,7 +132,8 @@ async def test_sign_in_and_the_live_campaign_list(console: Console, served: Serv
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) >= 3, starts
     assert min(gaps) >= 1900, gaps  # not hammering the server
-    assert statistics.median(gaps) <= 2150, gaps
+    # Measured 1999-2004 ms; waiting 2 s after each refresh ended gave 2070-2200 ms.
+    assert statistics.median(gaps) <= 2050, gaps
     # The token stays out of URLs and cookies; it lives in this tab's session storage.
     assert served.tokens.owner not in page.url
     assert await page.context.cookies() == []
@@ -254,11 +255,23 @@ async def test_every_operation_clicked_through(console: Console, served: Served)
     await expect(page.locator("[data-fact=controlled]")).to_have_count(0)
     await _reset_all_eight(page)
     await console.shot(page, "reset-confirm")
-    await _confirm(
-        page,
-        "records matching from, to, status, reason, dispositions, priority, agent, skill",
-        "Reset",
-    )
+    async with page.expect_request(lambda r: r.url.endswith(f"/campaigns/{cid}/reset")) as sent:
+        await _confirm(
+            page,
+            "records matching from, to, status, reason, dispositions, priority, agent, skill",
+            "Reset",
+        )
+    assert (await sent.value).post_data_json == {  # each of the eight filters reaches the API
+        "from": "2020-01-01T00:00:00Z",
+        "to": "2020-02-01T00:00:00.000Z",  # the end of the "to" day
+        "status": ["done"],
+        "reason": "no such reason",
+        "dispositions": ["no_answer", "busy"],
+        "priority_min": 7,
+        "priority_max": 7,
+        "agent": "nobody",
+        "skill": "none",
+    }
     await expect(_notice(page)).to_contain_text("Reset 0 records")
     await _buttons(page, "ready", Role.OPS)
 
@@ -451,6 +464,7 @@ async def test_operations_at_phone_width(console: Console, served: Served) -> No
     await page.get_by_role("button", name="Stop").click()
     await expect(_notice(page)).to_contain_text("Stop: campaign")
     await expect(_notice(page)).to_be_in_viewport()
+    await expect(page.locator("#notices .notice:visible")).to_have_count(1)  # the newest only
     await _buttons(page, "stopped", Role.OPS)
     await _fits(page)
     await console.shot(page, "campaign-390x844")
