@@ -111,6 +111,7 @@ class Served:
     tokens: Tokens
     http: aiohttp.ClientSession
     region: str
+    pool: set[str] = dataclasses.field(default_factory=set)  # caller IDs already added
 
     async def call(self, method: str, path: str, **kw: Any) -> Any:
         async with self.http.request(method, f"{self.base}/v1{path}", **kw) as response:
@@ -138,7 +139,10 @@ class Served:
         campaign = await self.call("POST", "/campaigns", json=spec)
         seed = secrets.randbelow(10_000)
         ids = []
-        for number in demo_numbers(self.region, 2, seed + 1):
+        # Two caller IDs not in the pool yet (fresh random ones may repeat an earlier one).
+        fresh = [n for n in demo_numbers(self.region, 40, seed + 1) if n not in self.pool][:2]
+        self.pool.update(fresh)
+        for number in fresh:
             created = await self.call(
                 "POST", "/numbers", json={"number": number, "max_concurrent": 20}
             )
