@@ -5,29 +5,32 @@ browser serve the module; every test opens its own browser context, so session s
 the token lives) starts empty. Each page records its console errors and uncaught exceptions,
 and the fixture fails the test if there are any. Chromium also logs a line for every HTTP error
 reply; those of refused ``/v1`` calls are kept apart in ``refusals`` (a test that refuses
-nothing asserts there are none), every other one is an error. Screenshots go to
-``.artefacts/console/`` (git-ignored), kept as test artefacts.
+nothing asserts there are none), every other one is an error, and so is any request the page
+makes to another origin. Screenshots go to ``.artefacts/console/`` (git-ignored), kept as test
+artefacts; the run's summary prints that directory.
 
-Where no chromium is installed (or Playwright is missing) the browser tests skip with one line.
+Where no chromium is installed (or Playwright is missing) the browser tests skip with one line:
+this module imports Playwright only inside the fixtures that need it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import re
 import secrets
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, async_playwright
 
 from asterisk_sim import SimAsterisk, SimConfig
 from dialer.app import Running, Service
@@ -40,6 +43,9 @@ from dialer.demo import (
 )
 from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
 
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, ConsoleMessage, Page, Request, ViewportSize
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTEFACTS = Path(__file__).resolve().parents[2] / ".artefacts" / "console"
 LAUNCH_ARGS = [
@@ -51,8 +57,9 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DESKTOP = ViewportSize(width=1280, height=800)
-PHONE = ViewportSize(width=390, height=844)
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+_SESSION_START = pytest.StashKey[float]()
 # Chromium's own line for an HTTP error reply; for an API call the server refused (401-409,
 # 413, 415, 422) it is the expected answer, shown to the operator, not a fault of the page.
 _REFUSED = re.compile(
@@ -60,10 +67,27 @@ _REFUSED = re.compile(
 )
 
 
-def _skip_reason() -> str | None:
+def skip_reason() -> str | None:
+    """Why the browser tests cannot run here (one line), or None."""
+    try:
+        importlib.import_module("playwright.async_api")
+    except ImportError:
+        return "no playwright installed (pip install -e '.[test]'); browser tests skipped"
     if CHROMIUM is None:
         return "no chromium installed (apt-get install chromium); browser tests skipped"
     return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION_START] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name the screenshots this run kept, so they can be found (and kept by CI)."""
+    began = config.stash.get(_SESSION_START, 0.0)
+    shots = [p for p in ARTEFACTS.glob("*.png") if p.stat().st_mtime >= began]
+    if shots:
+        terminalreporter.write_line(f"console screenshots: {len(shots)} in {ARTEFACTS}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,8 +95,11 @@ class Tokens:
     admin: str
     owner: str  # ops, the resume owner of the campaigns made here
     other_ops: str  # ops, not the resume owner
+    reviewer: str
     viewer: str
     owner_name: str
+    other_ops_name: str
+    reviewer_name: str
 
 
 @dataclasses.dataclass
@@ -84,6 +111,7 @@ class Served:
     tokens: Tokens
     http: aiohttp.ClientSession
     region: str
+    pool: set[str] = dataclasses.field(default_factory=set)  # caller IDs already added
 
     async def call(self, method: str, path: str, **kw: Any) -> Any:
         async with self.http.request(method, f"{self.base}/v1{path}", **kw) as response:
@@ -111,7 +139,10 @@ class Served:
         campaign = await self.call("POST", "/campaigns", json=spec)
         seed = secrets.randbelow(10_000)
         ids = []
-        for number in demo_numbers(self.region, 2, seed + 1):
+        # Two caller IDs not in the pool yet (fresh random ones may repeat an earlier one).
+        fresh = [n for n in demo_numbers(self.region, 40, seed + 1) if n not in self.pool][:2]
+        self.pool.update(fresh)
+        for number in fresh:
             created = await self.call(
                 "POST", "/numbers", json={"number": number, "max_concurrent": 20}
             )
@@ -135,7 +166,7 @@ async def _token(served: Served, name: str, role: str) -> str:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    reason = _skip_reason()
+    reason = skip_reason()
     if reason is not None:
         pytest.skip(reason)
     assert CHROMIUM is not None
@@ -170,15 +201,18 @@ async def served(database_url: str, chromium: str) -> AsyncIterator[Served]:
             timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
                 region = daytime_region(datetime.now(UTC))
-                served = Served(running, base, Tokens(bootstrap, "", "", "", ""), http, region)
+                served = Served(running, base, Tokens(*[""] * 8), http, region)
                 tag = uuid.uuid4().hex[:6]
-                owner_name = f"owner-{tag}"
+                owner_name, ops_name, reviewer_name = (f"{w}-{tag}" for w in ("owner", "ops", "qa"))
                 served.tokens = Tokens(
                     admin=bootstrap,
                     owner=await _token(served, owner_name, "ops"),
-                    other_ops=await _token(served, f"ops-{tag}", "ops"),
+                    other_ops=await _token(served, ops_name, "ops"),
+                    reviewer=await _token(served, reviewer_name, "reviewer"),
                     viewer=await _token(served, f"viewer-{tag}", "viewer"),
                     owner_name=owner_name,
+                    other_ops_name=ops_name,
+                    reviewer_name=reviewer_name,
                 )
                 yield served
         finally:
@@ -212,8 +246,13 @@ class Console:
             else:
                 self.errors.append(f"console: {message.text} ({where or page.url})")
 
+        def on_request(request: Request) -> None:
+            if not request.url.startswith((f"{self.base}/", "data:", "blob:")):
+                self.errors.append(f"request to another origin: {request.url}")
+
         page.on("console", on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("request", on_request)
         return page
 
     async def sign_in(self, token: str, viewport: ViewportSize = DESKTOP) -> Page:
@@ -232,6 +271,8 @@ class Console:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser(chromium: str) -> AsyncIterator[Browser]:
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as driver:
         launched = await driver.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
         try:

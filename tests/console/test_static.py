@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from control_api.console import CSP, console_app
+from tests.console.expected import OPERATIONS, permission_of, states_of
 
 Client = TestClient[web.Request, web.Application]
 PAGES = ("/console/", "/console/app.js", "/console/app.css")
@@ -104,3 +105,19 @@ async def test_script_and_style_name_no_other_origin(client: Client) -> None:
 async def test_no_directory_listing_or_path_from_the_request(client: Client) -> None:
     for path in ("/console/static/app.js", "/console/../pyproject.toml", "/console/%2e%2e/x"):
         assert (await client.get(path)).status == 404
+
+
+def _rules(script: str) -> dict[str, tuple[frozenset[str], str]]:
+    """``RULES`` of app.js: operation -> (states it is allowed from, permission it needs)."""
+    block = re.search(r"const RULES = \{(.*?)\n\};", script, re.S)
+    assert block is not None, "app.js keeps its lifecycle copy in RULES"
+    found = re.findall(r'(\w+): \[\[([^\]]*)\], "(\w+)"\]', block.group(1))
+    return {op: (frozenset(re.findall(r'"(\w+)"', states)), perm) for op, states, perm in found}
+
+
+async def test_the_buttons_rules_are_the_servers_lifecycle_table_and_roles(client: Client) -> None:
+    rules = _rules(await _text(client, "/console/app.js"))
+    assert set(rules) == set(OPERATIONS)
+    for op, (states, permission) in rules.items():
+        assert states == states_of(op), op
+        assert permission == str(permission_of(op)), op

@@ -31,7 +31,9 @@ const LABELS = {
   force: "Force complete", upload: "Add data", download: "Download", delete: "Delete records",
 };
 
-const state = { me: null, campaign: null, campaignId: null, timer: null, polling: false };
+// generation: bumped by every start and stop of polling, so a tick of an older loop never
+// schedules another; seq/shown: a reply older than the one on screen is never rendered.
+const state = { me: null, campaign: null, campaignId: null, timer: null, generation: 0, seq: 0, shown: 0 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -177,32 +179,41 @@ function route() {
 // ---- polling -----------------------------------------------------------------------------
 
 function stopPolling() {
+  state.generation += 1;
   if (state.timer !== null) clearTimeout(state.timer);
   state.timer = null;
 }
 
+// A refresh starts every POLL_MS, counted from the start of the previous one (at once when a
+// refresh took longer), so the screen is never more than POLL_MS and one reply behind.
 function startPolling() {
   stopPolling();
+  const generation = state.generation;
   const tick = async () => {
-    state.timer = null;
+    const began = performance.now();
     await refresh();
-    if (state.me && state.timer === null) state.timer = setTimeout(tick, POLL_MS);
+    if (!state.me || generation !== state.generation) return;
+    state.timer = setTimeout(tick, Math.max(0, POLL_MS - (performance.now() - began)));
   };
   tick();
 }
 
 async function refresh() {
-  if (state.polling || !state.me) return;
-  state.polling = true;
+  if (!state.me) return;
+  state.seq += 1;
+  const seq = state.seq;
+  const current = () => {
+    if (seq < state.shown) return false;
+    state.shown = seq;
+    return true;
+  };
   try {
-    if (state.campaignId === null) await refreshList();
-    else await refreshCampaign();
+    if (state.campaignId === null) await refreshList(current);
+    else await refreshCampaign(current);
   } catch (error) {
     if (!(error instanceof Problem && error.status === 401)) {
       $("list-updated").textContent = `Not updated: ${error.message}`;
     }
-  } finally {
-    state.polling = false;
   }
 }
 
@@ -235,10 +246,10 @@ function stateBadge(value) {
   return el("span", { class: `state state-${value}`, text: value });
 }
 
-async function refreshList() {
+async function refreshList(current) {
   const { campaigns } = await api("GET", `/campaigns?order=newest&limit=${LIST_SIZE}`);
   const lives = await Promise.all(campaigns.map(liveOf));
-  if (state.campaignId !== null) return;
+  if (state.campaignId !== null || !current()) return;
   const rows = campaigns.map((c, i) => {
     const { status, live } = lives[i];
     const link = el("a", { href: `#/campaigns/${c.id}`, text: c.name });
@@ -258,11 +269,11 @@ async function refreshList() {
 
 // ---- the campaign screen -----------------------------------------------------------------
 
-async function refreshCampaign() {
+async function refreshCampaign(current) {
   const id = state.campaignId;
   const campaign = await api("GET", `/campaigns/${id}`);
   const { status, live } = await liveOf(campaign);
-  if (state.campaignId !== id) return;
+  if (state.campaignId !== id || !current()) return;
   campaign.state = status.state;
   state.campaign = campaign;
   state.status = status;
@@ -289,7 +300,9 @@ function renderCampaign(c, status, live) {
     fact("Resume owner", c.resume_owner || "(none: admins only)", "resume-owner"),
     fact("Owner", c.owner || "—", "owner"),
   ];
-  if (status.controlled_until && new Date(status.controlled_until) > new Date()) {
+  const controlled = LIVE_STATES.includes(status.state) && status.controlled_until &&
+    new Date(status.controlled_until) > new Date();
+  if (controlled) {
     items.push(fact("Controlled resume until", new Date(status.controlled_until).toLocaleString(),
       "controlled"));
   }
@@ -300,6 +313,10 @@ function renderCampaign(c, status, live) {
 function allowed(op, current) {
   const [states, permission] = RULES[op];
   if (!may(permission)) return `your role (${state.me.role}) may not ${LABELS[op].toLowerCase()}`;
+  if (op === "resume" && state.me.role !== "admin" &&
+      state.campaign.resume_owner !== state.me.name) {
+    return `only the resume owner (${state.campaign.resume_owner || "none"}) or an admin`;
+  }
   if (!states.includes(current)) return `only when ${states.join(" or ")}`;
   return null;
 }
@@ -426,8 +443,9 @@ async function resume(event) {
     $("dlg-resume").close();
     const history = await api("GET", campaignPath("/pauses?limit=1"));
     const last = history.events[0];
-    const passed = last && last.checklist ? Object.keys(last.checklist).length : 0;
-    notice(`Resumed by ${state.me.name}; checklist passed (${passed} items).`);
+    const passed = Object.keys((last && last.checklist) || {}).map((k) => k.replaceAll("_", " "));
+    notice(`Resumed by ${state.me.name}; checklist passed (${passed.length} items: ` +
+      `${passed.join(", ")}).`);
   } catch (error) {
     if (error instanceof Problem && error.doc.checklist) {
       $("resume-checklist").replaceChildren(
@@ -579,6 +597,10 @@ async function download(event) {
 
 // ---- diagnostics and pause history --------------------------------------------------------
 
+function checkedAt() {
+  return el("p", { class: "help", text: `Checked at ${new Date().toLocaleTimeString()}.` });
+}
+
 async function diagnostics() {
   try {
     const found = (await api("GET", campaignPath("/diagnostics"))).runtime;
@@ -588,6 +610,7 @@ async function diagnostics() {
     if (findings.length) parts.push(el("ul", {}, ...findings));
     if (found.held) parts.push(el("p", { class: "bad", text: `Held: ${found.held}` }));
     if (found.note) parts.push(el("p", { class: "help", text: found.note }));
+    parts.push(checkedAt());
     $("diag-out").replaceChildren(...parts);
   } catch (error) {
     refused(error, "Diagnostics");
@@ -607,6 +630,7 @@ async function pauseHistory() {
         `${e.text}${e.resumed_by ? ` (resumed by ${e.resumed_by})` : ""}`,
     }));
     if (events.length) parts.push(el("p", { text: "Latest:" }), el("ul", {}, ...events));
+    parts.push(checkedAt());
     $("pauses-out").replaceChildren(...parts);
   } catch (error) {
     refused(error, "Pause history");
