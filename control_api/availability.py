@@ -25,6 +25,7 @@ import asyncpg
 from sqlalchemy import exc as sa_exc
 
 from control_api.errors import ServiceUnavailable
+from gateway.db.transient import is_transient
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -39,7 +40,13 @@ _UNAVAILABLE_CAUSES = (
 
 
 def unavailable(exc: BaseException) -> bool:
-    """True when ``exc`` means the database cannot serve now (retry later), not a defect."""
+    """True when ``exc`` means the database cannot serve now (retry later), not a defect.
+
+    A deadlock or a serialization failure (:func:`gateway.db.transient.is_transient`) counts:
+    PostgreSQL aborted the transaction and the same request succeeds when sent again.
+    """
+    if is_transient(exc):
+        return True
     if isinstance(exc, sa_exc.TimeoutError | TimeoutError | ConnectionError):
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:

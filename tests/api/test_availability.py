@@ -40,6 +40,15 @@ def test_unavailable_classification(error: Exception, expected: bool) -> None:
     assert unavailable(error) is expected
 
 
+@pytest.mark.parametrize(
+    "error", [asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError]
+)
+def test_a_deadlock_or_serialization_failure_is_a_retry_not_a_defect(error: type) -> None:
+    wrapped = sa_exc.DBAPIError("UPDATE campaigns …", {}, Exception("aborted"))
+    wrapped.orig = error("deadlock detected")
+    assert unavailable(wrapped)
+
+
 def test_a_statement_timeout_from_the_driver_is_unavailable() -> None:
     wrapped = sa_exc.DBAPIError("SELECT pg_sleep(9)", {}, Exception("canceled"))
     wrapped.__cause__ = asyncpg.exceptions.QueryCanceledError("statement timeout")
