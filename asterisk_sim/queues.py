@@ -209,6 +209,7 @@ class QueueCall:
         hold = self.hold_time()
         ring = int((self.world.mono() - self.ring_started) / self.world.config.time_scale)
         self.queue.holdtime_total += hold
+        self.world.agent_connected_at[self.caller.linkedid] = self.world.mono()
         self._agent_event("AgentConnect", leg, member, f"HoldTime: {hold}\r\nRingTime: {ring}\r\n")
         self._member_status(member)
         self.ex.mode = "bridge"

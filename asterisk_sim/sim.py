@@ -152,6 +152,12 @@ class SimAsterisk:
         agent: the witness of which calls were talking to agents."""
         return frozenset(self.world.agent_connects)
 
+    @property
+    def agent_connected_at(self) -> Mapping[str, float]:
+        """Linkedid (the attempt id) -> the event loop's time just before the simulator wrote
+        that call's ``AgentConnect``: what a screen-pop latency is measured from."""
+        return dict(self.world.agent_connected_at)
+
     async def wait_received(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
         """Wait until ``predicate()`` holds; it is checked again after each AMI action received."""
         async with asyncio.timeout(within):

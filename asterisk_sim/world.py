@@ -75,6 +75,8 @@ class World:
         self.dials: set[OriginateDial] = set()
         self.originate_counts: collections.Counter[str] = collections.Counter()
         self.agent_connects: set[str] = set()  # linkedids of callers that reached an agent
+        # linkedid -> loop time just before its AgentConnect was written (latency witness)
+        self.agent_connected_at: dict[str, float] = {}
         self.originates = 0
         self.stasis_hooks: Any = None
         self.queues.configure(config.queues)

@@ -4,16 +4,18 @@ document at ``/openapi.json`` and the webhook sender, which the application owns
 on startup and stopped (cancelled and awaited) on cleanup. The application also owns the token
 cache, the shared reads (:class:`control_api.availability.Coalescer`) of tokens and of the hot
 status endpoint, and the status endpoint's record counts (:class:`gateway.campaigns.status.
-RecordCounts`), whose background refreshes it cancels and awaits on cleanup.
+RecordCounts`), whose background refreshes it cancels and awaits on cleanup, and the open
+WebSocket streams (:mod:`control_api.streams`), which it closes with 1001 on shutdown.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import routes_admin, routes_agents, routes_campaigns
+from control_api import routes_admin, routes_agent_events, routes_agents, routes_campaigns, streams
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
 from control_api.console import ME
@@ -41,6 +43,7 @@ ROUTES: tuple[Route, ...] = (
     *routes_campaigns.ROUTES,
     *routes_agents.ROUTES,
     *routes_admin.ROUTES,
+    *routes_agent_events.ROUTES,
     ME,
 )
 
@@ -66,7 +69,11 @@ def build_api(ctx: ApiContext, *, send_webhooks: bool = True) -> web.Application
 
     app.router.add_get("/openapi.json", openapi)
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, wrap(route))
+        if not route.socket:
+            app.router.add_route(route.method, route.path, wrap(route))
+    routes_agent_events.add_streams(app)
+    app[streams.SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(streams.close_sockets)
 
     async def own_counts(_: web.Application) -> AsyncIterator[None]:
         yield

@@ -103,6 +103,22 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
     )
 
 
+def may_watch_agent(principal: Principal, agent: str) -> bool:
+    """Whether the caller may follow ``agent``'s events (``/v1/agents/{agent}/events``).
+
+    Today every role that reads (viewer and above) may follow any agent. The one place to bind
+    a token to its own agent when a role for agents exists.
+    """
+    del agent
+    return principal.role in MATRIX[Permission.READ]
+
+
+def may_watch_campaign(principal: Principal, campaign_id: int) -> bool:
+    """Whether the caller may follow a campaign's agent events (viewer and above)."""
+    del campaign_id
+    return principal.role in MATRIX[Permission.READ]
+
+
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9._~+/-]+=*)")
 MAX_TOKEN = 512
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.agentevents.hub import AgentEventHub
 from gateway.campaigns.agents import AgentPort
 from gateway.campaigns.runtime import Clock, Probe, Runtime
 from gateway.settings import Secret
@@ -28,7 +29,9 @@ class ApiContext:
     age of cached record counts); ``probe`` checks that a webhook URL answers (None: the default
     HTTP probe with a 2 s timeout); ``max_concurrent_uploads`` caps the uploads read and imported
     at once (:class:`control_api.uploads.UploadSlots`); ``agents`` logs agents in and out of
-    queues and pauses them (:class:`gateway.campaigns.agents.AgentPort`; None without a dialer).
+    queues and pauses them (:class:`gateway.campaigns.agents.AgentPort`; None without a dialer);
+    ``agent_events`` is the running gateway's agent event hub behind the WebSocket streams (None:
+    the streams answer 503).
     """
 
     engine: AsyncEngine
@@ -40,3 +43,4 @@ class ApiContext:
     probe: Probe | None = None
     monotonic: Callable[[], float] = time.monotonic
     agents: AgentPort | None = None  # agent control (None: no dialer in this process, 503)
+    agent_events: AgentEventHub | None = None

@@ -13,6 +13,7 @@ ApiError                  errors only HTTP knows: status, title, detail and extr
 ├── Unauthorized   401    no bearer token, or an unknown or revoked one
 ├── PayloadTooLarge 413   an upload over the configured size limit
 ├── UnsupportedMedia 415  an upload that is not CSV or XLSX
+├── UpgradeRequired 426   a plain GET on a WebSocket stream (``Upgrade: websocket`` needed)
 ├── TooManyRequests 429   more uploads at once than the server takes (``Retry-After``)
 └── ServiceUnavailable 503 the database is out of reach right now (pool exhausted, timed out,
                           connection lost); the problem carries ``retry_after_s``
@@ -49,6 +50,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "Unavailable",
+    "UpgradeRequired",
     "status_of",
 ]
 
@@ -95,6 +97,11 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMedia(ApiError):
     status = 415
     title = "Unsupported Media Type"
+
+
+class UpgradeRequired(ApiError):
+    status = 426
+    title = "Upgrade Required"
 
 
 class TooManyRequests(ApiError):

@@ -34,6 +34,7 @@ from control_api.errors import (
 from control_api.schemas import INT32, Field, Reply, Schema
 from control_api.uploads import UploadSlots
 from control_api.webhooks import WebhookSender
+from gateway.asterisk.errors import InvalidValue
 from gateway.asterisk.validate import NAME_PATTERN
 from gateway.campaigns.status import RecordCounts
 from gateway.logs import event, request_id
@@ -61,7 +62,8 @@ class Call:
     body: dict[str, Any]
     query: dict[str, Any]
     ids: dict[str, int]
-    names: dict[str, str] = field(default_factory=dict)  # string path parameters, validated
+    names: dict[str, str] = field(default_factory=dict)  # string path parameters
+    socket: web.WebSocketResponse | None = None  # a WebSocket route's socket, prepared
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
@@ -81,6 +83,28 @@ class Route:
     tag: str = "campaigns"
     ids: tuple[str, ...] = field(default=())
     names: tuple[str, ...] = field(default=())  # string path parameters (strict-name grammar)
+    # a path parameter's own rule instead of the strict-name grammar (an agent id with spaces)
+    name_rules: Mapping[str, PathName] = field(default_factory=dict)
+    # a WebSocket stream (control_api.streams): GET answered with 101 Switching Protocols
+    socket: bool = False
+    # a check of the caller against this request beyond the role (raises Forbidden)
+    guard: Callable[[Principal, Call], None] | None = None
+    # a socket route's message shapes: (component name, JSON Schema), for the OpenAPI document,
+    # and which of them the server sends and which the client may send
+    messages: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    sends: tuple[str, ...] = ()
+    receives: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PathName:
+    """A string path parameter's own rule (raises InvalidValue), pattern and description."""
+
+    check: Callable[[str], str]
+    pattern: str
+    max_length: int
+    description: str = ""
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> web.Response:
@@ -137,7 +161,7 @@ async def problem_middleware(
         request_id.reset(token)
 
 
-def _path_ids(route: Route, request: web.Request) -> dict[str, int]:
+def path_ids(route: Route, request: web.Request) -> dict[str, int]:
     ids = {}
     for name in route.ids:
         raw = request.match_info[name]
@@ -147,16 +171,25 @@ def _path_ids(route: Route, request: web.Request) -> dict[str, int]:
     return ids
 
 
-def _path_names(route: Route, request: web.Request) -> dict[str, str]:
-    """String path parameters: percent-decoded by aiohttp, then held to the strict-name grammar.
+def path_names(route: Route, request: web.Request) -> dict[str, str]:
+    """String path parameters: percent-decoded by aiohttp, then held to the strict-name grammar
+    or to the parameter's own rule (``Route.name_rules``).
 
     The grammar (:data:`gateway.asterisk.validate.NAME_PATTERN`) is the one every name reaching
     Asterisk follows, so a decoded CR, LF, space or separator is refused here, as a 404 (no such
-    agent can exist), before any handler sees it.
+    agent can exist), before any handler sees it. aiohttp decodes once (``Agent%20101`` is
+    ``Agent 101``, ``%2F`` a slash); a ``%`` left over (``%2520``) is refused, never decoded again.
     """
     names = {}
     for name in route.names:
         raw = request.match_info[name]
+        rule = route.name_rules.get(name)
+        if rule is not None:
+            try:
+                names[name] = rule.check(raw)
+            except InvalidValue:
+                raise NotFound(f"{name} {raw!r} does not exist (not a valid {name})") from None
+            continue
         if re.fullmatch(NAME_PATTERN, raw) is None:
             raise NotFound(f"{name} {raw!r} does not exist (not a valid name)")
         names[name] = raw
@@ -204,22 +237,37 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
     return schema.parse(body)
 
 
+async def principal_of(request: web.Request, header: str | None) -> Principal:
+    """The caller of an ``Authorization`` header value (cached), or :class:`Unauthorized`."""
+    cache = request.app[TOKENS]
+    principal = cache.get(header) if header is not None else None
+    if principal is None:
+        generation = cache.generation
+        principal = await request.app[AUTH].get(header or "")
+        cache.put(str(header), principal, generation)
+    return principal
+
+
+def authorize(route: Route, call: Call) -> None:
+    """The route's permission, then its guard (raises Forbidden)."""
+    call.principal.require(route.permission)
+    if route.guard is not None:
+        route.guard(call.principal, call)
+
+
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = request.app[CTX]
-        header = request.headers.get("Authorization")
-        cache = request.app[TOKENS]
-        principal = cache.get(header) if header is not None else None
-        if principal is None:
-            generation = cache.generation
-            principal = await request.app[AUTH].get(header or "")
-            cache.put(str(header), principal, generation)
+        principal = await principal_of(request, request.headers.get("Authorization"))
         principal.require(route.permission)
-        ids = _path_ids(route, request)
-        names = _path_names(route, request)
+        ids = path_ids(route, request)
+        names = path_names(route, request)
         query = parse_query(route.query, request)
         body = await read_json(request, route.body) if route.body is not None else {}
-        return await route.handler(Call(request, ctx, principal, body, query, ids, names))
+        call = Call(request, ctx, principal, body, query, ids, names)
+        if route.guard is not None:
+            route.guard(principal, call)
+        return await route.handler(call)
 
     return handle
 

@@ -4,7 +4,7 @@ registers the handlers, so the document and the implementation cannot drift apar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from control_api.formats import CONTENT_TYPES
@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     413: "body too large",
     415: "not CSV or XLSX",
     422: "a field is invalid (named in `field`)",
+    426: "not a WebSocket upgrade",
 }
 
 
@@ -67,7 +68,29 @@ def _responses(route: Route) -> dict[str, Any]:
         replies.setdefault(413, "problem")
     if route.ids or route.names:
         replies.setdefault(404, "problem")
-    return {str(s): _response(s, spec) for s, spec in sorted(replies.items())}
+    out = {str(s): _response(s, spec) for s, spec in sorted(replies.items())}
+    if route.socket:
+
+        def refs(names: tuple[str, ...]) -> dict[str, Any]:
+            return {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in names]}
+
+        out = {
+            "101": {
+                "description": "Switching Protocols: the WebSocket stream, JSON text messages "
+                "(x-messages: what the server sends, what the client may send)",
+                "x-messages": {"server": refs(route.sends), "client": refs(route.receives)},
+            },
+            **out,
+        }
+    return out
+
+
+def _name_schema(route: Route, name: str) -> dict[str, Any]:
+    rule = route.name_rules.get(name)
+    if rule is None:
+        return {"schema": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 80}}
+    schema = {"type": "string", "pattern": rule.pattern, "maxLength": rule.max_length}
+    return {"description": rule.description, "schema": schema}
 
 
 def _parameters(route: Route) -> list[dict[str, Any]]:
@@ -85,7 +108,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 80},
+            **_name_schema(route, name),
         }
         for name in route.names
     )
@@ -93,6 +116,16 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
         {"name": f.name, "in": "query", "required": f.required, "schema": f.json_schema()}
         for f in route.query
     )
+    if route.socket:
+        params.append(
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "description": "as ?after= (the query wins)",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            }
+        )
     return params
 
 
@@ -114,6 +147,7 @@ def operation(route: Route) -> dict[str, Any]:
         .replace("}", "")
         .replace("-", "_"),
         "summary": route.summary,
+        **({"description": route.description} if route.description else {}),
         "tags": [route.tag],
         "security": [{"bearer": []}],
         "x-permission": str(route.permission),
@@ -147,14 +181,20 @@ def _shapes(fields: Iterable[Field], found: dict[str, Schema | Reply]) -> None:
 def components(routes: Iterable[Route]) -> dict[str, Any]:
     """The shared schemas: ``Problem`` and every shape a body or a reply refers to."""
     found: dict[str, Schema | Reply] = {}
+    messages: dict[str, Mapping[str, Any]] = {}
     for route in routes:
         if route.body is not None:
             _shapes(route.body.fields, found)
+        for name, schema in route.messages:
+            seen = messages.setdefault(name, schema)
+            if seen != schema:
+                raise ValueError(f"two different messages are named {name}")
         for spec in route.replies.values():
             if isinstance(spec, Reply):
                 _shapes(spec.fields, found)
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
     schemas.update({name: found[name].json_schema() for name in sorted(found)})
+    schemas.update({name: dict(messages[name]) for name in sorted(messages)})
     return schemas
 
 

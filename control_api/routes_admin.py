@@ -7,6 +7,8 @@ returns (:func:`control_api.schemas.document`).
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from control_api.auth import Permission as P
@@ -15,6 +17,7 @@ from control_api.schemas import Field, Reply, Schema, document, documents
 from gateway.campaigns import audit, numbers, outbox, tokens
 from gateway.db.models import NumberStatus, Role
 
+WEBHOOK_EVENT_PATTERN = "^(" + "|".join(re.escape(e) for e in outbox.WEBHOOK_EVENTS) + ")$"
 _E164 = Field("number", "string", True, min_length=8, max_length=16, description="E.164")
 NUMBER_FIELDS = (
     Field("status", "string", enum=tuple(NumberStatus)),
@@ -46,7 +49,15 @@ WEBHOOK_CREATE = Schema(
     (
         Field("url", "string", True, min_length=8, max_length=2000),
         Field("campaign_id", "integer", minimum=1, maximum=2**63 - 1),
-        Field("events", "array", items="string", max_length=64),
+        Field(
+            "events",
+            "array",
+            items="string",
+            max_length=64,
+            pattern=WEBHOOK_EVENT_PATTERN,
+            description="what to send: " + ", ".join(outbox.WEBHOOK_EVENTS) + ". Empty: every "
+            "campaign event; agent events go only to webhooks that name them (agent.* for all)",
+        ),
     ),
 )
 WEBHOOK = Reply(

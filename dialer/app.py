@@ -4,11 +4,13 @@
 set (SIGINT/SIGTERM in ``dialer serve``):
 
 1. the database (embedded PostgreSQL unless a URL is configured), migrated;
-2. the metrics registry, the result writer, the dialer (AMI/ARI links to every server), the
-   campaign supervisor, the control API under ``/v1`` and the browser console at ``/console/``;
+2. the metrics registry, the result writer, the agent event hub (fed by the dialer's agent
+   changes, read by the API's WebSocket streams, writing the agent webhooks), the dialer
+   (AMI/ARI links to every server), the campaign supervisor, the control API under ``/v1`` and
+   the browser console at ``/console/``;
 3. attempts this instance left in flight (a crash, a restart) are handed to the dialer for
    reconciliation — tracked again by id, never originated again;
-4. background tasks (result writer, supervisor, observer) in one task group.
+4. background tasks (result writer, supervisor, observer, agent event hub) in one task group.
 
 On the way out the supervisor stops placing calls first, the dialer's links close, the results
 already received are written (bounded wait), HTTP stops, connections close and the embedded
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from control_api.app import build_api
 from control_api.console import console_app
 from control_api.context import ApiContext
+from control_api.http import SENDER
 from control_api.serving import ApiRunner
 from dialer.agentport import LiveAgents
 from dialer.errors import listen_error
@@ -41,11 +45,14 @@ from dialer.live import LiveRuntime
 from dialer.observer import Observer
 from dialer.progress import ProgressWriter
 from dialer.results import Outage, ResultWriter
+from gateway.agentevents.hub import AgentEventHub
+from gateway.agentevents.model import AgentEvent
+from gateway.asterisk.calls.model import CallProgress
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.pool import ServerConfig
 from gateway.asterisk.queuecontrol import QueueControl
 from gateway.asterisk.switch import DialerSwitch
-from gateway.campaigns import leasing
+from gateway.campaigns import cards, leasing, outbox
 from gateway.campaigns.store import PENDING_SERVER, DbPacers, DbStore
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.db.engine import make_engine, ping
@@ -71,6 +78,7 @@ class Running:
     writer: ResultWriter
     store: DbStore
     instances: Instances
+    agent_events: AgentEventHub
 
 
 def _wall() -> datetime:
@@ -127,11 +135,18 @@ class Service:
         recoveries: list[Outage] = []
         writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
         progress = ProgressWriter(store.save_progress)
+        hub = self._agent_events(engine)
+
+        def progressed(report: CallProgress) -> None:
+            progress.submit(report)
+            hub.answered(report)  # an answered call's record is read before an agent has it
+
         dialer = Dialer(
             [ServerConfig.from_settings(s) for s in self.settings.servers],
             on_result=writer.submit,
-            on_progress=progress.submit,
+            on_progress=progressed,
             on_link_state=metrics.link_state,
+            on_agent_call=hub.submit,
             clock=self._clock,
             resync_interval_s=5.0,
             send_gate=lambda: not instances.fenced(),
@@ -168,13 +183,13 @@ class Service:
         writer.add_listener(observer.settled)
         runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
         agent_port = LiveAgents(QueueControl(dialer.runtimes), metrics)
-        app = self._web_app(engine, runtime, dialer, agent_port)
+        app = self._web_app(engine, runtime, dialer, agent_port, hub)
         await dialer.start()
         stack.push_async_callback(dialer.stop)
         await self._reconcile(engine, dialer)
         port = await self._serve_http(stack, app)
         running = Running(
-            port, url, engine, self.registry, dialer, supervisor, writer, store, instances
+            port, url, engine, self.registry, dialer, supervisor, writer, store, instances, hub
         )
         async with asyncio.TaskGroup() as group:
             tasks = [
@@ -183,6 +198,7 @@ class Service:
                 group.create_task(observer.run(), name="observer"),
                 group.create_task(progress.run(), name="progress-writer"),
                 group.create_task(instances.run(), name="instances"),
+                group.create_task(hub.run(), name="agent-events"),
             ]
             event(log, "service ready", http_port=port, servers=len(self.settings.servers),
                   embedded_db=self.settings.database.url is None)  # fmt: skip
@@ -199,6 +215,20 @@ class Service:
             tasks[0].cancel()
             await asyncio.wait([tasks[0]])
             await writer.drain(5.0)
+
+    def _agent_events(self, engine: AsyncEngine) -> AgentEventHub:
+        async def webhooks(batch: Sequence[AgentEvent]) -> int:
+            rows = [(e.campaign_id, str(e.type), e.wire) for e in batch]
+            return await outbox.enqueue_agent_events(engine, rows)
+
+        return AgentEventHub(
+            functools.partial(cards.read_cards, engine),
+            write_webhooks=webhooks,
+            wall=_wall,
+            clock=self._clock,
+            buffer=self.settings.agent_events.buffer,
+            client_queue=self.settings.agent_events.client_queue,
+        )
 
     async def _reconcile(self, engine: AsyncEngine, dialer: Dialer) -> None:
         """Hand attempts this instance left in flight back to the dialer (never re-dialled)."""
@@ -219,7 +249,12 @@ class Service:
         return url
 
     def _web_app(
-        self, engine: AsyncEngine, runtime: LiveRuntime, dialer: Dialer, agents: LiveAgents
+        self,
+        engine: AsyncEngine,
+        runtime: LiveRuntime,
+        dialer: Dialer,
+        agents: LiveAgents,
+        hub: AgentEventHub,
     ) -> web.Application:
         app = web.Application()
 
@@ -236,8 +271,13 @@ class Service:
             clock=_wall,
             bootstrap_token=self.settings.api_token,
             agents=agents,
+            agent_events=hub,
         )
-        app.add_subapp("/v1", build_api(context))
+        api = build_api(context)
+        sender = api.get(SENDER)
+        if sender is not None:  # agent webhooks go out at once, not at the sender's next poll
+            hub.on_webhooks_queued(sender.wake)
+        app.add_subapp("/v1", api)
         app.router.add_get("/console", _to_console)
         app.add_subapp("/console", console_app())
         return app

@@ -22,7 +22,7 @@ import random
 import secrets
 import signal
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -99,11 +99,14 @@ def _coprime_step(rng: random.Random, space: int) -> int:
     return step + 2 if step % 5 == 0 else step
 
 
-def records_csv(numbers: list[str]) -> bytes:
+def records_csv(numbers: list[str], custom: Sequence[str] = ()) -> bytes:
+    """The demo's upload: phone, name, priority and, per column named in ``custom``, a custom
+    field whose value is ``<column>-<row number>``."""
     out = io.StringIO()
-    out.write("phone,name,priority\n")
+    out.write(",".join(("phone", "name", "priority", *custom)) + "\n")
     for index, number in enumerate(numbers):
-        out.write(f"{number},Demo contact {index + 1},{50 + index % 10}\n")
+        extra = "".join(f",{column}-{index + 1}" for column in custom)
+        out.write(f"{number},Demo contact {index + 1},{50 + index % 10}{extra}\n")
     return out.getvalue().encode()
 
 
@@ -123,7 +126,13 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -
 
 
 async def set_up_campaign(
-    base: str, token: str, records: int, seed: int, name: str | None = None, max_attempts: int = 3
+    base: str,
+    token: str,
+    records: int,
+    seed: int,
+    name: str | None = None,
+    max_attempts: int = 3,
+    custom: Sequence[str] = (),
 ) -> DemoCampaign:
     """Create the caller-ID pool and the campaign, upload records, start it — via the API."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -150,7 +159,7 @@ async def set_up_campaign(
             ids.append(known[number])
         await _call(http, "PUT", f"{base}/campaigns/{cid}/numbers", json={"number_ids": ids})
         numbers = await asyncio.to_thread(demo_numbers, region, records, seed)
-        body = records_csv(numbers)
+        body = records_csv(numbers, custom)
         await _call(http, "POST", f"{base}/campaigns/{cid}/records", data=body,
                     headers={"Content-Type": "text/csv"})  # fmt: skip
         await _call(http, "POST", f"{base}/campaigns/{cid}/start")

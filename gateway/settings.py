@@ -69,6 +69,12 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentEventSettings:
+    buffer: int = 10_000  # events kept for replay (gateway.agentevents)
+    client_queue: int = 1_000  # events queued for one WebSocket client before it is dropped
+
+
+@dataclass(frozen=True, slots=True)
 class AsteriskServer:
     """One Asterisk server the gateway drives (AMI on TCP, ARI over HTTP + WebSocket)."""
 
@@ -93,6 +99,7 @@ class Settings:
     http: HttpSettings = HttpSettings()
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
+    agent_events: AgentEventSettings = AgentEventSettings()
     servers: tuple[AsteriskServer, ...] = ()
     tick_interval_s: float = 0.25
     link_outage_limit_s: float = 60.0
@@ -182,6 +189,7 @@ def _assemble(
         http=HttpSettings(**section("http")),
         database=DatabaseSettings(**section("database")),
         log=LogSettings(**section("log")),
+        agent_events=AgentEventSettings(**section("agent_events")),
         servers=servers,
         **top,
     )

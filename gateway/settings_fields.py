@@ -212,6 +212,22 @@ FIELDS: tuple[Field, ...] = (
         "at a crash are reconciled, not dialled again.",
     ),
     Field(
+        "DIALER_AGENT_EVENTS_BUFFER",
+        ("agent_events", "buffer"),
+        _int_range(100, 10_000_000),
+        "10000",
+        "Agent events kept for replay: a client resuming from an older event id is told it "
+        "missed some (a gap message) instead of missing them silently.",
+    ),
+    Field(
+        "DIALER_AGENT_EVENTS_CLIENT_QUEUE",
+        ("agent_events", "client_queue"),
+        _int_range(10, 1_000_000),
+        "1000",
+        "Agent events queued for one WebSocket client; a client that falls further behind is "
+        "disconnected (close code 1013) and resumes with after=<its last event id>.",
+    ),
+    Field(
         "DIALER_API_TOKEN",
         ("api_token",),
         _secret,

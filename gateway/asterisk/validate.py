@@ -37,6 +37,11 @@ CALLER_ID_NAME_PATTERN = r'^[^\u0000-\u001f\u007f-\u009f\u2028\u2029,|();${}"<>\
 _NAME = re.compile(_NAME_BODY)
 REASON_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a pause reason code (also a metric label)
 _REASON = re.compile(REASON_PATTERN)
+# an agent: a queue member's name (``Agent 101``) or, without one, its interface
+# (``PJSIP/agent-101``): a name that may also hold single inner spaces
+_AGENT_BODY = r"[A-Za-z0-9](?: ?[A-Za-z0-9_.@/+:-]){0,79}"  # and at most 80 characters
+AGENT_PATTERN = f"^{_AGENT_BODY}$"
+_AGENT = re.compile(_AGENT_BODY)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 VARIABLE_VALUE = re.compile(r"[A-Za-z0-9_.@/+:=-]{0,256}")
 _CALLER_ID_NAME = re.compile(CALLER_ID_NAME_PATTERN)
@@ -97,6 +102,15 @@ def reason_code(value: str) -> str:
     text("reason", value, max_len=32)
     if _REASON.fullmatch(value) is None:
         raise InvalidValue("reason", f"not a reason code (letters, digits, _ . -): {value!r}")
+    return value
+
+
+def agent(field: str, value: str) -> str:
+    """An agent id as attempts and queue events carry it: a name that may hold single spaces
+    between its words (no leading, trailing or double space), none of Asterisk's separators."""
+    text(field, value, max_len=80)
+    if _AGENT.fullmatch(value) is None:
+        raise InvalidValue(field, f"not a valid agent id: {value!r}")
     return value
 
 

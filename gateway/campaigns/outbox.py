@@ -7,6 +7,10 @@ exists if and only if the change committed. The sender that drains the outbox ov
 :class:`control_api.webhooks.WebhookSender`; it claims and settles rows through this module's
 queries. Subscriptions (:func:`subscribe`, :func:`unsubscribe`) write their audit entry in
 the same transaction; a subscription's secret is shown once, when it is created.
+
+Agent events (:mod:`gateway.agentevents`) are not a change of the database: the hub writes them
+in batches with :func:`enqueue_agent_events`, after they happened, to the webhooks that name
+them (:data:`WEBHOOK_EVENTS`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from gateway.campaigns import audit, campaigns
 from gateway.campaigns.errors import Invalid, NotFound
 from gateway.campaigns.typed import columns, row_of
 
+CAMPAIGN_EVENTS = ("campaign.paused", "campaign.resumed")
+AGENT_EVENTS = ("agent.ringing", "agent.connected", "agent.ended", "agent.wrapup", "agent.state")
+ALL_AGENT_EVENTS = "agent.*"
+# What a webhook's ``events`` may name. An empty list means every campaign event; agent events
+# (many per call) go only to webhooks that name them, one by one or all with ``agent.*``.
+WEBHOOK_EVENTS = (*CAMPAIGN_EVENTS, *AGENT_EVENTS, ALL_AGENT_EVENTS)
+
 
 async def enqueue(
     conn: AsyncConnection, campaign_id: int, name: str, payload: Mapping[str, Any]
@@ -39,6 +50,40 @@ async def enqueue(
         ),
         {"event": name, "payload": json.dumps(payload), "cid": campaign_id},
     )
+    return int(result.rowcount)
+
+
+_AGENT_ENQUEUE = text("""
+INSERT INTO webhook_deliveries (webhook_id, event, payload)
+SELECT w.id, e.event, CAST(e.payload AS jsonb)
+FROM unnest(CAST(:cids AS bigint[]), CAST(:events AS text[]), CAST(:payloads AS text[]))
+     WITH ORDINALITY AS e(cid, event, payload, n)
+JOIN webhooks w ON w.active
+    AND (w.campaign_id IS NULL OR w.campaign_id = e.cid)
+    AND (e.event = ANY(w.events) OR CAST(:all AS text) = ANY(w.events))
+ORDER BY e.n, w.id
+""")
+
+
+async def enqueue_agent_events(
+    engine: AsyncEngine, events: Sequence[tuple[int | None, str, str]]
+) -> int:
+    """Queue agent events (``(campaign id or None, event name, JSON payload)``, in order) for
+    the webhooks that subscribed to them, in one statement; returns the deliveries queued.
+
+    An event without a campaign (an agent's state change between calls) goes only to the
+    webhooks of every campaign.
+    """
+    if not events:
+        return 0
+    params = {
+        "cids": [cid for cid, _, _ in events],
+        "events": [name for _, name, _ in events],
+        "payloads": [payload for _, _, payload in events],
+        "all": ALL_AGENT_EVENTS,
+    }
+    async with engine.begin() as conn:
+        result = await conn.execute(_AGENT_ENQUEUE, params)
     return int(result.rowcount)
 
 
@@ -157,6 +202,9 @@ async def subscribe(
     """Add a webhook; returns it and its signing secret (the only time the secret is shown)."""
     if not url.startswith(("http://", "https://")):
         raise Invalid("url", "must be an http:// or https:// URL")
+    unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
+    if unknown:
+        raise Invalid("events", f"unknown event {unknown[0]!r}; one of {', '.join(WEBHOOK_EVENTS)}")
     secret = secrets.token_urlsafe(32)
     async with engine.begin() as conn:
         if campaign_id is not None:

@@ -90,12 +90,19 @@ async def test_dnc_is_stored_in_e164(api: Api) -> None:
 async def test_webhooks_are_listed_without_secret_and_removed(api: Api) -> None:
     admin = api.auth(Role.ADMIN)
     made = await api.client.post(
-        "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["a"]}, headers=admin
+        "/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["agent.connected"]},
+        headers=admin,
     )
     assert made.status == 201
     hook = await made.json()
     assert hook["secret"]
-    assert hook["events"] == ["a"]
+    assert hook["events"] == ["agent.connected"]
+    unknown = await api.client.post(
+        "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["a"]}, headers=admin
+    )
+    assert unknown.status == 422
+    assert (await unknown.json())["field"] == "events"
     assert hook["campaign_id"] is None
     listed = (await (await api.client.get("/v1/webhooks", headers=admin)).json())["webhooks"]
     mine = [h for h in listed if h["id"] == hook["id"]]

@@ -36,6 +36,8 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
         ({"DIALER_DATABASE_URL": "mysql://x"}, "DIALER_DATABASE_URL"),
         ({"DIALER_TICK_INTERVAL": "-1"}, "DIALER_TICK_INTERVAL"),
         ({"DIALER_DATABASE_AUTO_MIGRATE": "perhaps"}, "DIALER_DATABASE_AUTO_MIGRATE"),
+        ({"DIALER_AGENT_EVENTS_BUFFER": "10"}, "DIALER_AGENT_EVENTS_BUFFER"),
+        ({"DIALER_AGENT_EVENTS_CLIENT_QUEUE": "x"}, "DIALER_AGENT_EVENTS_CLIENT_QUEUE"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
@@ -43,6 +45,14 @@ def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
         load_settings(env)
     assert caught.value.name == named
     assert named in str(caught.value)
+
+
+def test_agent_event_settings_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    assert load_settings({}).agent_events.buffer == 10_000
+    config = tmp_path / "dialer.toml"
+    config.write_text("[agent_events]\nbuffer = 500\nclient_queue = 50\n")
+    settings = load_settings({"DIALER_AGENT_EVENTS_CLIENT_QUEUE": "20"}, config)
+    assert (settings.agent_events.buffer, settings.agent_events.client_queue) == (500, 20)
 
 
 def test_servers_from_toml_and_their_secrets_stay_hidden(tmp_path: Path) -> None:

@@ -54,3 +54,4 @@ class CallProgress:
     connected_at: datetime | None
     agent: str | None
     amd_status: str | None
+    record_id: int | None = None  # the attempt's record (the agent event hub reads it ahead)

@@ -463,7 +463,7 @@ class CallTracker:
         if self._on_progress is not None:
             self._on_progress(CallProgress(leg.attempt_id, self._at(leg, leg.t_answer),
                                            self._at(leg, leg.t_connect), leg.agent,
-                                           leg.amd_status))  # fmt: skip
+                                           leg.amd_status, leg.req.record_id))  # fmt: skip
 
     def _advance(self, leg: _Leg, event: CallInput) -> None:
         if leg.state is CallState.QUEUED and event is not CallInput.SENT:
