@@ -48,6 +48,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench.faults_campaign import CampaignSpec, Truth, resume, set_up, stop
 from bench.faults_stack import Database, Stack, World
 
@@ -98,7 +100,9 @@ class Bench:
         """Resume the campaign whenever the gateway paused it (the run must keep dialling)."""
         while True:
             await asyncio.sleep(1.0)
-            with contextlib.suppress(OSError, RuntimeError, IndexError, asyncio.TimeoutError):
+            with contextlib.suppress(
+                OSError, RuntimeError, IndexError, TimeoutError, aiohttp.ClientError
+            ):
                 if await self.truth.state(self.cid) == "paused":
                     await resume(self.api(), self.stack.token, self.cid)
                     self.resumes += 1
