@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import io
 import random
-import secrets
 import signal
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -36,6 +35,7 @@ from asterisk_sim import SimAsterisk, SimConfig
 from dialer.app import Running, Service
 from dialer.demo_view import DemoFrame, render
 from dialer.errors import UsageError
+from gateway.campaigns.tokens import new_token
 from gateway.settings import AsteriskServer, Secret, Settings
 from pacing.outcomes import Outcome
 from pacing.runner import CampaignRunner
@@ -257,7 +257,7 @@ async def run_demo(settings: Settings, args: argparse.Namespace, console: Consol
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    token = secrets.token_urlsafe(24)
+    token = new_token()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     async with contextlib.AsyncExitStack() as stack:
         sim = None

@@ -26,8 +26,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+TOKEN_PREFIX = "dlr_"  # noqa: S105 (a prefix, not a secret): never a leading "-"
+
+
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    """A new API token: ``dlr_`` and 43 URL-safe characters (256 random bits).
+
+    The prefix keeps the token from starting with ``-``, which ``--token <value>`` on the
+    command line would take for an option, and lets secret scanners recognise it.
+    """
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 async def create_token(conn: AsyncConnection, name: str, role: Role, created_by: str) -> str:

@@ -81,3 +81,11 @@ def test_agent_commands_become_api_requests(argv: list[str], request_: tuple[obj
     from dialer.agent_cli import request_of
 
     assert request_of(parser().parse_args(argv)) == request_
+
+
+def test_a_new_token_never_reads_as_a_command_line_option() -> None:
+    from gateway.campaigns.tokens import new_token
+
+    tokens = {new_token() for _ in range(500)}
+    assert len(tokens) == 500
+    assert all(t.startswith("dlr_") and len(t) == 47 for t in tokens)

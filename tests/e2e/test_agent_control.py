@@ -252,7 +252,7 @@ async def test_refusals_in_the_api_and_one_line_cli_errors(
     assert "no Asterisk server has a queue named 'nosuch'" in problem["detail"]
 
     url = stack.api.removesuffix("/v1")
-    common = ["--url", url, "--token", stack.token]
+    common = ["--url", url, f"--token={stack.token}"]  # test tokens may start with "-"
     mistakes = (
         ["agent", "pause", str(cid), NAME, "--reason", "out to lunch", *common],
         ["agent", "login", str(cid), "PJSIP/1 2", "a1", *common],
