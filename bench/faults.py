@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 
 from bench.faults_campaign import CampaignSpec, Truth, resume, set_up, stop
 from bench.faults_stack import Database, Stack, World
@@ -101,7 +102,13 @@ class Bench:
         while True:
             await asyncio.sleep(1.0)
             with contextlib.suppress(
-                OSError, RuntimeError, IndexError, TimeoutError, aiohttp.ClientError
+                OSError,
+                RuntimeError,
+                IndexError,
+                TimeoutError,
+                aiohttp.ClientError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
             ):
                 if await self.truth.state(self.cid) == "paused":
                     await resume(self.api(), self.stack.token, self.cid)

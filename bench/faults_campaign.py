@@ -8,6 +8,7 @@ sets against the witness. This module must not read the gateway's counters or me
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 from typing import Any
@@ -83,37 +84,43 @@ class Truth:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
+        # one connection, shared by the bench and its resume watcher: one statement at a time
+        self._lock = asyncio.Lock()
 
     async def _c(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self._dsn, timeout=10)
         return self._conn
 
+    async def _run(self, method: str, sql: str, *args: Any) -> Any:
+        async with self._lock:
+            return await getattr(await self._c(), method)(sql, *args)
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
 
     async def state(self, cid: int) -> str:
-        return str(await (await self._c()).fetchval("SELECT state FROM campaigns WHERE id=$1", cid))
+        return str(await self._run("fetchval", "SELECT state FROM campaigns WHERE id=$1", cid))
 
     async def pacer(self, cid: int) -> str | None:
         sql = "SELECT instance_id FROM campaign_pacers WHERE campaign_id=$1"
-        value = await (await self._c()).fetchval(sql, cid)
+        value = await self._run("fetchval", sql, cid)
         return None if value is None else str(value)
 
     async def dialing(self, cid: int) -> int:
         sql = "SELECT count(*) FROM attempts WHERE campaign_id=$1 AND status='dialing'"
-        return int(await (await self._c()).fetchval(sql, cid))
+        return int(await self._run("fetchval", sql, cid))
 
     async def attempts(self, cid: int) -> list[asyncpg.Record]:
         sql = ("SELECT id, status, outcome, instance_id, extract(epoch FROM settled_at) AS settled"
                " FROM attempts WHERE campaign_id=$1")  # fmt: skip
-        return list(await (await self._c()).fetch(sql, cid))
+        return list(await self._run("fetch", sql, cid))
 
     async def done_records(self, cid: int) -> list[asyncpg.Record]:
         sql = "SELECT phone, reason FROM records WHERE campaign_id=$1 AND status='done'"
-        return list(await (await self._c()).fetch(sql, cid))
+        return list(await self._run("fetch", sql, cid))
 
     async def pauses(self, cid: int) -> dict[str, int]:
         sql = "SELECT category, count(*) FROM pause_events WHERE campaign_id=$1 GROUP BY 1"
-        return {str(c): int(n) for c, n in await (await self._c()).fetch(sql, cid)}
+        return {str(c): int(n) for c, n in await self._run("fetch", sql, cid)}
