@@ -17,6 +17,7 @@ from control_api.schemas import INT32, Field, Reply, Schema
 from gateway.asterisk import validate
 from gateway.campaigns.governance import CATEGORIES
 from gateway.campaigns.records import RESETTABLE
+from pacing import skills
 from pacing.outcomes import Outcome
 from pacing.schedule_doc import DAYS
 
@@ -113,6 +114,10 @@ PACING = Schema(
         Field(
             "skill_queues",
             "object",
+            values="string",
+            keys=skills.SKILL_PATTERN,
+            pattern=skills.QUEUE_PATTERN,
+            max_length=skills.MAX_SKILLS,
             description='skills: a queue per skill, {"spanish": "sales-es"}; records without a '
             "skill go to the campaign's queue, one whose skill no queue takes is not dialled",
         ),

@@ -57,6 +57,7 @@ class Field:
     enum_name: str | None = None  # the enum is the shared component of that name
     values: Kind | None = None  # an object mapping free keys to values of this kind
     fmt: str | None = None  # a string's JSON-Schema ``format`` (documentation and generators)
+    keys: str | None = None  # with ``values``: the pattern every key matches
 
     def json_schema(self) -> dict[str, Any]:
         schema = self._base()
@@ -83,8 +84,20 @@ class Field:
         if self.kind in ("integer", "number"):
             return self._number()
         if self.kind == "object" and self.values is not None:
-            return {"type": "object", "additionalProperties": {"type": _json_type(self.values)}}
+            return self._map()
         return {"type": self.kind}
+
+    def _map(self) -> dict[str, Any]:
+        """An object of free keys (matching ``keys``) to values of one kind (and ``pattern``);
+        ``max_length`` bounds the number of members."""
+        assert self.values is not None
+        value = Field("value", self.values, pattern=self.pattern)._base()
+        schema: dict[str, Any] = {"type": "object", "additionalProperties": value}
+        if self.keys is not None:
+            schema["propertyNames"] = {"pattern": self.keys}
+        if self.max_length is not None:
+            schema["maxProperties"] = self.max_length
+        return schema
 
     def _string(self) -> dict[str, Any]:
         if self.fmt is not None:
