@@ -8,9 +8,88 @@ the domain's columns (``tests/api/test_bodies.py`` holds them equal).
 
 from __future__ import annotations
 
+import zoneinfo
+
+import holidays
+import phonenumbers
+
 from control_api.schemas import INT32, Field, Reply, Schema
 from gateway.asterisk import validate
 from gateway.campaigns.governance import CATEGORIES
+from gateway.campaigns.records import RESETTABLE
+from pacing import skills
+from pacing.outcomes import Outcome
+from pacing.schedule_doc import DAYS
+
+#: A time of day in the campaign's zone; ``24:00`` is the end of the day.
+TIME_OF_DAY = r"^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+MAX_RETRY_DELAY_S = 366 * 86400
+TIME_ZONE = Field(
+    "time_zone",
+    "string",
+    enum=tuple(sorted(zoneinfo.available_timezones())),
+    enum_name="TimeZone",
+    fmt="time-zone",
+    description="IANA zone of the campaign",
+)
+REGION = Field(
+    "default_region",
+    "string",
+    enum=tuple(sorted(phonenumbers.SUPPORTED_REGIONS)),
+    enum_name="Region",
+    fmt="phone-region",
+    description="ISO 3166 region of numbers written without a country code, e.g. US, GB",
+)
+WEEKLY_WINDOW = Schema(
+    "WeeklyWindow",
+    (
+        Field("days", "array", items="string", enum=DAYS, enum_name="Weekday"),
+        Field("start", "string", pattern=TIME_OF_DAY, description="HH:MM, default 00:00"),
+        Field("end", "string", pattern=TIME_OF_DAY, description="HH:MM after start, default 24:00"),
+    ),
+)
+HOLIDAYS = Schema(
+    "Holidays",
+    (
+        Field(
+            "country",
+            "string",
+            True,
+            enum=tuple(sorted(holidays.list_supported_countries())),
+            enum_name="HolidayCountry",
+            fmt="holiday-country",
+        ),
+        Field(
+            "subdivision",
+            "string",
+            nullable=True,
+            max_length=16,
+            pattern=r"^[A-Za-z0-9-]*$",
+            description="a subdivision the holidays library knows for the country",
+        ),
+    ),
+)
+SCHEDULE = Schema(
+    "Schedule",
+    (
+        Field("weekly", "array", items="object", shape=WEEKLY_WINDOW),
+        Field("start_date", "date"),
+        Field("end_date", "date"),
+        Field("holidays", "object", shape=HOLIDAYS),
+        Field("blackout_dates", "array", items="date"),
+    ),
+)
+RETRY_RULE = Schema(
+    "RetryRule",
+    (
+        Field("delay_s", "integer", minimum=0, maximum=MAX_RETRY_DELAY_S, description="default 0"),
+        Field("max_attempts", "integer", minimum=1, maximum=100),
+    ),
+)
+RETRY_RULES = Schema(
+    "RetryRules",
+    tuple(Field(str(outcome), "object", shape=RETRY_RULE) for outcome in Outcome),
+)
 
 PACING = Schema(
     "Pacing",
@@ -35,15 +114,19 @@ PACING = Schema(
         Field(
             "skill_queues",
             "object",
+            values="string",
+            keys=skills.SKILL_PATTERN,
+            pattern=skills.QUEUE_PATTERN,
+            max_length=skills.MAX_SKILLS,
             description='skills: a queue per skill, {"spanish": "sales-es"}; records without a '
             "skill go to the campaign's queue, one whose skill no queue takes is not dialled",
         ),
     ),
 )
 _SETUP = (
-    Field("time_zone", "string", max_length=64, description="IANA zone of the campaign"),
-    Field("default_region", "string", max_length=2, min_length=2, description="e.g. US, GB"),
-    Field("schedule", "object", description="calling windows (pacing.schedule format)"),
+    TIME_ZONE,
+    REGION,
+    Field("schedule", "object", shape=SCHEDULE, description="calling windows (local times)"),
     Field("callee_window_start", "integer", minimum=0, maximum=1439, description="minutes"),
     Field("callee_window_end", "integer", minimum=1, maximum=1440, description="minutes"),
     Field("pacing_mode", "string", enum=("progressive", "power", "predictive")),
@@ -63,14 +146,29 @@ _SETUP = (
         pattern=validate.OPTIONAL_NAME_PATTERN,
         description="Asterisk queue: letters, digits and _ . @ / + : - (no spaces or separators)",
     ),
-    Field("retry_rules", "object", description='{"no_answer": {"delay_s": 3600, ...}}'),
+    Field("retry_rules", "object", shape=RETRY_RULES, description="per outcome"),
     Field("max_attempts", "integer", minimum=1, maximum=100),
     Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),
     Field("owner", "string", max_length=128),
     Field("resume_owner", "string", max_length=128),
 )
 CREATE = Schema(
-    "CampaignCreate", (Field("name", "string", True, min_length=1, max_length=200), *_SETUP)
+    "CampaignCreate",
+    (Field("name", "string", True, min_length=1, max_length=200), *_SETUP),
+    example={
+        "name": "spring-renewals",
+        "time_zone": "Europe/London",
+        "default_region": "GB",
+        "schedule": {
+            "weekly": [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "20:00"}
+            ],
+            "holidays": {"country": "GB", "subdivision": "ENG"},
+            "blackout_dates": ["2026-12-24"],
+        },
+        "pacing_mode": "progressive",
+        "retry_rules": {"no_answer": {"delay_s": 3600, "max_attempts": 3}},
+    },
 )
 UPDATE = Schema(
     "CampaignUpdate",
@@ -79,6 +177,7 @@ UPDATE = Schema(
         *_SETUP,
         Field("version", "integer", minimum=1, maximum=INT32, description="refuse if changed"),
     ),
+    example={"max_attempts": 4, "pacing": {"ring_timeout_s": 25}},
 )
 CAMPAIGN = Reply(
     "Campaign",
@@ -101,14 +200,28 @@ RESET = Schema(
     (
         Field("from", "datetime", description="last attempt at or after"),
         Field("to", "datetime", description="last attempt before"),
-        Field("status", "array", items="string", max_length=16),
+        Field(
+            "status",
+            "array",
+            items="string",
+            enum=tuple(sorted(RESETTABLE)),
+            enum_name="ResettableStatus",
+        ),
         Field("reason", "string", max_length=1000),
-        Field("dispositions", "array", items="string", max_length=16),
+        Field(
+            "dispositions",
+            "array",
+            items="string",
+            enum=tuple(Outcome),
+            enum_name="Outcome",
+            description="outcomes of the last attempt",
+        ),
         Field("priority_min", "integer", minimum=1, maximum=99),
         Field("priority_max", "integer", minimum=1, maximum=99),
         Field("agent", "string", max_length=1000),
         Field("skill", "string", max_length=1000),
     ),
+    example={"status": ["done"], "dispositions": ["no_answer", "busy"]},
 )
 
 PAUSE = Schema(
@@ -117,6 +230,7 @@ PAUSE = Schema(
         Field("category", "string", True, enum=CATEGORIES),
         Field("text", "string", True, min_length=1, max_length=2000),
     ),
+    example={"category": "call_quality", "text": "one-way audio on the carrier trunk"},
 )
 RESUME = Schema(
     "Resume",
@@ -126,6 +240,7 @@ RESUME = Schema(
         Field("progressive_only", "boolean"),
         Field("note", "string", max_length=2000),
     ),
+    example={"review_minutes": 30, "max_concurrent_calls": 20, "note": "carrier fixed"},
 )
 PAUSE_EVENT = Reply(
     "PauseEvent",
@@ -138,7 +253,7 @@ PAUSE_EVENT = Reply(
         Field("text", "string"),
         Field("resumed_by", "string", nullable=True),
         Field("resumed_at", "datetime", nullable=True),
-        Field("checklist", "object", nullable=True),
-        Field("controlled", "object", nullable=True),
+        Field("checklist", "json", description="the resume checklist as answered, or null"),
+        Field("controlled", "json", description="the controlled restart's limits, or null"),
     ),
 )

@@ -221,13 +221,23 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
+def body_required(route: Route) -> bool:
+    """A body must be sent, except to a POST whose every field is optional (a resume, a
+    reset: no body means the defaults). A PATCH or PUT without one says nothing."""
+    if route.body is None:
+        return False
+    return route.method != "POST" or any(f.required for f in route.body.fields)
+
+
+async def read_json(request: web.Request, schema: Schema, *, required: bool) -> dict[str, Any]:
     if request.content_length is not None and request.content_length > MAX_JSON:
         raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON} bytes")
     raw = await request.content.read(MAX_JSON + 1)
     if len(raw) > MAX_JSON:
         raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON} bytes")
     if not raw.strip():
+        if required:
+            raise Invalid("body", "is required (a JSON object)")
         body: object = {}
     else:
         try:
@@ -263,7 +273,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
         ids = path_ids(route, request)
         names = path_names(route, request)
         query = parse_query(route.query, request)
-        body = await read_json(request, route.body) if route.body is not None else {}
+        body = {}
+        if route.body is not None:
+            body = await read_json(request, route.body, required=body_required(route))
         call = Call(request, ctx, principal, body, query, ids, names)
         if route.guard is not None:
             route.guard(principal, call)

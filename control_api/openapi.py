@@ -4,11 +4,11 @@ registers the handlers, so the document and the implementation cannot drift apar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from control_api.formats import CONTENT_TYPES
-from control_api.http import PROBLEM, Route
+from control_api.http import PROBLEM, Route, body_required
 from control_api.schemas import Field, Reply, Schema
 from gateway.asterisk.validate import NAME_PATTERN
 from gateway.campaigns.sheets import XLSX_TYPES
@@ -27,6 +27,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+#: What each named format admits (the server checks exactly this).
+_FORMATS = {
+    "time-zone": "an IANA time zone name known to the server's zoneinfo (e.g. Europe/London)",
+    "phone-region": "a region code known to phonenumbers (e.g. US, GB)",
+    "holiday-country": "a country code known to the holidays library (e.g. US, GB, DEU)",
+}
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
@@ -42,10 +48,14 @@ _DESCRIPTIONS = {
 }
 
 
+def _ref(shape: Schema | Reply) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{shape.name}"}
+
+
 def _response(status: int, spec: Reply | str) -> dict[str, Any]:
     out: dict[str, Any] = {"description": _DESCRIPTIONS.get(status, "response")}
     if isinstance(spec, Reply):
-        out["content"] = {"application/json": {"schema": spec.json_schema()}}
+        out["content"] = {"application/json": {"schema": _ref(spec)}}
     elif spec == "problem":
         out["content"] = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     elif spec == "file":
@@ -158,43 +168,60 @@ def operation(route: Route) -> dict[str, Any]:
         op["parameters"] = params
     if route.body is not None:
         op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.body.json_schema()}},
+            "required": body_required(route),
+            "content": {"application/json": {"schema": _ref(route.body)}},
         }
     elif route.upload:
         op["requestBody"] = _upload_body()
     return op
 
 
-def _shapes(fields: Iterable[Field], found: dict[str, Schema | Reply]) -> None:
-    """Every named shape reachable from ``fields``, by name (a name is one component)."""
+def _add(found: dict[str, dict[str, Any]], name: str, schema: dict[str, Any]) -> bool:
+    """Keep ``schema`` as component ``name``; False if it was there already."""
+    seen = found.setdefault(name, schema)
+    if seen != schema:
+        raise ValueError(f"two different schemas are named {name}")
+    return seen is schema
+
+
+def _shape(shape: Schema | Reply, found: dict[str, dict[str, Any]]) -> None:
+    """``shape`` and every named shape and enum reachable from it, by name."""
+    if _add(found, shape.name, shape.json_schema()):
+        _fields(shape.fields, found)
+
+
+def _enum(f: Field) -> dict[str, Any]:
+    """A named enum; a long one (hundreds of names from a library) as its ``format``, with the
+    library it comes from in the description: a list of that size helps no client."""
+    assert f.enum is not None
+    if f.fmt is None:
+        return {"type": "string", "enum": list(f.enum)}
+    return {"type": "string", "format": f.fmt, "description": _FORMATS[f.fmt]}
+
+
+def _fields(fields: Iterable[Field], found: dict[str, dict[str, Any]]) -> None:
     for f in fields:
-        shape = f.shape
-        if shape is None:
-            continue
-        seen = found.setdefault(shape.name, shape)
-        if seen is not shape and seen.json_schema() != shape.json_schema():
-            raise ValueError(f"two different shapes are named {shape.name}")
-        _shapes(shape.fields, found)
+        if f.enum is not None and f.enum_name is not None:
+            _add(found, f.enum_name, _enum(f))
+        if f.shape is not None:
+            _shape(f.shape, found)
 
 
 def components(routes: Iterable[Route]) -> dict[str, Any]:
-    """The shared schemas: ``Problem`` and every shape a body or a reply refers to."""
-    found: dict[str, Schema | Reply] = {}
-    messages: dict[str, Mapping[str, Any]] = {}
+    """The shared schemas: ``Problem``, every body and reply, and the shapes and enums they
+    refer to (each once, by name)."""
+    found: dict[str, dict[str, Any]] = {}
     for route in routes:
+        _fields(route.query, found)
         if route.body is not None:
-            _shapes(route.body.fields, found)
+            _shape(route.body, found)
         for name, schema in route.messages:
-            seen = messages.setdefault(name, schema)
-            if seen != schema:
-                raise ValueError(f"two different messages are named {name}")
+            _add(found, name, dict(schema))
         for spec in route.replies.values():
             if isinstance(spec, Reply):
-                _shapes(spec.fields, found)
+                _shape(spec, found)
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
-    schemas.update({name: found[name].json_schema() for name in sorted(found)})
-    schemas.update({name: dict(messages[name]) for name in sorted(messages)})
+    schemas.update({name: found[name] for name in sorted(found)})
     return schemas
 
 

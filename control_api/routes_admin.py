@@ -18,7 +18,26 @@ from gateway.campaigns import audit, numbers, outbox, tokens
 from gateway.db.models import NumberStatus, Role
 
 WEBHOOK_EVENT_PATTERN = "^(" + "|".join(re.escape(e) for e in outbox.WEBHOOK_EVENTS) + ")$"
-_E164 = Field("number", "string", True, min_length=8, max_length=16, description="E.164")
+#: A URL the sender can reach: http(s), a host name or IPv4 address, an optional port, then any
+#: path, query or fragment without spaces or control characters.
+WEBHOOK_URL_PATTERN = (
+    r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+    r"(?:[/?#][^\u0000-\u0020\u007f]*)?$"
+)
+#: ``format: e164``: what :func:`gateway.campaigns.numbers.e164` takes.
+_E164_TEXT = (
+    "an international number (+, the country code, the number; spaces, dashes and brackets "
+    "allowed) valid in its country's numbering plan; stored and shown in E.164"
+)
+_E164 = Field(
+    "number",
+    "string",
+    True,
+    min_length=8,
+    max_length=16,
+    fmt="e164",
+    description=_E164_TEXT,
+)
 NUMBER_FIELDS = (
     Field("status", "string", enum=tuple(NumberStatus)),
     Field("max_concurrent", "integer", minimum=0, maximum=1000),
@@ -28,7 +47,11 @@ NUMBER_FIELDS = (
     Field("health", "number", minimum=0, maximum=1),
     Field("rest_reason", "string", max_length=1000),
 )
-NUMBER_CREATE = Schema("NumberCreate", (_E164, *NUMBER_FIELDS))
+NUMBER_CREATE = Schema(
+    "NumberCreate",
+    (_E164, *NUMBER_FIELDS),
+    example={"number": "+442079460000", "max_concurrent": 10, "region": "GB"},
+)
 NUMBER_UPDATE = Schema("NumberUpdate", NUMBER_FIELDS)
 NUMBER = Reply(
     "CallerIdNumber", (Field("id", "integer"), Field("number", "string"), *NUMBER_FIELDS)
@@ -36,18 +59,36 @@ NUMBER = Reply(
 POOL = Schema(
     "Pool",
     (Field("number_ids", "array", True, items="integer", minimum=1, maximum=2**63 - 1),),
+    example={"number_ids": []},
 )
 DNC = Schema(
     "DncEntry",
     (
-        Field("phone", "string", True, min_length=1, max_length=32),
+        Field(
+            "phone",
+            "string",
+            True,
+            min_length=1,
+            max_length=32,
+            fmt="e164",
+            description=_E164_TEXT,
+        ),
         Field("reason", "string", max_length=1000),
     ),
+    example={"phone": "+442079460001", "reason": "asked not to be called"},
 )
 WEBHOOK_CREATE = Schema(
     "WebhookCreate",
     (
-        Field("url", "string", True, min_length=8, max_length=2000),
+        Field(
+            "url",
+            "string",
+            True,
+            min_length=8,
+            max_length=2000,
+            pattern=WEBHOOK_URL_PATTERN,
+            description="an http:// or https:// URL to a host name or IPv4 address",
+        ),
         Field("campaign_id", "integer", minimum=1, maximum=2**63 - 1),
         Field(
             "events",
@@ -59,6 +100,7 @@ WEBHOOK_CREATE = Schema(
             "campaign event; agent events go only to webhooks that name them (agent.* for all)",
         ),
     ),
+    example={"url": "https://hooks.example.com/dialer", "events": ["campaign.paused"]},
 )
 WEBHOOK = Reply(
     "Webhook",
@@ -70,6 +112,43 @@ WEBHOOK = Reply(
         Field("active", "boolean"),
     ),
 )
+DELIVERY = Reply(
+    "Delivery",
+    (
+        Field("id", "integer"),
+        Field("event", "string"),
+        Field("status", "string"),
+        Field("attempts", "integer"),
+        Field("last_status", "integer", nullable=True, description="the receiver's HTTP status"),
+        Field("last_error", "string", nullable=True),
+        Field("created_at", "datetime"),
+        Field("delivered_at", "datetime", nullable=True),
+    ),
+)
+TOKEN = Reply(
+    "Token",
+    (
+        Field("id", "integer"),
+        Field("name", "string"),
+        Field("role", "string"),
+        Field("created_by", "string"),
+        Field("created_at", "datetime"),
+        Field("revoked_at", "datetime", nullable=True),
+    ),
+)
+AUDIT_ENTRY = Reply(
+    "AuditEntry",
+    (
+        Field("id", "integer"),
+        Field("at", "datetime"),
+        Field("actor", "string"),
+        Field("action", "string"),
+        Field("entity", "string"),
+        Field("entity_id", "string"),
+        Field("before", "json", description="the entity before the change (null: created)"),
+        Field("after", "json", description="the entity after the change (null: deleted)"),
+    ),
+)
 TOKEN_CREATE = Schema(
     "TokenCreate",
     (
@@ -77,6 +156,7 @@ TOKEN_CREATE = Schema(
         Field("name", "string", True, min_length=1, max_length=64),
         Field("role", "string", True, enum=tuple(Role)),
     ),
+    example={"name": "ops-night-shift", "role": "ops"},
 )
 
 
@@ -168,8 +248,8 @@ async def revoke_token(call: Call) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-def _list(name: str, key: str) -> Reply:
-    return Reply(name, (Field(key, "array", items="object"),))
+def _list(name: str, key: str, item: Reply) -> Reply:
+    return Reply(name, (Field(key, "array", items="object", shape=item),))
 
 
 _ID = ("id",)
@@ -182,7 +262,7 @@ ROUTES = (
         list_numbers,
         "List caller-ID numbers",
         P.READ,
-        {200: _list("Numbers", "numbers")},
+        {200: _list("Numbers", "numbers", NUMBER)},
         query=paging(),
         tag="numbers",
     ),
@@ -213,7 +293,7 @@ ROUTES = (
         get_pool,
         "A campaign's caller-ID pool",
         P.READ,
-        {200: _list("Pool", "numbers"), **_P404},
+        {200: _list("PoolNumbers", "numbers", NUMBER), **_P404},
         ids=_ID,
         tag="numbers",
     ),
@@ -223,7 +303,7 @@ ROUTES = (
         set_pool,
         "Set a campaign's caller-ID pool",
         P.NUMBERS_WRITE,
-        {200: _list("Pool", "numbers"), **_P404, 422: "problem"},
+        {200: _list("PoolNumbers", "numbers", NUMBER), **_P404, 409: "problem", 422: "problem"},
         body=POOL,
         ids=_ID,
         tag="numbers",
@@ -244,7 +324,7 @@ ROUTES = (
         list_audit,
         "The audit log, newest first",
         P.READ,
-        {200: _list("Audit", "entries"), 422: "problem"},
+        {200: _list("Audit", "entries", AUDIT_ENTRY), 422: "problem"},
         query=(
             _S,
             Field("entity_id", "string", max_length=64),
@@ -259,7 +339,7 @@ ROUTES = (
         list_webhooks,
         "List webhooks",
         P.READ,
-        {200: _list("Webhooks", "webhooks")},
+        {200: _list("Webhooks", "webhooks", WEBHOOK)},
         tag="webhooks",
     ),
     Route(
@@ -288,7 +368,7 @@ ROUTES = (
         deliveries,
         "A webhook's delivery log",
         P.READ,
-        {200: _list("Deliveries", "deliveries"), 422: "problem"},
+        {200: _list("Deliveries", "deliveries", DELIVERY), 422: "problem"},
         query=(paging()[0],),
         ids=_ID,
         tag="webhooks",
@@ -299,7 +379,7 @@ ROUTES = (
         list_tokens,
         "List tokens (never the secrets)",
         P.TOKENS_MANAGE,
-        {200: _list("Tokens", "tokens")},
+        {200: _list("Tokens", "tokens", TOKEN)},
         tag="tokens",
     ),
     Route(

@@ -50,7 +50,11 @@ RECORD_CARD: dict[str, Any] = {
         "name": {"type": "string"},
         "phone": {"type": "string", "description": "E.164"},
         "skill": {"type": "string"},
-        "custom": {"type": "object", "description": "the upload's own columns, as imported"},
+        "custom": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "the upload's own columns (name: the cell's text), as imported",
+        },
     },
     "required": ["id"],
 }

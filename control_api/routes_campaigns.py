@@ -227,14 +227,19 @@ _ORDER = Field(
     enum=("oldest", "newest"),
     description="by creation: oldest first (the default) or newest first",
 )
-_LIST = Reply("CampaignList", (Field("campaigns", "array", items="object"),))
+_LIST = Reply("CampaignList", (Field("campaigns", "array", items="object", shape=CAMPAIGN),))
 _STATUS = Reply(
     "CampaignStatus",
     (
         Field("id", "integer"),
         Field("state", "string"),
         Field("version", "integer"),
-        Field("records", "object", description="records per status, as of records_as_of"),
+        Field(
+            "records",
+            "object",
+            values="integer",
+            description="records per status, as of records_as_of",
+        ),
         Field(
             "records_as_of",
             "datetime",
@@ -247,9 +252,16 @@ _STATUS = Reply(
         Field("controlled_until", "datetime", nullable=True),
     ),
 )
-_RESET_REPLY = Reply("ResetReply", (Field("campaign", "object"), Field("reset", "integer")))
+_RESET_REPLY = Reply(
+    "ResetReply", (Field("campaign", "object", shape=CAMPAIGN), Field("reset", "integer"))
+)
 _COMPLETE_REPLY = Reply(
-    "ForceCompleteReply", (Field("campaign", "object"), Field("completed", "integer"))
+    "ForceCompleteReply",
+    (Field("campaign", "object", shape=CAMPAIGN), Field("completed", "integer")),
+)
+_IMPORT_ERROR = Reply(
+    "ImportError",
+    (Field("row", "integer", description="1 = the header row"), Field("reason", "string")),
 )
 _IMPORT_REPLY = Reply(
     "ImportReport",
@@ -259,20 +271,24 @@ _IMPORT_REPLY = Reply(
         Field("duplicates", "integer"),
         Field("blank", "integer"),
         Field("rejected", "integer"),
-        Field("errors", "array", items="object"),
+        Field("errors", "array", items="object", shape=_IMPORT_ERROR),
     ),
 )
 _HISTORY = Reply(
     "PauseHistory",
     (
-        Field("events", "array", items="object"),
-        Field("by_category", "object"),
+        Field("events", "array", items="object", shape=bodies.PAUSE_EVENT),
+        Field("by_category", "object", values="integer", description="pauses per category"),
         Field("total", "integer"),
     ),
 )
 _DIAG = Reply(
     "Diagnostics",
-    (Field("campaign_id", "integer"), Field("state", "string"), Field("runtime", "object")),
+    (
+        Field("campaign_id", "integer"),
+        Field("state", "string"),
+        Field("runtime", "json", description="what the live runtime reports (free form)"),
+    ),
 )
 _C: dict[int, Reply | str] = {200: CAMPAIGN, 404: "problem", 409: "problem"}
 

@@ -15,15 +15,23 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from control_api.errors import Invalid
 from gateway.campaigns.audit import jsonable
 
-Kind = Literal["string", "integer", "number", "boolean", "object", "array", "datetime"]
+Kind = Literal[
+    "string", "integer", "number", "boolean", "object", "array", "datetime", "date", "json"
+]
 NO_CONTROL = r"^[^\u0000-\u001f\u007f]*$"
 INT32 = 2**31 - 1
+#: The JSON Schema of the kinds that take no bounds.
+_FIXED: dict[str, dict[str, Any]] = {
+    "datetime": {"type": "string", "format": "date-time"},
+    "date": {"type": "string", "format": "date"},
+    "json": {},  # any JSON value
+}
 
 
 def _has_control(value: str) -> bool:
@@ -46,6 +54,10 @@ class Field:
     description: str = ""
     pattern: str | None = None  # a JSON-Schema (ECMA and Python) regular expression, anchored
     shape: Schema | Reply | None = None  # the members of an object (or of an array's items)
+    enum_name: str | None = None  # the enum is the shared component of that name
+    values: Kind | None = None  # an object mapping free keys to values of this kind
+    fmt: str | None = None  # a string's JSON-Schema ``format`` (documentation and generators)
+    keys: str | None = None  # with ``values``: the pattern every key matches
 
     def json_schema(self) -> dict[str, Any]:
         schema = self._base()
@@ -56,32 +68,58 @@ class Field:
         return schema
 
     def _base(self) -> dict[str, Any]:
+        if self.kind == "array":  # an enum, a shape and bounds are those of its items
+            item = self._item("item")._base()
+            return {"type": "array", "items": item, "maxItems": 100}
+        if self.enum is not None and self.enum_name is not None:
+            return {"$ref": f"#/components/schemas/{self.enum_name}"}
         if self.enum is not None:
             return {"type": "string", "enum": list(self.enum)}
-        if self.kind == "datetime":
-            return {"type": "string", "format": "date-time"}
+        if self.kind in _FIXED:
+            return dict(_FIXED[self.kind])
         if self.shape is not None and self.kind == "object":
             return {"$ref": f"#/components/schemas/{self.shape.name}"}
         if self.kind == "string":
-            schema: dict[str, Any] = {"type": "string", "pattern": self.pattern or NO_CONTROL}
-            if self.min_length:
-                schema["minLength"] = self.min_length
-            if self.max_length is not None:
-                schema["maxLength"] = self.max_length
-            return schema
+            return self._string()
         if self.kind in ("integer", "number"):
-            schema = {"type": self.kind}
-            low, high = ("exclusiveMinimum", "exclusiveMaximum") if self.exclusive else (
-                "minimum", "maximum")  # fmt: skip
-            if self.minimum is not None:
-                schema[low] = self.minimum
-            if self.maximum is not None:
-                schema[high] = self.maximum
-            return schema
-        if self.kind == "array":
-            item = self._item("item")._base()
-            return {"type": "array", "items": item, "maxItems": 100}
+            return self._number()
+        if self.kind == "object" and self.values is not None:
+            return self._map()
         return {"type": self.kind}
+
+    def _map(self) -> dict[str, Any]:
+        """An object of free keys (matching ``keys``) to values of one kind (and ``pattern``);
+        ``max_length`` bounds the number of members."""
+        assert self.values is not None
+        value = Field("value", self.values, pattern=self.pattern)._base()
+        schema: dict[str, Any] = {"type": "object", "additionalProperties": value}
+        if self.keys is not None:
+            schema["propertyNames"] = {"pattern": self.keys}
+        if self.max_length is not None:
+            schema["maxProperties"] = self.max_length
+        return schema
+
+    def _string(self) -> dict[str, Any]:
+        if self.fmt is not None:
+            # The format says it all (the pattern and lengths it implies are in the description):
+            # a generator that knows the format makes only values the server accepts.
+            return {"type": "string", "format": self.fmt}
+        schema: dict[str, Any] = {"type": "string", "pattern": self.pattern or NO_CONTROL}
+        if self.min_length:
+            schema["minLength"] = self.min_length
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
+
+    def _number(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.kind}
+        low, high = ("exclusiveMinimum", "exclusiveMaximum") if self.exclusive else (
+            "minimum", "maximum")  # fmt: skip
+        if self.minimum is not None:
+            schema[low] = self.minimum
+        if self.maximum is not None:
+            schema[high] = self.maximum
+        return schema
 
     def _item(self, name: str) -> Field:
         """An array's item: the array's length and bounds apply to each item."""
@@ -94,6 +132,8 @@ class Field:
             exclusive=self.exclusive,
             pattern=self.pattern,
             shape=self.shape,
+            enum=self.enum,
+            enum_name=self.enum_name,
         )
 
     def parse(self, value: object) -> object:
@@ -101,7 +141,7 @@ class Field:
             if self.nullable:
                 return None
             raise Invalid(self.name, "must not be null")
-        if self.enum is not None:
+        if self.enum is not None and self.kind != "array":
             if value not in self.enum:
                 raise Invalid(self.name, f"must be one of {', '.join(self.enum)}")
             return value
@@ -183,6 +223,23 @@ def _array(field: Field, value: object) -> list[object]:
     return [item.parse(v) for v in value]
 
 
+def _date(field: Field, value: object) -> str:
+    """A calendar date, kept as its ``YYYY-MM-DD`` text (it is stored in a JSON document)."""
+    if not isinstance(value, str) or len(value) != 10:
+        raise Invalid(field.name, "must be a YYYY-MM-DD date")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(field.name, "must be a YYYY-MM-DD date") from None
+    return value
+
+
+def _json(field: Field, value: object) -> object:
+    if _has_nul(value):
+        raise Invalid(field.name, "must not contain NUL characters")
+    return value
+
+
 def _datetime(field: Field, value: object) -> datetime:
     if not isinstance(value, str):
         raise Invalid(field.name, "must be a date-time string")
@@ -203,6 +260,8 @@ _PARSERS = {
     "object": _object,
     "array": _array,
     "datetime": _datetime,
+    "date": _date,
+    "json": _json,
 }
 
 
@@ -212,6 +271,7 @@ class Schema:
 
     name: str
     fields: tuple[Field, ...]
+    example: Mapping[str, Any] | None = None  # a body the server accepts (the document's)
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {
@@ -222,6 +282,8 @@ class Schema:
         required = [f.name for f in self.fields if f.required]
         if required:
             schema["required"] = required
+        if self.example is not None:
+            schema["examples"] = [dict(self.example)]
         return schema
 
     def parse(self, body: object) -> dict[str, Any]:
@@ -264,10 +326,14 @@ def _loose(field: Field) -> dict[str, Any]:
         kind = dict(ref)
     elif ref is not None and field.kind == "array":
         kind = {"type": "array", "items": ref}
-    elif field.kind == "datetime":
+    elif field.kind in ("datetime", "date"):
         kind = {"type": "string"}
+    elif field.kind == "json":
+        kind = {}
     elif field.kind == "array":
         kind = {"type": "array", "items": {"type": _json_type(field.items)}}
+    elif field.kind == "object" and field.values is not None:
+        kind = {"type": "object", "additionalProperties": {"type": _json_type(field.values)}}
     else:
         kind = {"type": _json_type(field.kind)}
     if field.description:
@@ -278,7 +344,7 @@ def _loose(field: Field) -> dict[str, Any]:
 
 
 def _json_type(kind: Kind) -> str:
-    return "string" if kind == "datetime" else kind
+    return "string" if kind in ("datetime", "date") else kind
 
 
 def document(row: object) -> dict[str, Any]:

@@ -95,7 +95,8 @@ class CampaignSchedule:
     def __post_init__(self) -> None:
         zone(self.zone_name)
         if self.holiday_country is not None:
-            self.holidays_in([2000])  # fail now on an unknown country or subdivision
+            self.holidays_in([])  # fail now on an unknown country or subdivision (no year:
+            # a year outside a country's table only warns)
 
     def holidays_in(self, years: Iterable[int]) -> dict[dt.date, str]:
         """Public holidays (date → name) of the campaign's country in ``years``."""

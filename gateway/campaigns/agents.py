@@ -9,9 +9,10 @@ and the database share no transaction, a change is audited right after Asterisk 
 refusal is audited too, then raised.
 
 The port raises the domain's refusals (:mod:`gateway.campaigns.errors`): :class:`NotFound` (the
-agent is not logged in to the queue), :class:`Conflict` (the queue is on no server, the agent is
-logged in already), :class:`Unavailable` (no working link to the Asterisk server that would take
-the change, with which one and why), :class:`Invalid` (a value outside the strict grammar). It
+agent is not logged in to the queue), :class:`Conflict` (the queue is on no server, or not one of
+the campaign's; the agent is logged in already), :class:`Unavailable` (no working link to the
+Asterisk server that would take the change, with which one and why), :class:`Invalid` (a value
+outside the strict grammar). It
 knows no HTTP and nothing of Asterisk; it returns typed rows.
 """
 
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import audit
 from gateway.campaigns.campaigns import get as get_campaign
-from gateway.campaigns.errors import CampaignError, Conflict, Invalid, NotFound, Unavailable
+from gateway.campaigns.errors import CampaignError, Conflict, NotFound, Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,17 @@ async def queues_of(engine: AsyncEngine, campaign_id: int) -> tuple[str, ...]:
 
 
 async def _queue_of(engine: AsyncEngine, campaign_id: int, queue: str | None = None) -> str:
-    """``queue`` if it is one of the campaign's queues (default: the campaign's own)."""
+    """``queue`` if it is one of the campaign's queues (default: the campaign's own); another
+    well-formed name is a :class:`Conflict` with the campaign's setup, naming its queues."""
     queues = await queues_of(engine, campaign_id)
     if queue is None:
         return queues[0]
     if queue not in queues:
-        raise Invalid("queue", f"not one of the campaign's queues ({', '.join(queues)})")
+        raise Conflict(
+            f"queue: not one of the campaign's queues ({', '.join(queues)})",
+            field="queue",
+            queues=list(queues),
+        )
     return queue
 
 

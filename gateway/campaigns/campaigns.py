@@ -265,8 +265,14 @@ async def _update(
                     version=before.version,
                 )
             start = changes.get("callee_window_start", before.callee_window_start)
-            if start >= changes.get("callee_window_end", before.callee_window_end):
-                raise Invalid("callee_window_end", "must be after callee_window_start")
+            end = changes.get("callee_window_end", before.callee_window_end)
+            if start >= end:  # one of the two is the stored one (check_setup saw both given)
+                raise Conflict(
+                    "the callee window would end before it starts: change both ends together",
+                    field="callee_window_end",
+                    callee_window_start=start,
+                    callee_window_end=end,
+                )
             if changes:
                 sets, params = _assignments(changes)
                 await conn.execute(

@@ -148,7 +148,8 @@ async def pool(engine: AsyncEngine, campaign_id: int) -> list[BookEntry]:
 async def set_pool(
     engine: AsyncEngine, actor: str, campaign_id: int, number_ids: list[int]
 ) -> list[BookEntry]:
-    """Make the campaign's pool exactly ``number_ids``; :class:`Invalid` names unknown ones."""
+    """Make the campaign's pool exactly ``number_ids``; :class:`Conflict` names unknown ones
+    (the request is well formed; the number book has no such numbers now)."""
     ids = sorted(set(number_ids))
     async with engine.begin() as conn:
         await campaigns.fetch(conn, campaign_id, lock=True)
@@ -157,7 +158,7 @@ async def set_pool(
         )
         missing = set(ids) - {r[0] for r in known}
         if missing:
-            raise Invalid("number_ids", f"unknown numbers: {sorted(missing)}")
+            raise Conflict(f"unknown numbers: {sorted(missing)}", field="number_ids")
         before = await conn.execute(
             text("SELECT number_id FROM campaign_numbers WHERE campaign_id = :cid"),
             {"cid": campaign_id},

@@ -26,7 +26,7 @@ from gateway.db.models import RecordStatus
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome
 
-_RESETTABLE = frozenset(
+RESETTABLE = frozenset(
     {RecordStatus.NEW, RecordStatus.RETRY, RecordStatus.CALLBACK, RecordStatus.DONE}
 )
 
@@ -36,7 +36,7 @@ def reset_filter(filters: Mapping[str, Any]) -> tuple[str, dict[str, object]]:
     clauses = ["status IN ('new', 'retry', 'callback', 'done')"]
     params: dict[str, object] = {}
     for value in filters.get("status", []):
-        if value not in _RESETTABLE:
+        if value not in RESETTABLE:
             raise Invalid("status", f"{value!r} is not a resettable record status")
     for value in filters.get("dispositions", []):
         if value not in Outcome.__members__.values():

@@ -16,7 +16,11 @@ layer spools it to disk), CSV line by line, and two caps hold whatever the file 
   cells there, as spreadsheets write them, are dropped);
 * :data:`MAX_ROW_CHARS` characters per CSV row (room for 256 quoted cells of 1,000 characters),
   checked on each line *before* the csv module splits it, so a 10 MB row of a million columns is
-  never turned into a million strings.
+  never turned into a million strings;
+* the worksheet XML is inflated a megabyte at a time and scanned a batch of complete rows at a
+  time, never whole: the bytes inflated are counted against :data:`MAX_SHEET_BYTES` (a zip bomb
+  is refused however its sizes are declared), and one row's XML is capped at
+  :data:`MAX_ROW_XML`.
 
 Refusals of the whole file raise :class:`SheetError` (not a spreadsheet, not UTF-8, a zip bomb, a
 cap); row-level problems (a cell over 1,000 characters, a bad phone) are the caller's business.
@@ -46,6 +50,8 @@ CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 MAX_SHEET_BYTES = 512 * 1024 * 1024
 MAX_COLUMNS = 256
 MAX_ROW_CHARS = 256 * 1024
+CHUNK = 1024 * 1024  # bytes of worksheet XML inflated at a time
+MAX_ROW_XML = 16 * 1024 * 1024  # bytes of one row's XML (256 cells of 1,000 escaped characters fit)
 
 _ROW = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
@@ -171,11 +177,18 @@ def _column(letters: bytes) -> int:
     return index - 1
 
 
-def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+def _shared_strings(book: zipfile.ZipFile, max_bytes: int) -> list[str]:
     try:
-        data = _unprefixed(book.read("xl/sharedStrings.xml"))
+        info = book.getinfo("xl/sharedStrings.xml")
     except KeyError:
         return []
+    if info.file_size > max_bytes:
+        raise SheetError("the shared strings are too large once uncompressed")
+    with book.open(info) as part:
+        data = part.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SheetError("the shared strings are too large once uncompressed")
+    data = _unprefix(_prefix_pattern(data), data)
     strings = []
     for match in _SI.finditer(data):
         body = _RPH.sub(b"", match.group(1) or b"")
@@ -183,14 +196,14 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
     return strings
 
 
-def _first_sheet(book: zipfile.ZipFile) -> zipfile.ZipInfo:
+def _first_sheet(book: zipfile.ZipFile, max_bytes: int) -> zipfile.ZipInfo:
     sheets = sorted(
         (i for i in book.infolist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", i.filename)),
         key=lambda i: int(re.sub(r"\D", "", i.filename)),
     )
     if not sheets:
         raise SheetError("the XLSX file has no worksheet")
-    if sheets[0].file_size > MAX_SHEET_BYTES:
+    if sheets[0].file_size > max_bytes:
         raise SheetError("the worksheet is too large once uncompressed")
     return sheets[0]
 
@@ -224,19 +237,64 @@ def _number(text: str) -> str:
     return text
 
 
-def read_xlsx(data: Source) -> Generator[Row, None, None]:
+def read_xlsx(
+    data: Source, max_sheet_bytes: int = MAX_SHEET_BYTES, chunk: int = CHUNK
+) -> Generator[Row, None, None]:
+    """The first worksheet's rows, read in pieces of complete rows (:func:`_row_batches`)."""
     try:
         book = zipfile.ZipFile(_stream(data))
-        shared = _shared_strings(book)
-        sheet = _unprefixed(book.read(_first_sheet(book)))
+        shared = _shared_strings(book, max_sheet_bytes)
+        sheet = _first_sheet(book, max_sheet_bytes)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError) as exc:
         raise SheetError(f"the file is not a readable XLSX workbook ({exc})") from None
+    last = 0  # a row without r= is the one after the previous row, across batches
+    for batch in _row_batches(book, sheet, max_sheet_bytes, chunk):
+        try:
+            text = batch.decode("utf-8")
+        except UnicodeDecodeError:
+            rows: Iterator[Row] = _scan(batch, shared, last)  # an undecodable cell: its own row
+        else:
+            rows = _fast_rows(text, shared, last)
+        for row in rows:
+            last = row[0]
+            yield row
+
+
+def _row_batches(
+    book: zipfile.ZipFile, sheet: zipfile.ZipInfo, max_sheet_bytes: int, size: int
+) -> Iterator[bytes]:
+    """The worksheet XML, unprefixed, in pieces that each end after a complete ``</row>`` (the
+    last piece holds the rest): memory holds one chunk and the row it cuts, not the sheet. The
+    bytes inflated are counted, so a zip that lies about its sizes is refused all the same."""
+    inflated = 0
+    prefix: re.Pattern[bytes] | None = None
+    first = True
+    tail = b""
     try:
-        text = sheet.decode("utf-8")
-    except UnicodeDecodeError:
-        yield from _scan(sheet, shared)  # an undecodable cell is then reported on its own row
-        return
-    yield from _fast_rows(text, shared)
+        with book.open(sheet) as part:
+            while chunk := part.read(size):
+                inflated += len(chunk)
+                if inflated > max_sheet_bytes:
+                    raise SheetError("the worksheet is too large once uncompressed")
+                tail += chunk
+                if first:  # the namespace is declared on the root element, in the first 4 KiB
+                    if len(tail) < 4096:
+                        continue
+                    prefix, first = _prefix_pattern(tail), False
+                tail = _unprefix(prefix, tail)
+                end = tail.find(b"</row>")  # of the row the tail starts in
+                if end > MAX_ROW_XML or (end < 0 and len(tail) > MAX_ROW_XML):
+                    raise SheetError(f"a row of the worksheet is longer than {MAX_ROW_XML} bytes")
+                cut = tail.rfind(b"</row>")
+                if cut >= 0:
+                    yield tail[: cut + 6]
+                    tail = tail[cut + 6 :]
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise SheetError(f"the file is not a readable XLSX workbook ({exc})") from None
+    if first:  # a part shorter than 4 KiB
+        prefix = _prefix_pattern(tail)
+    if tail:
+        yield _unprefix(prefix, tail)
 
 
 _MAIN_PREFIX = re.compile(
@@ -244,16 +302,22 @@ _MAIN_PREFIX = re.compile(
 )
 
 
-def _unprefixed(xml: bytes) -> bytes:
-    """The part with the SpreadsheetML namespace's prefix (``<x:row>``, ``</x:c>``) removed, so
-    the scanners see the default-namespace names that most writers use."""
-    found = _MAIN_PREFIX.search(xml, 0, 4096)
+def _prefix_pattern(head: bytes) -> re.Pattern[bytes] | None:
+    """The tags of the SpreadsheetML namespace's prefix (``<x:row>``, ``</x:c>``), declared in the
+    part's first bytes; None when the part uses the default namespace, as most writers do."""
+    found = _MAIN_PREFIX.search(head, 0, 4096)
     if found is None:
-        return xml
-    return re.sub(rb"<(/?)" + re.escape(found.group(1)) + rb":", rb"<\1", xml)
+        return None
+    return re.compile(rb"<(/?)" + re.escape(found.group(1)) + rb":")
 
 
-def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
+def _unprefix(prefix: re.Pattern[bytes] | None, xml: bytes) -> bytes:
+    """``xml`` with the prefix removed from its tags, so the scanners see the default-namespace
+    names. Idempotent (a ``<`` in text is always escaped), so a piece may be passed again."""
+    return xml if prefix is None else prefix.sub(rb"<\1", xml)
+
+
+def _fast_rows(text: str, shared: list[str], last: int = 0) -> Iterator[Row]:
     """Rows made only of common cell shapes are read with one pattern; others generically.
 
     A row qualifies when every cell in its body is like ``<c r="B7" s="1" t="s"><v>3</v></c>``,
@@ -261,8 +325,7 @@ def _fast_rows(text: str, shared: list[str]) -> Iterator[Row]:
     generic scanner would give the same cells, only several times slower. One pass finds the
     cells and, through the pattern's last group, any cell of another shape.
     """
-    columns: dict[str, int] = {}  # column letters -> index, for this sheet
-    last = 0  # a row without r= is the one after the previous row
+    columns: dict[str, int] = {}  # column letters -> index
     for row in _S_ROW.finditer(text):
         cells = _fast_cells(_S_CELLS.findall(row.group(2) or ""), shared, columns)
         if cells is None:
@@ -334,8 +397,7 @@ def _unescape_text(raw: str) -> str:
     return raw
 
 
-def _scan(sheet: bytes, shared: list[str]) -> Iterator[Row]:
-    last = 0
+def _scan(sheet: bytes, shared: list[str], last: int = 0) -> Iterator[Row]:
     for row in _ROW.finditer(sheet):
         found = _scan_one(row.group(0), shared, last)
         if found is not None:

@@ -71,7 +71,7 @@ async def test_pool_is_set_exactly_and_refuses_unknown_numbers(api: Api) -> None
     got = await api.client.get(path, headers=ops)
     assert [n["id"] for n in (await got.json())["numbers"]] == [nid]
     unknown = await api.client.put(path, json={"number_ids": [nid, 999999999]}, headers=ops)
-    assert unknown.status == 422
+    assert unknown.status == 409
     assert "999999999" in (await unknown.json())["detail"]
     still = await api.client.get(path, headers=ops)
     assert [n["id"] for n in (await still.json())["numbers"]] == [nid]

@@ -150,7 +150,7 @@ async def test_skill_queues_of_the_campaign_and_no_other(api: Api) -> None:
     own = await api.client.post(base, json={"interface": "PJSIP/101", "name": "a101"}, headers=h)
     assert (await own.json())["queue"] == "sales"
     other = await api.client.post(base, json={**es, "queue": "support"}, headers=h)
-    assert other.status == 422
+    assert other.status == 409  # well formed; not one of this campaign's queues
     assert (await other.json())["field"] == "queue"
     listed = await (await api.client.get(base, headers=h)).json()
     assert [(a["queue"], a["name"]) for a in listed["agents"]] == [

@@ -58,12 +58,14 @@ async def test_number_ids_beyond_64_bits_are_422(api: Api, bad: int) -> None:
     assert (await response.json())["field"] == "number_ids"
 
 
-async def test_number_ids_in_range_but_unknown_are_422(api: Api) -> None:
+async def test_number_ids_in_range_but_unknown_are_409(api: Api) -> None:
     campaign = await api.campaign()
     response = await api.client.put(
         f"/v1/campaigns/{campaign['id']}/numbers",
         json={"number_ids": [2**63 - 1]},
         headers=api.auth(Role.OPS),
     )
-    assert response.status == 422
-    assert "unknown numbers" in (await response.json())["detail"]
+    assert response.status == 409
+    body = await response.json()
+    assert "unknown numbers" in body["detail"]
+    assert body["field"] == "number_ids"

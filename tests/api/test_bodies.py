@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from control_api import bodies
-from gateway.campaigns import campaigns, governance
+import pytest
+
+from control_api import bodies, routes_admin
+from control_api.app import ROUTES
+from control_api.errors import Invalid
+from control_api.openapi import document
+from gateway.campaigns import audit, campaigns, governance, outbox, tokens
+from gateway.campaigns.typed import columns
 
 
 def test_campaign_reply_names_the_domain_columns() -> None:
@@ -12,3 +18,69 @@ def test_campaign_reply_names_the_domain_columns() -> None:
 
 def test_pause_event_reply_names_the_domain_columns() -> None:
     assert tuple(f.name for f in bodies.PAUSE_EVENT.fields) == governance.EVENT_COLUMNS
+
+
+def test_admin_replies_name_the_domain_columns() -> None:
+    assert tuple(f.name for f in routes_admin.TOKEN.fields) == columns(tokens.Token)
+    assert tuple(f.name for f in routes_admin.DELIVERY.fields) == columns(outbox.Delivery)
+    assert tuple(f.name for f in routes_admin.AUDIT_ENTRY.fields) == columns(audit.AuditEntry)
+    assert tuple(f.name for f in routes_admin.WEBHOOK.fields) == columns(outbox.Webhook)
+
+
+def _bare_objects(node: object, path: str = "") -> list[str]:
+    """Paths of object schemas that say nothing of their members."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if node.get("type") == "object" and not {"properties", "additionalProperties"} & set(node):
+            found.append(path)
+        for key, value in node.items():
+            found += _bare_objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _bare_objects(value, f"{path}[{index}]")
+    return found
+
+
+def test_the_document_has_no_bare_object_and_shares_every_body_and_reply() -> None:
+    doc = document(ROUTES, "test")
+    assert _bare_objects(doc) == []
+    schemas = doc["components"]["schemas"]
+    for name in ("Schedule", "WeeklyWindow", "RetryRules", "RetryRule", "Pacing", "TimeZone"):
+        assert name in schemas
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                assert set(body["schema"]) == {"$ref"}, (method, path)
+            for status, response in operation["responses"].items():
+                for media, content in response.get("content", {}).items():
+                    if media == "application/json":
+                        assert set(content["schema"]) == {"$ref"}, (method, path, status)
+
+
+def test_every_body_example_parses_and_passes_the_domain_checks() -> None:
+    examples = [r.body for r in ROUTES if r.body is not None and r.body.example is not None]
+    assert len(examples) >= 8
+    for schema in examples:
+        assert schema.example is not None
+        parsed = schema.parse(schema.example)
+        if schema in (bodies.CREATE, bodies.UPDATE):
+            campaigns.check_setup(parsed)
+
+
+def test_schedule_and_retry_rules_are_checked_by_their_schemas() -> None:
+    bad = [
+        {"schedule": {"weekly": [{"days": ["mon"], "start": "9:00"}]}},
+        {"schedule": {"weekly": [{"days": ["monday"]}]}},
+        {"schedule": {"start_date": "2026-02-30"}},
+        {"schedule": {"holidays": {"country": "XX"}}},
+        {"schedule": {"opening": "09:00"}},
+        {"retry_rules": {"no_answer": {"delay_s": -1}}},
+        {"retry_rules": {"no_answer": {"delay_s": bodies.MAX_RETRY_DELAY_S + 1}}},
+        {"retry_rules": {"later": {"delay_s": 60}}},
+        {"time_zone": "Mars/Olympus"},
+        {"default_region": "ZZ"},
+    ]
+    for body in bad:
+        with pytest.raises(Invalid):
+            bodies.UPDATE.parse(body)
