@@ -17,11 +17,13 @@ agents_control       x     x
 webhooks_write       x
 tokens_manage        x
 dispose              x     x                       x
+watch_agent          x     x      x        x       x
 self                 x     x      x        x       x
 =================  =====  ===  ========  ======  =====
 
 An ``agent`` token is bound to one agent id (the queue member name attempts store): it may set
-dispositions on that agent's own calls only (:meth:`Principal.own_agent`), and read who it is
+dispositions on that agent's own calls only (:meth:`Principal.own_agent`), follow that agent's
+event stream only (``watch_agent``, narrowed by :func:`may_watch_agent`), and read who it is
 (``self``: ``GET /v1/me``).
 
 ``resume`` is further limited to the campaign's resume owner (the token name) unless the caller
@@ -66,6 +68,7 @@ class Permission(enum.StrEnum):
     AGENTS_CONTROL = "agents_control"  # log agents in and out of a queue, pause, unpause
     DISPOSE = "dispose"
     SELF = "self"  # who am I (``GET /v1/me``)
+    WATCH_AGENT = "watch_agent"  # one agent's event stream (an agent token: its own only)
 
 
 _ALL = frozenset(Role) - {Role.AGENT}
@@ -87,6 +90,7 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.AGENTS_CONTROL: _OPS,
     Permission.DISPOSE: frozenset({Role.ADMIN, Role.OPS, Role.AGENT}),
     Permission.SELF: frozenset(Role),
+    Permission.WATCH_AGENT: frozenset(Role),
 }
 
 
@@ -123,10 +127,11 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
 def may_watch_agent(principal: Principal, agent: str) -> bool:
     """Whether the caller may follow ``agent``'s events (``/v1/agents/{agent}/events``).
 
-    Today every role that reads (viewer and above) may follow any agent. The one place to bind
-    a token to its own agent when a role for agents exists.
+    Every role that reads (viewer and above) may follow any agent; an ``agent`` token only the
+    agent it is bound to (its screen pops carry its own callees' records, nobody else's).
     """
-    del agent
+    if principal.role is Role.AGENT:
+        return principal.agent_id is not None and principal.agent_id == agent
     return principal.role in MATRIX[Permission.READ]
 
 

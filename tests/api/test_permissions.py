@@ -29,6 +29,7 @@ EXPECTED = {
     Permission.AGENTS_CONTROL: {A, O},
     Permission.DISPOSE: {A, O, G},
     Permission.SELF: {A, O, R, V, G},
+    Permission.WATCH_AGENT: {A, O, R, V, G},
 }
 
 
@@ -89,6 +90,8 @@ async def _call(api: Api, permission: Permission, role: Role) -> int:
             "/v1/attempts/0123456789abcdef/disposition", json={"code": "sale"}, headers=h
         ),
         Permission.SELF: lambda: get("/v1/me", headers=h),
+        # the agent token's own agent (past the role check: 503, no hub in these tests)
+        Permission.WATCH_AGENT: lambda: get(f"/v1/agents/{api.names[G]}/events", headers=h),
     }
     if permission in (Permission.PAUSE, Permission.RESUME):
         await api.op(cid, "start", Role.ADMIN)
