@@ -45,6 +45,7 @@ from pacing.dispositions import DispositionSet
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+WRAPUP_REASON = "wrapup"  # the pause reason of a held wrap-up (a metric label: a fixed code)
 _CODES = text("SELECT dispositions FROM campaigns WHERE id = :cid")
 _CACHE_S = 10.0
 _REMEMBER = 10_000
@@ -124,7 +125,8 @@ class WrapupKeeper:
             if cached is not None and cached[1].wrapup_limit.total_seconds() > 0:
                 # paused on the board at once, so no pacing tick offers the agent a call before
                 # the QueuePause is sent and Asterisk's QueueMemberPause confirms it
-                self._dialer.runtime(change.server).agents.hold(change.queue, change.interface)
+                board = self._dialer.runtime(change.server).agents
+                board.hold(change.queue, change.interface, WRAPUP_REASON)
         self._jobs.put_nowait(change)
 
     def _remember(self, attempt_id: str) -> None:
@@ -244,7 +246,7 @@ class WrapupKeeper:
         headers = [("Action", "QueuePause"), ("Interface", interface),
                    ("Queue", held.queue), ("Paused", "true" if paused else "false")]  # fmt: skip
         if paused:
-            headers.append(("Reason", "wrapup"))
+            headers.append(("Reason", WRAPUP_REASON))
         try:
             link = self._dialer.runtime(held.server).ami
             await link.action(headers, wait_s=self._timeout_s)

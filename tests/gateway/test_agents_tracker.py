@@ -137,9 +137,10 @@ def test_a_held_member_is_paused_until_asterisk_says_otherwise() -> None:
     board = AgentBoard()
     board.on_member(member("sales", "PJSIP/agent-101"), now=0.0)
     assert board.snapshot("sales", 1.0).free == 1
-    assert board.hold("sales", "PJSIP/agent-101")
-    assert board.snapshot("sales", 1.0).count(AgentStatus.PAUSED) == 1
-    assert not board.hold("sales", "PJSIP/agent-999")  # not a member: nothing held
+    assert board.hold("sales", "PJSIP/agent-101", "wrapup")
+    (held,) = board.snapshot("sales", 1.0).agents
+    assert (held.status, held.paused_reason) == (AgentStatus.PAUSED, "wrapup")
+    assert not board.hold("sales", "PJSIP/agent-999", "wrapup")  # not a member: nothing held
     # the QueueMemberPause the pause brings confirms it; an unpause frees the agent
     board.on_member(member("sales", "PJSIP/agent-101", paused=True, name="QueueMemberPause"), 2.0)
     assert board.snapshot("sales", 2.0).count(AgentStatus.PAUSED) == 1
