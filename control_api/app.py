@@ -15,7 +15,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from control_api import routes_admin, routes_agent_events, routes_agents, routes_campaigns, streams
+from control_api import (
+    routes_admin,
+    routes_agent_events,
+    routes_agents,
+    routes_attempts,
+    routes_campaigns,
+    streams,
+)
 from control_api.auth import TokenCache
 from control_api.availability import Coalescer
 from control_api.console import ME
@@ -42,6 +49,7 @@ from gateway.campaigns import status
 ROUTES: tuple[Route, ...] = (
     *routes_campaigns.ROUTES,
     *routes_agents.ROUTES,
+    *routes_attempts.ROUTES,
     *routes_admin.ROUTES,
     *routes_agent_events.ROUTES,
     ME,

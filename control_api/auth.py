@@ -2,9 +2,9 @@
 
 Permission matrix (``MATRIX``; a row per permission, the roles that hold it):
 
-=================  =====  ===  ========  ======
-permission         admin  ops  reviewer  viewer
-=================  =====  ===  ========  ======
+=================  =====  ===  ========  ======  =====
+permission         admin  ops  reviewer  viewer  agent
+=================  =====  ===  ========  ======  =====
 read                 x     x      x        x
 campaign_write       x     x
 campaign_run         x     x
@@ -16,7 +16,15 @@ numbers_write        x     x
 agents_control       x     x
 webhooks_write       x
 tokens_manage        x
-=================  =====  ===  ========  ======
+dispose              x     x                       x
+watch_agent          x     x      x        x       x
+self                 x     x      x        x       x
+=================  =====  ===  ========  ======  =====
+
+An ``agent`` token is bound to one agent id (the queue member name attempts store): it may set
+dispositions on that agent's own calls only (:meth:`Principal.own_agent`), follow that agent's
+event stream only (``watch_agent``, narrowed by :func:`may_watch_agent`), and read who it is
+(``self``: ``GET /v1/me``).
 
 ``resume`` is further limited to the campaign's resume owner (the token name) unless the caller
 is an admin: one person explicitly approves a restart. The same holds for a start after a pause
@@ -58,9 +66,12 @@ class Permission(enum.StrEnum):
     WEBHOOKS_WRITE = "webhooks_write"
     TOKENS_MANAGE = "tokens_manage"
     AGENTS_CONTROL = "agents_control"  # log agents in and out of a queue, pause, unpause
+    DISPOSE = "dispose"
+    SELF = "self"  # who am I (``GET /v1/me``)
+    WATCH_AGENT = "watch_agent"  # one agent's event stream (an agent token: its own only)
 
 
-_ALL = frozenset(Role)
+_ALL = frozenset(Role) - {Role.AGENT}
 _OPS = frozenset({Role.ADMIN, Role.OPS})
 _REVIEW = frozenset({Role.ADMIN, Role.OPS, Role.REVIEWER})
 _ADMIN = frozenset({Role.ADMIN})
@@ -77,15 +88,25 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.WEBHOOKS_WRITE: _ADMIN,
     Permission.TOKENS_MANAGE: _ADMIN,
     Permission.AGENTS_CONTROL: _OPS,
+    Permission.DISPOSE: frozenset({Role.ADMIN, Role.OPS, Role.AGENT}),
+    Permission.SELF: frozenset(Role),
+    Permission.WATCH_AGENT: frozenset(Role),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the token's name (the acting user) and role."""
+    """Who is calling: the token's name (the acting user), role and, for an ``agent`` token,
+    the agent it is bound to."""
 
     name: str
     role: Role
+    agent_id: str | None = None
+
+    @property
+    def own_agent(self) -> str | None:
+        """The only agent whose calls this caller may act on (None: any agent's)."""
+        return self.agent_id if self.role is Role.AGENT else None
 
     def may_approve(self, resume_owner: str) -> bool:
         """The resume rule (:func:`may_resume`) for this caller."""
@@ -106,10 +127,11 @@ def may_resume(principal: Principal, resume_owner: str) -> bool:
 def may_watch_agent(principal: Principal, agent: str) -> bool:
     """Whether the caller may follow ``agent``'s events (``/v1/agents/{agent}/events``).
 
-    Today every role that reads (viewer and above) may follow any agent. The one place to bind
-    a token to its own agent when a role for agents exists.
+    Every role that reads (viewer and above) may follow any agent; an ``agent`` token only the
+    agent it is bound to (its screen pops carry its own callees' records, nobody else's).
     """
-    del agent
+    if principal.role is Role.AGENT:
+        return principal.agent_id is not None and principal.agent_id == agent
     return principal.role in MATRIX[Permission.READ]
 
 

@@ -18,6 +18,7 @@ from gateway.asterisk import validate
 from gateway.campaigns.governance import CATEGORIES
 from gateway.campaigns.records import RESETTABLE
 from pacing import skills
+from pacing.dispositions import CODE_PATTERN, MAX_DELAY_S, Scope, Step
 from pacing.outcomes import Outcome
 from pacing.schedule_doc import DAYS
 
@@ -123,6 +124,34 @@ PACING = Schema(
         ),
     ),
 )
+DISPOSITION_CODE = Schema(
+    "DispositionCode",
+    (
+        Field("code", "string", True, max_length=16, pattern=CODE_PATTERN),
+        Field("step", "string", True, enum=tuple(Step), description="what it does to the record"),
+        Field("delay_s", "integer", minimum=0, maximum=MAX_DELAY_S, description="retry: delay"),
+    ),
+)
+DISPOSITIONS = Schema(
+    "Dispositions",
+    (
+        Field(
+            "codes",
+            "array",
+            items="object",
+            shape=DISPOSITION_CODE,
+            description="the campaign's wrap-up codes (absent: sale, not_interested, callback, "
+            "dnc, wrong_number)",
+        ),
+        Field("default_code", "string", max_length=16, pattern=CODE_PATTERN, nullable=True,
+              description="set when no disposition comes within the wrap-up limit"),
+        Field("wrapup_limit_s", "integer", minimum=0, maximum=86400,
+              description="0: Asterisk's own wrap-up; else the gateway holds the agent paused "
+              "until a disposition, at most this long"),
+        Field("callback_grace_s", "integer", minimum=0, maximum=7 * 86400,
+              description="an agent-only callback falls back to anyone after this"),
+    ),
+)  # fmt: skip
 _SETUP = (
     TIME_ZONE,
     REGION,
@@ -147,6 +176,7 @@ _SETUP = (
         description="Asterisk queue: letters, digits and _ . @ / + : - (no spaces or separators)",
     ),
     Field("retry_rules", "object", shape=RETRY_RULES, description="per outcome"),
+    Field("dispositions", "object", shape=DISPOSITIONS),
     Field("max_attempts", "integer", minimum=1, maximum=100),
     Field("abandon_holdoff_s", "integer", minimum=0, maximum=90 * 86400),
     Field("owner", "string", max_length=128),
@@ -222,6 +252,32 @@ RESET = Schema(
         Field("skill", "string", max_length=1000),
     ),
     example={"status": ["done"], "dispositions": ["no_answer", "busy"]},
+)
+
+DISPOSE = Schema(
+    "Disposition",
+    (
+        Field("code", "string", True, max_length=16, pattern=CODE_PATTERN),
+        Field("note", "string", max_length=2000),
+        Field("callback_at", "datetime", description="a callback code: when to call back"),
+        Field("callback_scope", "string", enum=tuple(Scope), description="default anyone"),
+    ),
+)
+DISPOSED = Reply(
+    "Disposed",
+    (
+        Field("attempt_id", "string"),
+        Field("campaign_id", "integer"),
+        Field("record_id", "integer"),
+        Field("code", "string"),
+        Field("agent", "string", nullable=True),
+        Field("disposed_by", "string"),
+        Field("disposed_at", "datetime"),
+        Field("applied", "boolean", description="false: the call is in progress; on its end"),
+        Field("record_status", "string", nullable=True),
+        Field("next_attempt_at", "datetime", nullable=True),
+        Field("callback_agent", "string", nullable=True),
+    ),
 )
 
 PAUSE = Schema(

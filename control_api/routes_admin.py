@@ -155,6 +155,13 @@ TOKEN_CREATE = Schema(
         # 64: the name is also the audit entry's entity_id (VARCHAR(64))
         Field("name", "string", True, min_length=1, max_length=64),
         Field("role", "string", True, enum=tuple(Role)),
+        Field(
+            "agent_id",
+            "string",
+            min_length=1,
+            max_length=128,
+            description="role agent (required): the agent (queue member name) it acts as",
+        ),
     ),
     example={"name": "ops-night-shift", "role": "ops"},
 )
@@ -237,9 +244,9 @@ async def list_tokens(call: Call) -> web.StreamResponse:
 
 
 async def new_token(call: Call) -> web.StreamResponse:
-    name, role = call.body["name"], Role(call.body["role"])
-    token = await tokens.issue(call.ctx.engine, call.principal.name, name, role)
-    return reply({"name": name, "role": str(role), "token": token}, 201)
+    name, role, agent = call.body["name"], Role(call.body["role"]), call.body.get("agent_id")
+    token = await tokens.issue(call.ctx.engine, call.principal.name, name, role, agent)
+    return reply({"name": name, "role": str(role), "agent_id": agent, "token": token}, 201)
 
 
 async def revoke_token(call: Call) -> web.StreamResponse:
@@ -391,7 +398,12 @@ ROUTES = (
         {
             201: Reply(
                 "NewToken",
-                (Field("name", "string"), Field("role", "string"), Field("token", "string")),
+                (
+                    Field("name", "string"),
+                    Field("role", "string"),
+                    Field("agent_id", "string", nullable=True),
+                    Field("token", "string"),
+                ),
             ),
             422: "problem",
         },

@@ -191,7 +191,8 @@ STREAMS: tuple[tuple[Route, Subscribe], ...] = (
     (
         Route(
             "GET", "/agents/{agent}/events", check_agent,
-            "Follow one agent's events (WebSocket)", P.READ, _SOCKET_REPLIES, query=(AFTER,),
+            "Follow one agent's events (WebSocket)", P.WATCH_AGENT, _SOCKET_REPLIES,
+            query=(AFTER,),
             tag="agents", names=("agent",), name_rules={"agent": AGENT}, socket=True,
             guard=_guard_agent,
             description="Ringing, connected (with the record), ended, wrap-up and state "

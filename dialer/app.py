@@ -45,8 +45,11 @@ from dialer.live import LiveRuntime
 from dialer.observer import Observer
 from dialer.progress import ProgressWriter
 from dialer.results import Outage, ResultWriter
+from dialer.wrapup import WrapupKeeper
 from gateway.agentevents.hub import AgentEventHub
 from gateway.agentevents.model import AgentEvent
+from gateway.asterisk.agentfeed import AgentChange
+from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.calls.model import CallProgress
 from gateway.asterisk.dialing import Dialer
 from gateway.asterisk.pool import ServerConfig
@@ -79,10 +82,16 @@ class Running:
     store: DbStore
     instances: Instances
     agent_events: AgentEventHub
+    wrapup: WrapupKeeper
 
 
 def _wall() -> datetime:
     return datetime.now(UTC)
+
+
+def free_agents(dialer: Dialer, queue: str) -> set[str]:
+    """The agents (member names, as attempts record them) free in ``queue`` now."""
+    return {a.name for a in dialer.agents(queue).agents if a.status is AgentStatus.FREE}
 
 
 async def _to_console(_: web.Request) -> web.Response:
@@ -131,7 +140,11 @@ class Service:
         on_ready: Callable[[Running], None] | None,
     ) -> None:
         metrics = Metrics(self.registry, max_label_values=self._label_bound)
-        store = DbStore(engine, self.settings.instance_id, clock=self._clock)
+        store = DbStore(
+            engine, self.settings.instance_id, clock=self._clock,
+            free_agents=lambda queue: free_agents(dialer, queue),
+            wrapup_limit_s=self.settings.wrapup_limit_s,
+        )  # fmt: skip
         recoveries: list[Outage] = []
         writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
         progress = ProgressWriter(store.save_progress)
@@ -141,12 +154,16 @@ class Service:
             progress.submit(report)
             hub.answered(report)  # an answered call's record is read before an agent has it
 
+        def agent_called(change: AgentChange) -> None:
+            hub.submit(change)  # the screen pop and agent streams
+            wrapup.on_agent_call(change)  # the gateway-held wrap-up
+
         dialer = Dialer(
             [ServerConfig.from_settings(s) for s in self.settings.servers],
             on_result=writer.submit,
             on_progress=progressed,
             on_link_state=metrics.link_state,
-            on_agent_call=hub.submit,
+            on_agent_call=agent_called,
             clock=self._clock,
             resync_interval_s=5.0,
             send_gate=lambda: not instances.fenced(),
@@ -181,7 +198,13 @@ class Service:
         observer = Observer(metrics, supervisor, dialer, writer, store, recoveries, engine)
         writer.add_listener(supervisor.settled)
         writer.add_listener(observer.settled)
-        runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids)
+        wrapup = WrapupKeeper(
+            engine, dialer, metrics, wall=_wall, clock=self._clock,
+            wrapup_limit_s=self.settings.wrapup_limit_s,
+            default_code=self.settings.default_disposition,
+            instance_id=self.settings.instance_id,
+        )  # fmt: skip
+        runtime = LiveRuntime(engine, dialer, supervisor, writer, store.caller_ids, wrapup)
         agent_port = LiveAgents(QueueControl(dialer.runtimes), metrics)
         app = self._web_app(engine, runtime, dialer, agent_port, hub)
         await dialer.start()
@@ -189,7 +212,17 @@ class Service:
         await self._reconcile(engine, dialer)
         port = await self._serve_http(stack, app)
         running = Running(
-            port, url, engine, self.registry, dialer, supervisor, writer, store, instances, hub
+            port,
+            url,
+            engine,
+            self.registry,
+            dialer,
+            supervisor,
+            writer,
+            store,
+            instances,
+            hub,
+            wrapup,
         )
         async with asyncio.TaskGroup() as group:
             tasks = [
@@ -199,6 +232,7 @@ class Service:
                 group.create_task(progress.run(), name="progress-writer"),
                 group.create_task(instances.run(), name="instances"),
                 group.create_task(hub.run(), name="agent-events"),
+                group.create_task(wrapup.run(), name="wrapup-keeper"),
             ]
             event(log, "service ready", http_port=port, servers=len(self.settings.servers),
                   embedded_db=self.settings.database.url is None)  # fmt: skip

@@ -99,7 +99,7 @@ def show(value: object) -> None:
 
 async def token_create(engine: AsyncEngine, args: argparse.Namespace) -> int:
     async with engine.begin() as conn:
-        token = await create_token(conn, args.name, Role(args.role), actor())
+        token = await create_token(conn, args.name, Role(args.role), actor(), args.agent_id)
     print(token)
     return 0
 
@@ -226,6 +226,9 @@ def register(subparsers: Subparsers) -> None:
     create = token.add_parser("create", help="create a token and print it (shown once)")
     create.add_argument("--role", required=True, choices=[str(r) for r in Role])
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--agent-id", default=None, help="role agent: the agent (queue member name) it acts as"
+    )
     create.set_defaults(handler=run(token_create))
     _campaign_commands(subparsers)
     _records_commands(subparsers)

@@ -3,24 +3,29 @@
 Answers what only the live process knows: agents logged in (from the dialer's queue view),
 caller-ID numbers usable now, whether a campaign's schedule is open, and why a running campaign
 places no calls (from its runner's last decision and the gateway's state), with the calls in
-flight and the abandon rate since the runner started (``live``). The one hook,
-``campaign_changed``, only wakes the supervisor so that a start or resume is picked up at once.
+flight and the abandon rate since the runner started (``live``). The hooks only enqueue:
+``campaign_changed`` wakes the supervisor so that a start or resume is picked up at once,
+``disposed`` hands a disposition to the wrap-up keeper (:mod:`dialer.wrapup`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.results import ResultWriter
-from gateway.asterisk.agents import AgentStatus
+from dialer.wrapup import WrapupKeeper
+from gateway.asterisk.agents import AgentStatus, QueueSnapshot
 from gateway.asterisk.dialing import Dialer
 from gateway.campaigns.callerids import CallerIdBook
 from gateway.campaigns.campaigns import Campaign
+from gateway.campaigns.dispositions import Disposed
+from gateway.campaigns.leasing import callback_grace_s
+from pacing import callbacks
 from pacing.diagnostics import DiagnosticsInput, diagnose
 from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
@@ -30,19 +35,27 @@ from pacing.schedule_doc import parse_schedule
 from pacing.snapshot import PacingSnapshot
 from pacing.supervisor import Supervisor
 
-_CAMPAIGN = text("SELECT id, state, queue, schedule, time_zone FROM campaigns WHERE id = :cid")
+_CAMPAIGN = text(
+    "SELECT id, state, queue, schedule, time_zone, dispositions FROM campaigns WHERE id = :cid"
+)
 # Why each record is or is not dialable now, most final reason first (as leasing decides).
 _WHY = """CASE
   WHEN r.status = 'dialing' THEN 'in_flight'
   WHEN r.status NOT IN ('new', 'retry', 'callback') THEN 'finished_' || r.status
-  WHEN r.attempts >= c.max_attempts THEN 'exhausted_attempts'
+  WHEN r.attempts >= c.max_attempts AND r.status <> 'callback' THEN 'exhausted_attempts'
   WHEN EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.phone = r.phone) THEN 'dnc'
   WHEN r.skill <> '' AND jsonb_typeof(c.pacing -> 'skill_queues') = 'object'
        AND c.pacing -> 'skill_queues' <> CAST('{}' AS jsonb)
        AND NOT jsonb_exists(c.pacing -> 'skill_queues', r.skill) THEN 'no_queue_for_skill'
   WHEN r.lease_expires_at > :now THEN 'leased'
   WHEN r.next_attempt_at > :now AND r.disposition = 'abandoned' THEN 'abandon_holdoff'
+  WHEN r.status = 'callback' AND r.callback_at > :now THEN 'callback_not_due'
   WHEN r.next_attempt_at > :now THEN 'waiting_for_retry'
+  WHEN r.status = 'callback' AND r.callback_agent IS NOT NULL
+       AND NOT (r.callback_agent = ANY(CAST(:free AS text[])))
+       AND r.callback_at > CAST(:now AS timestamptz) - make_interval(secs => :grace)
+    THEN CASE WHEN r.callback_agent = ANY(CAST(:logged_in AS text[]))
+              THEN 'callback_agent_busy' ELSE 'callback_agent_logged_out' END
   WHEN EXISTS (SELECT 1 FROM unnest(CASE WHEN cardinality(r.time_zones) = 0
                                      THEN ARRAY[c.time_zone] ELSE r.time_zones END) AS z(name)
        WHERE NOT ((extract(hour FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)) * 60
@@ -55,7 +68,8 @@ _ELIGIBILITY = text(
     "WHERE r.campaign_id = :cid GROUP BY 1"
 )
 _ONE_RECORD = text(
-    f"SELECT {_WHY} FROM records r JOIN campaigns c ON c.id = r.campaign_id "  # noqa: S608 - constant SQL
+    f"SELECT {_WHY} AS why, r.status, r.callback_at, r.callback_agent "  # noqa: S608 - constant SQL
+    "FROM records r JOIN campaigns c ON c.id = r.campaign_id "
     "WHERE r.campaign_id = :cid AND r.id = :rid"
 )
 
@@ -70,7 +84,9 @@ class LiveRuntime:
         supervisor: Supervisor,
         writer: ResultWriter,
         caller_ids: CallerIdBook,
+        wrapup: WrapupKeeper | None = None,
     ) -> None:
+        self._wrapup = wrapup
         self._caller_ids = caller_ids
         self._engine = engine
         self._dialer = dialer
@@ -100,21 +116,27 @@ class LiveRuntime:
         del campaign_id, state
         self._supervisor.poke()
 
+    def disposed(self, done: Disposed) -> None:
+        if self._wrapup is not None:
+            self._wrapup.disposed(done)
+
     async def diagnostics(self, campaign_id: int, record_id: int | None) -> Mapping[str, object]:
         """Why the campaign places no calls (or fewer than its agents could take)."""
         now = datetime.now(UTC)
-        params = {"cid": campaign_id, "now": now, "rid": record_id}
         async with self._engine.connect() as conn:
             campaign = (await conn.execute(_CAMPAIGN, {"cid": campaign_id})).first()
             if campaign is None:
                 return {"campaign_id": campaign_id, "text": "no such campaign", "findings": []}
+            queue = self._dialer.agents(str(campaign.queue))
+            grace = callback_grace_s(campaign.dispositions)
+            params = {"cid": campaign_id, "now": now, "rid": record_id, "grace": grace,
+                      **_presence(queue)}  # fmt: skip
             counts = {str(w): int(n) for w, n in (await conn.execute(_ELIGIBILITY, params)).all()}
             record = None
             if record_id is not None:
-                record = (await conn.execute(_ONE_RECORD, params)).scalar()
+                record = (await conn.execute(_ONE_RECORD, params)).mappings().first()
         runner = self._supervisor.runners.get(campaign_id)
         capacity = self._dialer.capacity()
-        queue = self._dialer.agents(str(campaign.queue))
         blocked = await self._caller_ids.blocked(campaign_id)
         diagnosis = diagnose(DiagnosticsInput(
             schedule=self._window(campaign, now),
@@ -147,7 +169,7 @@ class LiveRuntime:
         if not self._writer.healthy:
             body["held"] = "attempt results cannot be written to the database"
         if record_id is not None:
-            body["record"] = {"id": record_id, "why": record or "no such record in this campaign"}
+            body["record"] = _record_why(record_id, record, queue, grace, now)
         return body
 
     @staticmethod
@@ -158,6 +180,42 @@ class LiveRuntime:
             return parse_schedule(campaign.schedule, str(campaign.time_zone)).state(now)
         except ScheduleError as exc:
             return WindowState(False, detail=f"unreadable schedule: {exc}")
+
+
+def _presence(queue: QueueSnapshot) -> dict[str, list[str]]:
+    """The queue's free and logged-in agents (member names), as the diagnostics query takes them."""
+    return {
+        "free": sorted(a.name for a in queue.agents if a.status is AgentStatus.FREE),
+        "logged_in": sorted(
+            a.name for a in queue.agents if a.status is not AgentStatus.UNAVAILABLE
+        ),
+    }
+
+
+def _record_why(
+    record_id: int, row: Any, queue: QueueSnapshot, grace_s: float, now: datetime
+) -> dict[str, object]:
+    """One record's reason and, for a callback, whom it waits for and until when."""
+    if row is None:
+        return {"id": record_id, "why": "no such record in this campaign"}
+    body: dict[str, object] = {"id": record_id, "why": str(row["why"])}
+    if row["status"] == "callback" and row["callback_at"] is not None:
+        presence = _presence(queue)
+        verdict = callbacks.decide(
+            row["callback_at"], row["callback_agent"], now, timedelta(seconds=grace_s),
+            free=presence["free"], logged_in=presence["logged_in"],
+        )  # fmt: skip
+        body["callback"] = {
+            "at": row["callback_at"].isoformat(),
+            "agent": row["callback_agent"],
+            "falls_back_at": (row["callback_at"] + timedelta(seconds=grace_s)).isoformat()
+            if row["callback_agent"]
+            else None,
+            "dialable": verdict.dialable,
+            "hold": str(verdict.hold) if verdict.hold else None,
+            "until": verdict.until.isoformat() if verdict.until else None,
+        }
+    return body
 
 
 def _live(status: RunnerStatus, snapshot: PacingSnapshot | None) -> dict[str, object]:

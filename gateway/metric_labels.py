@@ -7,7 +7,8 @@ value never raises on a production path.
 A value must be a short slug (letters, digits, ``_ . : -``; no spaces, ``+`` or ``@``), must not
 look like a phone number (seven or more digits with only ``.``/``-`` between them), must belong
 to the fixed vocabulary of its label when there is one (outcome, state, link, window, class), and
-a free label (campaign, server, reason) may take at most ``max_values`` distinct values.
+a free label (campaign, server, reason, disposition code) may take at most ``max_values``
+distinct values.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ _PHONE_LIKE = re.compile(r"[\d.-]+")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 REFUSALS = frozenset({"malformed", "phone_number", "vocabulary", "bound"})
-LABELS = frozenset({"campaign", "server", "outcome", "state", "link", "window", "class", "reason"})
+LABELS = frozenset(
+    {"campaign", "server", "outcome", "state", "link", "window", "class", "reason", "code"}
+)
 _NAME_MAX = 64
 
 

@@ -63,6 +63,9 @@ dialer_campaigns                            gauge     state (campaigns in the  c
 dialer_metrics_dropped_total                counter   label, reason (malformed, any method, when
                                                       phone_number,            a label value is
                                                       vocabulary, bound)       refused
+dialer_dispositions_total                   counter   campaign, code (a free,  disposition
+                                                      bounded label: the
+                                                      campaign's codes)
 dialer_rtcp_jitter_seconds                  histogram campaign, server         rtcp
 dialer_rtcp_packet_loss_ratio               histogram campaign, server         rtcp
 dialer_rtcp_rtt_seconds                     histogram campaign, server         rtcp
@@ -212,6 +215,10 @@ class Metrics:
             "dialer_campaign_info", "Campaign name.", ("campaign", "name"), registry=r
         )
         self._campaigns = Gauge("dialer_campaigns", "Campaigns by state.", ("state",), registry=r)
+        self._dispositions = Counter(
+            "dialer_dispositions_total", "Wrap-up dispositions set.", ("campaign", "code"),
+            registry=r,
+        )  # fmt: skip
 
     def _build_link_metrics(self, r: CollectorRegistry) -> None:
         self._link_state = Gauge("dialer_link_state", "Link state.", _SLS, registry=r)
@@ -363,6 +370,12 @@ class Metrics:
         with self._or_drop():
             self._guard_trips.labels(self._labels.check("reason", reason)).inc()
 
+    def disposition(self, campaign: str, code: str) -> None:
+        """A wrap-up disposition ``code`` was set on a call of ``campaign``."""
+        with self._or_drop():
+            c = self._labels.check("campaign", campaign)
+            self._dispositions.labels(c, self._labels.check("code", code)).inc()
+
     def campaign_info(self, campaign: str, name: str) -> None:
         """``dialer_campaign_info{campaign, name} 1``: the name dashboards show for an id."""
         with self._or_drop():
@@ -433,6 +446,7 @@ class Metrics:
         yield self._paused, reasons
         yield self._pauses, reasons
         yield self._caller_ids, [(campaign, s) for s in CALLER_ID_STATES]
+        yield self._dispositions, [(campaign, c) for c in self._labels.values("code")]
 
     # --- Asterisk links ------------------------------------------------------------------------
 

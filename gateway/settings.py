@@ -104,6 +104,8 @@ class Settings:
     tick_interval_s: float = 0.25
     link_outage_limit_s: float = 60.0
     takeover_after_s: float = 30.0
+    wrapup_limit_s: int = 0
+    default_disposition: str | None = None
     api_token: Secret | None = None  # bootstrap admin token accepted by the control API
     instance_id: str = field(default_factory=socket.gethostname)
 

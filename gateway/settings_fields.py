@@ -7,6 +7,7 @@ README's configuration table is :data:`FIELDS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from gateway.asterisk.dialstring import check_template
 from gateway.asterisk.errors import InvalidValue
+from pacing.dispositions import CODE_PATTERN
 
 
 class SettingsError(Exception):
@@ -100,6 +102,13 @@ def _secret(raw: str) -> Secret:
 def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
+    return raw
+
+
+def _code(raw: str) -> str:
+    """A disposition code (:data:`pacing.dispositions.CODE_PATTERN`)."""
+    if re.fullmatch(CODE_PATTERN, raw) is None:
+        raise ValueError(f"must be a disposition code ({CODE_PATTERN})")
     return raw
 
 
@@ -202,6 +211,23 @@ FIELDS: tuple[Field, ...] = (
         "30",
         "Seconds an instance's heartbeat must stay stale, seen by a survivor that reaches the "
         "database all along, before the survivor adopts its calls; the same on every instance.",
+    ),
+    Field(
+        "DIALER_WRAPUP_LIMIT",
+        ("wrapup_limit_s",),
+        _int_range(0, 86400),
+        "0",
+        "Seconds the gateway holds an agent paused in wrap-up after a call, until a disposition "
+        "(then the default disposition applies), for campaigns that set none; 0: Asterisk's own "
+        "wrap-up applies and a disposition only records.",
+    ),
+    Field(
+        "DIALER_DEFAULT_DISPOSITION",
+        ("default_disposition",),
+        _code,
+        "(unset)",
+        "The disposition code set when none comes within the wrap-up limit, for campaigns that "
+        "name none (ignored where the campaign has no such code).",
     ),
     Field(
         "DIALER_INSTANCE_ID",

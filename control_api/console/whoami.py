@@ -16,7 +16,8 @@ from control_api.schemas import Field, Reply
 async def me(call: Call) -> web.StreamResponse:
     role = call.principal.role
     granted = sorted(str(p) for p, roles in MATRIX.items() if role in roles)
-    return reply({"name": call.principal.name, "role": str(role), "permissions": granted})
+    body = {"name": call.principal.name, "role": str(role), "permissions": granted}
+    return reply({**body, "agent_id": call.principal.own_agent})
 
 
 _ME = Reply(
@@ -25,6 +26,7 @@ _ME = Reply(
         Field("name", "string", description="the token's name (the acting user)"),
         Field("role", "string"),
         Field("permissions", "array", items="string"),
+        Field("agent_id", "string", nullable=True, description="an agent token's agent"),
     ),
 )
 ME = Route(
@@ -32,7 +34,7 @@ ME = Route(
     "/me",
     me,
     "The caller's token name, role and permissions",
-    Permission.READ,
+    Permission.SELF,
     {200: _ME, 401: "problem"},
     tag="admin",
 )

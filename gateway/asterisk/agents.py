@@ -185,6 +185,17 @@ class AgentBoard:
             return
         m.wrapup_until = max(m.wrapup_until or 0.0, now + wrap)
 
+    def hold(self, queue: str, interface: str, reason: str) -> bool:
+        """Count a member as paused (with ``reason``) now, ahead of the ``QueueMemberPause`` that
+        a pause sent for it will bring (the gateway-held wrap-up): pacing must not offer it a
+        call meanwhile. The member's next event or resync says what Asterisk holds. False: no
+        such member."""
+        member = self._queues.get(queue, {}).get(interface)
+        if member is None:
+            return False
+        member.paused, member.paused_reason = True, reason
+        return True
+
     def resync(self, queue: str, items: Iterable[QueueMemberEvent], now: float) -> None:
         """Replace ``queue``'s members with a ``QueueStatus`` answer (``QueueMember`` items)."""
         old = self._queues.get(queue, {})

@@ -18,7 +18,10 @@ the campaign. The functions here do the same writes for many calls at once, with
   outcome was unknown can be written again. ``unknown`` is provisional: a real outcome for an
   attempt settled ``unknown`` replaces it (the attempt is not counted twice, and its record
   follows only while it is still where ``unknown`` left it); nothing replaces a real outcome.
-  Locks are taken in one order: the batch's attempts by id, then their records by id.
+  Locks are taken in one order: the batch's attempts by id, then their records by id. An
+  attempt that reached an agent and was given a disposition while the call was still going
+  (:mod:`gateway.campaigns.dispositions`) moves its record to the disposition's step instead of
+  the outcome's (a ``dnc`` code also puts the number on the do-not-call list).
 * :func:`save_progress` — what decides an outcome (answered, agent connected with the agent, the
   AMD result) written onto attempts still ``dialing``, one statement per batch. When a crashed
   gateway's attempt is later settled ``unknown``, the settle statement upgrades it from that
@@ -39,8 +42,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.campaigns import dispositions
 from gateway.campaigns.leasing import QUEUE_FOLLOWS, AttemptRow, AttemptStart, Settled
 from gateway.campaigns.retry import next_step, parse_rules
+from pacing.dispositions import DispositionSet
+from pacing.errors import ScheduleError
 from pacing.outcomes import Outcome
 from pacing.retry import RetryRules
 
@@ -125,10 +131,11 @@ WITH u AS (
     FROM u
     WHERE a.id = u.id AND (a.status = 'dialing'
         OR (a.status = 'settled' AND a.outcome = 'unknown' AND u.outcome <> 'unknown'))
-    RETURNING a.id, a.record_id, a.campaign_id, a.outcome, a.agent, u.at
+    RETURNING a.id, a.record_id, a.campaign_id, a.outcome, a.agent, u.at, a.disposition AS code,
+        a.callback_at AS callback_at, a.callback_scope AS scope
 )
 SELECT s.id, s.record_id, s.campaign_id, s.outcome, s.agent, s.at, r.attempts, r.status,
-       r.disposition
+       r.disposition, s.code, s.callback_at, s.scope, r.phone
 FROM s JOIN records r ON r.id = s.record_id
 ORDER BY r.id
 FOR UPDATE OF r
@@ -138,7 +145,8 @@ FOR UPDATE OF r
 _LOCK_ATTEMPTS = text("SELECT id, status FROM attempts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 
 _RULES = text(
-    "SELECT id, max_attempts, retry_rules, abandon_holdoff_s FROM campaigns WHERE id = ANY(:ids)"
+    "SELECT id, max_attempts, retry_rules, abandon_holdoff_s, dispositions FROM campaigns "
+    "WHERE id = ANY(:ids)"
 )
 
 # The records' next steps, and their queue rows to match (as leasing._SETTLE_RECORD, set-based).
@@ -147,12 +155,15 @@ WITH v AS (
     SELECT * FROM unnest(CAST(:rids AS bigint[]), CAST(:statuses AS text[]),
                          CAST(:reasons AS text[]), CAST(:outcomes AS text[]),
                          CAST(:nexts AS timestamptz[]), CAST(:agents AS text[]),
-                         CAST(:ats AS timestamptz[]), CAST(:counted AS integer[]))
-        AS v(rid, status, reason, outcome, next, agent, at, counted)
+                         CAST(:ats AS timestamptz[]), CAST(:counted AS integer[]),
+                         CAST(:callbacks AS boolean[]), CAST(:keepers AS text[]))
+        AS v(rid, status, reason, outcome, next, agent, at, counted, callback, keeper)
 ), settled AS (
     UPDATE records r SET status = v.status, reason = v.reason, disposition = v.outcome,
         attempts = r.attempts + v.counted, next_attempt_at = v.next, lease_owner = NULL,
-        lease_expires_at = NULL, agent = COALESCE(v.agent, r.agent), updated_at = v.at
+        lease_expires_at = NULL, agent = COALESCE(v.agent, r.agent), updated_at = v.at,
+        callback_at = CASE WHEN v.callback THEN v.next ELSE r.callback_at END,
+        callback_agent = v.keeper
     FROM v WHERE r.id = v.rid
     RETURNING r.id, r.campaign_id, r.priority, r.status, r.next_attempt_at"""
 _SETTLE_RECORDS = text(_SETTLE_RECORDS_HEAD + QUEUE_FOLLOWS)
@@ -198,11 +209,27 @@ async def settle_attempts(
     return [settled[r.attempt_id] for r in batch if r.attempt_id in settled]
 
 
-async def _rules(conn: AsyncConnection, campaign_ids: set[int]) -> dict[int, RetryRules]:
-    """Each campaign's retry rules, read once for the batch."""
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    retry: RetryRules
+    codes: DispositionSet | None  # None: the stored codes do not parse (only old data could)
+
+
+def _codes(document: Any) -> DispositionSet | None:
+    try:
+        return dispositions.parse(document or {})
+    except (ScheduleError, KeyError, ValueError, TypeError):
+        return None
+
+
+async def _rules(conn: AsyncConnection, campaign_ids: set[int]) -> dict[int, _Rules]:
+    """Each campaign's retry rules and disposition codes, read once for the batch."""
     rows = (await conn.execute(_RULES, {"ids": sorted(campaign_ids)})).mappings()
     return {
-        int(c["id"]): parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"])
+        int(c["id"]): _Rules(
+            parse_rules(c["retry_rules"], c["max_attempts"], c["abandon_holdoff_s"]),
+            _codes(c["dispositions"]),
+        )
         for c in rows
     }
 
@@ -226,31 +253,57 @@ def _waves(rows: Sequence[Any]) -> list[list[tuple[Any, int]]]:
     return waves
 
 
+def _step(row: Any, rules: _Rules, attempts: int) -> tuple[Any, ...]:
+    """One record's update: the disposition's step when one was set during the call (on a call
+    that reached an agent), else the outcome's; columns as :data:`_COLUMNS`."""
+    rid, outcome, agent, at = int(row[1]), row[3], row[4], row[5]
+    code = row[9]
+    if code is not None and outcome == str(Outcome.ANSWERED) and rules.codes is not None:
+        asked = (str(code), row[10], row[11], agent)
+        step = dispositions.settled_step(rules.codes, rules.retry, attempts, at, asked)
+        return (rid, step.status, step.reason, code, step.at, agent, at,
+                step.status == "callback", step.callback_agent, step.add_dnc)  # fmt: skip
+    nxt = next_step(rules.retry, Outcome(outcome), attempts, at)
+    return (rid, str(nxt.status), nxt.reason, outcome, nxt.next_attempt_at, agent, at,
+            False, None, False)  # fmt: skip
+
+
+_COLUMNS = ("rids", "statuses", "reasons", "outcomes", "nexts", "agents", "ats", "callbacks",
+            "keepers")  # fmt: skip
+_DNC = text(
+    "INSERT INTO dnc_numbers (phone, reason, added_by) "
+    "SELECT p, 'disposition dnc', 'system' FROM unnest(CAST(:phones AS text[])) AS p "
+    "ON CONFLICT (phone) DO NOTHING"
+)
+
+
 async def _settle_records(
     conn: AsyncConnection,
     wave: Sequence[tuple[Any, int]],
-    rules: dict[int, RetryRules],
+    rules: dict[int, _Rules],
     replacing: set[str],
 ) -> dict[str, Settled]:
     """The records' next steps. A real outcome that replaces ``unknown`` counts no new attempt,
     and moves its record only while the record is still where ``unknown`` left it."""
-    updates, settled = [], {}
-    for (aid, rid, cid, outcome, agent, at, _, status, disposition), attempts in wave:
-        counted = 0 if str(aid) in replacing else 1
+    updates, counts, phones, settled = [], [], [], {}
+    for row, attempts in wave:
+        aid, rid, status, disposition = str(row[0]), int(row[1]), row[7], row[8]
+        counted = 0 if aid in replacing else 1
         if not counted and (status != "done" or disposition != str(Outcome.UNKNOWN)):
-            settled[str(aid)] = Settled(int(rid), str(status), None, attempts)
+            settled[aid] = Settled(rid, str(status), None, attempts)
             continue
-        step = next_step(rules[int(cid)], Outcome(outcome), attempts + counted, at)
-        updates.append((int(rid), str(step.status), step.reason, outcome, step.next_attempt_at,
-                        agent, at, counted))  # fmt: skip
-        settled[str(aid)] = Settled(
-            int(rid), str(step.status), step.next_attempt_at, attempts + counted
-        )
+        update = _step(row, rules[int(row[2])], attempts + counted)
+        updates.append(update[:9])
+        counts.append(counted)
+        if update[9]:
+            phones.append(str(row[12]))
+        settled[aid] = Settled(rid, str(update[1]), update[4], attempts + counted)
     if not updates:
         return settled
-    columns = ("rids", "statuses", "reasons", "outcomes", "nexts", "agents", "ats", "counted")
-    params: dict[str, Any] = {k: [u[i] for u in updates] for i, k in enumerate(columns)}
-    await conn.execute(_SETTLE_RECORDS, params)
+    params: dict[str, Any] = {k: [u[i] for u in updates] for i, k in enumerate(_COLUMNS)}
+    await conn.execute(_SETTLE_RECORDS, {**params, "counted": counts})
+    if phones:
+        await conn.execute(_DNC, {"phones": phones})
     return settled
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.campaigns import audit
+from gateway.campaigns import audit, dispositions
 from gateway.campaigns.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.campaigns.retry import validate_rules
 from gateway.campaigns.typed import columns, row_of
@@ -55,6 +55,7 @@ class Campaign:
     abandon_target: float
     queue: str
     retry_rules: Mapping[str, Any]
+    dispositions: Mapping[str, Any]
     max_attempts: int
     abandon_holdoff_s: int
     owner: str
@@ -68,7 +69,7 @@ class Campaign:
 
 
 COLUMNS = columns(Campaign)
-_JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules"})
+_JSON_COLUMNS = frozenset({"schedule", "pacing", "retry_rules", "dispositions"})
 
 
 class Approver(Protocol):
@@ -108,6 +109,9 @@ def check_setup(data: Mapping[str, Any]) -> None:
             validate_rules(rules)
         except ScheduleError as exc:
             raise Invalid("retry_rules", str(exc)) from None
+    codes = data.get("dispositions")
+    if codes is not None:
+        dispositions.validate(codes)
     schedule = data.get("schedule")
     if schedule:
         try:

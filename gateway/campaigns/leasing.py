@@ -6,9 +6,11 @@ Several gateway instances share one database and must never dial the same record
   id), locks the records with ``SELECT … FOR UPDATE OF r SKIP LOCKED`` and stamps them with the
   instance and a lease expiry in the same statement, so two instances racing for one campaign
   get disjoint sets. Eligibility is decided in SQL on the record itself: dialable status,
-  attempts below the campaign maximum, ``next_attempt_at`` reached, not on the DNC list, no live
-  lease, and the callee's local time inside the campaign's callee window in *every* one of the
-  record's time zones (the campaign zone when the record has none). The queue only narrows the
+  attempts below the campaign maximum (a callback is a promise and is kept past it),
+  ``next_attempt_at`` reached, not on the DNC list, no live lease, an agent-only callback only
+  while its agent is free (or once the campaign's callback grace has passed), and the callee's
+  local time inside the campaign's callee window in *every* one of the record's time zones (the
+  campaign zone when the record has none). The queue only narrows the
   walk (its ``next_attempt_at`` passes over records waiting for a retry without reading them).
 * :func:`start_attempt` marks the record dialing, takes it out of the queue and inserts the
   attempt (status ``dialing``) in one statement, only while the caller still holds the lease.
@@ -29,7 +31,7 @@ Time is always passed in (``now``); nothing here reads a clock. Retry decisions 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +41,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns.retry import next_step, parse_rules
 from gateway.db.errors import DatabaseError
+from pacing.dispositions import DispositionSet
 from pacing.outcomes import Outcome
+
+
+def _free(free_agents: Callable[[str], Collection[str]], campaign: Mapping[str, Any]) -> set[str]:
+    """The agents free now in any of the campaign's queues (its queue, and a skill's queue where
+    ``pacing.skill_queues`` maps one)."""
+    skill_queues = (campaign["pacing"] or {}).get("skill_queues") or {}
+    queues = {str(campaign["queue"]), *(str(q) for q in dict(skill_queues).values())}
+    return {agent for queue in queues for agent in free_agents(queue)}
+
+
+def callback_grace_s(document: Mapping[str, Any] | None) -> float:
+    """The campaign's callback grace (its ``dispositions`` JSON; the default when unset)."""
+    grace = (document or {}).get("callback_grace_s")
+    if isinstance(grace, int) and not isinstance(grace, bool) and grace >= 0:
+        return float(grace)
+    return DispositionSet().callback_grace.total_seconds()
 
 
 class LeaseError(DatabaseError):
@@ -115,7 +134,7 @@ class UnsettledAttempt:
 
 _CAMPAIGN = text(
     "SELECT max_attempts, time_zone, callee_window_start, callee_window_end, retry_rules, "
-    "abandon_holdoff_s FROM campaigns WHERE id = :cid"
+    "abandon_holdoff_s, queue, pacing, dispositions FROM campaigns WHERE id = :cid"
 )
 
 _LEASE = text("""
@@ -124,7 +143,7 @@ WITH picked AS (
     WHERE q.campaign_id = :cid
       AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= :now)
       AND r.status IN ('new', 'retry', 'callback')
-      AND r.attempts < :max_attempts
+      AND (r.attempts < :max_attempts OR r.status = 'callback')
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= :now)
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= :now)
       AND (CAST(:skills AS text[]) IS NULL OR r.skill = ANY(CAST(:skills AS text[])))
@@ -137,6 +156,9 @@ WITH picked AS (
             (extract(hour FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)) * 60
              + extract(minute FROM (CAST(:now AS timestamptz) AT TIME ZONE z.name)))
             BETWEEN :wstart AND :wend - 1))
+      AND (r.callback_agent IS NULL OR r.status <> 'callback'
+           OR r.callback_agent = ANY(CAST(:free_agents AS text[]))
+           OR r.callback_at <= CAST(:now AS timestamptz) - make_interval(secs => :grace_s))
     ORDER BY q.priority, q.record_id
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED
@@ -208,17 +230,24 @@ async def lease_records(
     lease_seconds: float,
     *,
     skills: Sequence[str] | None = None,
+    free_agents: Callable[[str], Collection[str]] | None = None,
 ) -> list[LeasedRecord]:
     """Lease up to ``limit`` eligible records of the campaign to ``instance_id``.
 
     ``skills`` given: only records whose ``skill`` is one of them (``""``: no skill), for the
-    skill groups of :mod:`pacing.skills`; None: any record.
+    skill groups of :mod:`pacing.skills`; None: any record. ``free_agents(queue)`` names the
+    agents free in a queue now: an agent-only callback is leased only while its agent is free in
+    one of the campaign's queues, or once the campaign's callback grace has passed
+    (:func:`pacing.callbacks.decide`, the same rule).
     """
     if limit <= 0:
         return []
     async with engine.begin() as conn:
         c = await _campaign(conn, campaign_id)
+        free = sorted(_free(free_agents, c)) if free_agents is not None else []
         params = {
+            "free_agents": free,
+            "grace_s": callback_grace_s(c["dispositions"]),
             "cid": campaign_id,
             "max_attempts": c["max_attempts"],
             "now": now,

@@ -10,6 +10,7 @@ queue rows of imported records come from a trigger). No HTTP here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,9 +24,11 @@ from gateway.campaigns.errors import Conflict, Invalid
 from gateway.campaigns.importer import ImportReport as ImportReport
 from gateway.campaigns.importer import import_upload as import_upload
 from gateway.db.models import RecordStatus
+from pacing.dispositions import CODE_PATTERN
 from pacing.lifecycle import Operation
 from pacing.outcomes import Outcome
 
+_CODE = re.compile(CODE_PATTERN)
 RESETTABLE = frozenset(
     {RecordStatus.NEW, RecordStatus.RETRY, RecordStatus.CALLBACK, RecordStatus.DONE}
 )
@@ -39,8 +42,8 @@ def reset_filter(filters: Mapping[str, Any]) -> tuple[str, dict[str, object]]:
         if value not in RESETTABLE:
             raise Invalid("status", f"{value!r} is not a resettable record status")
     for value in filters.get("dispositions", []):
-        if value not in Outcome.__members__.values():
-            raise Invalid("dispositions", f"{value!r} is not an outcome")
+        if value not in Outcome.__members__.values() and not _CODE.fullmatch(value):
+            raise Invalid("dispositions", f"{value!r} is neither an outcome nor a disposition code")
     simple = {
         "from": "last_attempt_at >= :from",
         "to": "last_attempt_at < :to",
@@ -61,7 +64,8 @@ def reset_filter(filters: Mapping[str, Any]) -> tuple[str, dict[str, object]]:
 
 _CLEARED = (
     "status = 'new', reason = '', disposition = NULL, attempts = 0, next_attempt_at = NULL, "
-    "callback_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+    "callback_at = NULL, callback_agent = NULL, lease_owner = NULL, lease_expires_at = NULL, "
+    "updated_at = now()"
 )
 
 
@@ -175,23 +179,44 @@ async def counts(engine: AsyncEngine, campaign_id: int) -> dict[str, int]:
     return {str(s): found.get(str(s), 0) for s in RecordStatus}
 
 
-async def complete_if_exhausted(engine: AsyncEngine, actor: str, campaign_id: int) -> bool:
-    """Runner hook: a running campaign with no record that can ever be dialled → completed."""
+def _wrapup_s(campaign: Campaign, default_s: float) -> float:
+    """The wrap-up limit the campaign's dispositions set, else the service's (0: none held)."""
+    limit = campaign.dispositions.get("wrapup_limit_s", default_s)
+    return float(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else 0.0
+
+
+async def complete_if_exhausted(
+    engine: AsyncEngine, actor: str, campaign_id: int, wrapup_limit_s: float = 0.0
+) -> bool:
+    """Runner hook: a running campaign with no record that can ever be dialled → completed.
+
+    ``wrapup_limit_s`` is the service's wrap-up limit (``DIALER_WRAPUP_LIMIT``) for a campaign
+    that sets none."""
     async with engine.connect() as conn:
         campaign = await campaigns.fetch(conn, campaign_id)
         if campaign.state != "running":
             return False
-        # A dialable record with attempts left is in the queue; a dialing record has its
-        # unsettled attempt (written together, leasing.start_attempt), found by a partial index.
+        # A dialable record with attempts left (or a callback, kept past them) is in the queue;
+        # a dialing record has its unsettled attempt (written together, leasing.start_attempt),
+        # found by a partial index; a call whose agent is still in a wrap-up the gateway holds
+        # may yet get a disposition that dials its record again (dispositions.wrapup_limit_s).
         left = await conn.execute(
             text(
                 "SELECT EXISTS (SELECT 1 FROM record_queue q JOIN records r ON r.id = q.record_id "
                 "WHERE q.campaign_id = :cid AND r.status IN ('new', 'retry', 'callback') "
-                "AND r.attempts < :max) "
+                "AND (r.attempts < :max OR r.status = 'callback')) "
                 "OR EXISTS (SELECT 1 FROM attempts WHERE status = 'dialing' "
-                "AND campaign_id = :cid)"
+                "AND campaign_id = :cid) "
+                "OR EXISTS (SELECT 1 FROM attempts WHERE campaign_id = :cid "
+                "AND originated_at > now() - make_interval(secs => :wrapup) - interval '1 day' "
+                "AND status = 'settled' AND agent_connected_at IS NOT NULL "
+                "AND disposition IS NULL AND settled_at > now() - make_interval(secs => :wrapup))"
             ),
-            {"cid": campaign_id, "max": campaign.max_attempts},
+            {
+                "cid": campaign_id,
+                "max": campaign.max_attempts,
+                "wrapup": _wrapup_s(campaign, wrapup_limit_s),
+            },
         )
         if left.scalar_one():
             return False

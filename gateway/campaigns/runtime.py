@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.campaigns.campaigns import Campaign
+from gateway.campaigns.dispositions import Disposed
 
 Clock = Callable[[], datetime]
 Probe = Callable[[str], Awaitable[bool]]
@@ -46,6 +47,10 @@ class Runtime(Protocol):
     def campaign_changed(self, campaign_id: int, state: str) -> None:
         """Called after a committed state change; must only enqueue, never block."""
 
+    def disposed(self, done: Disposed) -> None:
+        """Called after a disposition committed: the agent's wrap-up is over (unpause it) and
+        the disposition is counted; must only enqueue, never block."""
+
 
 @dataclass(slots=True)
 class StaticRuntime:
@@ -57,6 +62,7 @@ class StaticRuntime:
     links: tuple[int, int] = (1, 1)
     why: Mapping[str, object] = field(default_factory=lambda: {"dialer": "not running"})
     changes: list[tuple[int, str]] = field(default_factory=list)
+    dispositions: list[Disposed] = field(default_factory=list)
 
     async def agents_logged_in(self, queue: str) -> int:
         del queue
@@ -78,3 +84,6 @@ class StaticRuntime:
 
     def campaign_changed(self, campaign_id: int, state: str) -> None:
         self.changes.append((campaign_id, state))
+
+    def disposed(self, done: Disposed) -> None:
+        self.dispositions.append(done)

@@ -10,7 +10,7 @@ the few per-tick reads the runner needs and converts rows into the pacing core's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -134,8 +134,12 @@ class DbStore:
         clock: Callable[[], float],
         wall: Callable[[], datetime] = _wall,
         lease_s: float = 60.0,
+        free_agents: Callable[[str], Collection[str]] | None = None,
+        wrapup_limit_s: float = 0.0,
     ) -> None:
         self._engine = engine
+        self._wrapup_limit_s = wrapup_limit_s  # the service's, for campaigns that set none
+        self._free_agents = free_agents  # a queue's free agents now (agent-only callbacks)
         self._instance = instance_id
         self._clock = clock
         self._wall = wall
@@ -152,7 +156,7 @@ class DbStore:
     ) -> Sequence[Lease]:
         records = await leasing.lease_records(
             self._engine, campaign_id, self._instance, limit, self._wall(), self._lease_s,
-            skills=skills,
+            skills=skills, free_agents=self._free_agents,
         )  # fmt: skip
         return [Lease(r.id, r.phone, r.caller_id) for r in records]
 
@@ -233,7 +237,9 @@ class DbStore:
 
     async def complete_if_exhausted(self, campaign_id: int) -> bool:
         try:
-            return await records.complete_if_exhausted(self._engine, "pacing", campaign_id)
+            return await records.complete_if_exhausted(
+                self._engine, "pacing", campaign_id, self._wrapup_limit_s
+            )
         except OperationRefused:
             return False
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.campaigns import audit
-from gateway.campaigns.errors import NotFound
+from gateway.campaigns.errors import Invalid, NotFound
 from gateway.campaigns.typed import columns, row_of
 from gateway.db.models import Role
 
@@ -38,32 +38,49 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-async def create_token(conn: AsyncConnection, name: str, role: Role, created_by: str) -> str:
+def check_agent(role: Role, agent_id: str | None) -> None:
+    """An ``agent`` token is bound to exactly one agent id; no other role takes one."""
+    if role is Role.AGENT and not agent_id:
+        raise Invalid("agent_id", "is required for a token with the role agent")
+    if role is not Role.AGENT and agent_id is not None:
+        raise Invalid("agent_id", f"only an agent token is bound to an agent, not {role}")
+
+
+async def create_token(
+    conn: AsyncConnection, name: str, role: Role, created_by: str, agent_id: str | None = None
+) -> str:
     """Store a new token's hash; return the token (the only time it is ever visible)."""
+    check_agent(role, agent_id)
     token = new_token()
     await conn.execute(
         text(
-            "INSERT INTO api_tokens (name, role, token_sha256, created_by) "
-            "VALUES (:name, :role, :hash, :by)"
+            "INSERT INTO api_tokens (name, role, token_sha256, created_by, agent_id) "
+            "VALUES (:name, :role, :hash, :by, :agent)"
         ),
-        {"name": name, "role": str(role), "hash": hash_token(token), "by": created_by},
+        {
+            "name": name,
+            "role": str(role),
+            "hash": hash_token(token),
+            "by": created_by,
+            "agent": agent_id,
+        },
     )
     return token
 
 
-async def holder(engine: AsyncEngine, token: str) -> tuple[str, Role] | None:
-    """The name and role of the unrevoked token ``token``, or None."""
+async def holder(engine: AsyncEngine, token: str) -> tuple[str, Role, str | None] | None:
+    """The name, role and bound agent of the unrevoked token ``token``, or None."""
     async with engine.connect() as conn:
         row = (
             await conn.execute(
                 text(
-                    "SELECT name, role FROM api_tokens "
+                    "SELECT name, role, agent_id FROM api_tokens "
                     "WHERE token_sha256 = :hash AND revoked_at IS NULL"
                 ),
                 {"hash": hash_token(token)},
             )
         ).first()
-    return None if row is None else (row[0], Role(row[1]))
+    return None if row is None else (row[0], Role(row[1]), row[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +90,7 @@ class Token:
     id: int
     name: str
     role: str
+    agent_id: str | None
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
@@ -86,11 +104,13 @@ async def listing(engine: AsyncEngine) -> list[Token]:
         return [row_of(Token, r) for r in rows.mappings()]
 
 
-async def issue(engine: AsyncEngine, actor: str, name: str, role: Role) -> str:
+async def issue(
+    engine: AsyncEngine, actor: str, name: str, role: Role, agent_id: str | None = None
+) -> str:
     """Create a token for ``name`` with the audit entry; returns the token (shown once)."""
     async with engine.begin() as conn:
-        token = await create_token(conn, name, role, actor)
-        shown = {"name": name, "role": str(role)}
+        token = await create_token(conn, name, role, actor, agent_id)
+        shown = {"name": name, "role": str(role), "agent_id": agent_id}
         await audit.record(conn, actor, "token.create", "token", name, None, shown)
     return token
 

@@ -64,6 +64,7 @@ class Role(enum.StrEnum):
     OPS = "ops"
     REVIEWER = "reviewer"
     VIEWER = "viewer"
+    AGENT = "agent"  # bound to one agent id (``api_tokens.agent_id``): its own calls only
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -120,6 +121,7 @@ class Campaign(Base):
     abandon_target: Mapped[float] = mapped_column(Float, server_default="0.03")
     queue: Mapped[str] = mapped_column(String(128), server_default="")
     retry_rules: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    dispositions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     max_attempts: Mapped[int] = mapped_column(Integer, server_default="3")
     abandon_holdoff_s: Mapped[int] = mapped_column(Integer, server_default="259200")
     state: Mapped[str] = mapped_column(String(16), server_default="ready")
@@ -171,6 +173,7 @@ class Record(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_agent: Mapped[str | None] = mapped_column(Text)  # an agent-only callback's agent
     caller_id: Mapped[str | None] = mapped_column(String(16))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -247,6 +250,12 @@ class Attempt(Base):
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     agent: Mapped[str | None] = mapped_column(Text)
     amd_status: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(String(16))  # the wrap-up code, set once
+    disposition_note: Mapped[str | None] = mapped_column(Text)
+    disposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disposed_by: Mapped[str | None] = mapped_column(String(128))
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_scope: Mapped[str | None] = mapped_column(String(8))  # anyone | agent
 
 
 class CallerIdNumber(Base):
@@ -345,6 +354,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[str | None] = mapped_column(Text)  # role ``agent``: the agent it acts as
     created_by: Mapped[str] = mapped_column(String(128), server_default="")
     created_at: Mapped[datetime] = _now()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

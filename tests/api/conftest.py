@@ -73,7 +73,8 @@ async def make_tokens(engine: AsyncEngine) -> tuple[dict[Role, str], dict[Role, 
     async with engine.begin() as conn:
         for role in Role:
             name = f"{role}-{uuid.uuid4().hex[:8]}"
-            tokens[role] = await create_token(conn, name, role, "tests")
+            agent = name if role is Role.AGENT else None  # an agent token acts as agent <name>
+            tokens[role] = await create_token(conn, name, role, "tests", agent)
             names[role] = name
     return tokens, names
 

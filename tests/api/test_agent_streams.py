@@ -317,9 +317,38 @@ async def test_the_openapi_document_has_both_streams_and_the_event_shapes(
         valid({"type": "agent.connected"}, "AgentEvent")
 
 
-@pytest.mark.parametrize("role", list(Role))
-def test_every_role_today_may_follow_any_agent_and_campaign(role: Role) -> None:
-    # viewer and above may watch; a role bound to one agent extends may_watch_agent
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.AGENT])
+def test_every_reading_role_may_follow_any_agent_and_campaign(role: Role) -> None:
     who = Principal("someone", role)
     assert may_watch_agent(who, "Agent 101")
     assert may_watch_campaign(who, 1)
+
+
+def test_an_agent_token_follows_its_own_agent_only() -> None:
+    desk = Principal("desk-7", Role.AGENT, "Agent 101")
+    assert may_watch_agent(desk, "Agent 101")
+    assert not may_watch_agent(desk, "Agent 102")
+    assert not may_watch_campaign(desk, 1)  # a campaign stream carries every agent's calls
+    assert not may_watch_agent(Principal("unbound", Role.AGENT), "Agent 101")
+
+
+async def test_an_agent_token_streams_its_own_agent_only(streams: Streams) -> None:
+    admin = {"Authorization": f"Bearer {streams.tokens[Role.ADMIN]}"}
+    desk = {"name": "desk-101", "role": "agent", "agent_id": "Agent 101"}
+    made = await streams.client.post("/v1/tokens", json=desk, headers=admin)
+    assert made.status == 201
+    token = (await made.json())["token"]
+    mine = {"Authorization": f"Bearer {token}"}
+    async with streams.client.ws_connect(AGENT_PATH, headers=mine) as ws:
+        streams.hub.submit(streams.change(ChangeKind.CONNECTED, agent="Agent 102"))  # not its
+        streams.hub.submit(streams.change(ChangeKind.CONNECTED))
+        event = await _next(ws)
+    assert (event["agent"], event["record"]["name"]) == ("Agent 101", "Grace Hopper")
+    for path in ("/v1/agents/Agent%20102/events", f"/v1/campaigns/{streams.campaign_id}/events"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await streams.client.ws_connect(path, headers=mine)
+        assert refused.value.status == 403, path
+    async with streams.client.ws_connect("/v1/agents/Agent%20102/events") as ws:
+        await ws.send_str(json.dumps({"type": "auth", "token": token}))  # the first message
+        await ws.receive(timeout=5)
+    assert ws.close_code == 4403

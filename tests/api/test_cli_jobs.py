@@ -8,9 +8,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer import control_cli as cli
+from gateway.campaigns.errors import Invalid
+from gateway.campaigns.tokens import holder
 from pacing.lifecycle import Operation
 
 
@@ -63,3 +66,22 @@ async def test_campaign_jobs_run_through_the_domain(
     reset = argparse.Namespace(id=cid, status=[], disposition=[])
     assert await cli.campaign_reset(engine, reset) == 0
     assert capsys.readouterr().out.strip().endswith("ready, 2 records reset")
+
+
+async def test_token_create_binds_an_agent_token_to_its_agent(
+    engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = f"desk-{uuid.uuid4().hex[:8]}"
+    args = argparse.Namespace(name=name, role="agent", agent_id="Agent 7")
+    assert await cli.token_create(engine, args) == 0
+    token = capsys.readouterr().out.strip()
+    assert await holder(engine, token) == (name, "agent", "Agent 7")
+    with pytest.raises(Invalid, match="agent_id"):
+        await cli.token_create(engine, argparse.Namespace(name=name, role="agent", agent_id=None))
+    with pytest.raises(Invalid, match="agent_id"):
+        await cli.token_create(engine, argparse.Namespace(name=name, role="ops", agent_id="x"))
+    async with engine.connect() as conn:
+        stored = (
+            await conn.execute(text("SELECT count(*) FROM api_tokens WHERE name = :n"), {"n": name})
+        ).scalar_one()
+    assert stored == 1  # the refused ones wrote nothing

@@ -19,7 +19,14 @@ async def test_me_names_the_token_and_its_role(api: Api) -> None:
 
 async def test_viewer_holds_only_read(api: Api) -> None:
     body = await (await api.client.get("/v1/me", headers=api.auth(Role.VIEWER))).json()
-    assert body["permissions"] == ["read"]
+    assert body["permissions"] == ["read", "self", "watch_agent"]
+    assert body["agent_id"] is None
+
+
+async def test_an_agent_token_holds_dispose_and_names_its_agent(api: Api) -> None:
+    body = await (await api.client.get("/v1/me", headers=api.auth(Role.AGENT))).json()
+    assert body["permissions"] == ["dispose", "self", "watch_agent"]
+    assert body["agent_id"] == api.names[Role.AGENT]
 
 
 async def test_me_without_a_token_is_a_401_problem(api: Api) -> None:

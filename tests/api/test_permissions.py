@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.api.conftest import BOOTSTRAP, Api
 pytestmark = pytest.mark.db
 
 A, O, R, V = Role.ADMIN, Role.OPS, Role.REVIEWER, Role.VIEWER  # noqa: E741
+G = Role.AGENT
 EXPECTED = {
     Permission.READ: {A, O, R, V},
     Permission.CAMPAIGN_WRITE: {A, O},
@@ -25,6 +27,9 @@ EXPECTED = {
     Permission.WEBHOOKS_WRITE: {A},
     Permission.TOKENS_MANAGE: {A},
     Permission.AGENTS_CONTROL: {A, O},
+    Permission.DISPOSE: {A, O, G},
+    Permission.SELF: {A, O, R, V, G},
+    Permission.WATCH_AGENT: {A, O, R, V, G},
 }
 
 
@@ -80,6 +85,13 @@ async def _call(api: Api, permission: Permission, role: Role) -> int:
             json={"interface": "PJSIP/1001", "name": "agent1001"},
             headers=h,
         ),
+        # past the role check, an attempt that does not exist is a 404
+        Permission.DISPOSE: lambda: post(
+            "/v1/attempts/0123456789abcdef/disposition", json={"code": "sale"}, headers=h
+        ),
+        Permission.SELF: lambda: get("/v1/me", headers=h),
+        # the agent token's own agent (past the role check: 503, no hub in these tests)
+        Permission.WATCH_AGENT: lambda: get(f"/v1/agents/{api.names[G]}/events", headers=h),
     }
     if permission in (Permission.PAUSE, Permission.RESUME):
         await api.op(cid, "start", Role.ADMIN)
@@ -141,3 +153,20 @@ def test_a_lookup_begun_before_a_revocation_caches_nothing() -> None:
     assert cache.get("Bearer t") is None
     cache.put("Bearer t", Principal("p", Role.VIEWER), cache.generation)
     assert cache.get("Bearer t") == Principal("p", Role.VIEWER)
+
+
+def test_the_readme_role_table_is_the_matrix() -> None:
+    """README's "Roles" table says exactly what :data:`MATRIX` grants ("own calls": held, limited
+    to the agent token's own agent)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    lines = readme.split("| permission | admin | ops | reviewer | viewer | agent |", 1)[1]
+    rows = [r for r in lines.split("\n\n", 1)[0].splitlines()[2:] if r.startswith("|")]
+    roles = [A, O, R, V, G]
+    documented: dict[str, set[Role]] = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        names = cells[0].split(" (", 1)[0]
+        held = {role for role, cell in zip(roles, cells[1:], strict=True) if cell}
+        for name in names.split(", "):
+            documented[name] = held
+    assert documented == {str(p): set(r) for p, r in MATRIX.items()}

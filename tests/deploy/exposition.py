@@ -36,6 +36,7 @@ def exercise(metrics: Metrics) -> None:
     metrics.link_rtt("ast1", "ami", 0.002)
     metrics.campaign_info("c1", "Spring renewals")
     metrics.campaigns({"running": 1})
+    metrics.disposition("c1", "sale")
     metrics.call_originated("+15551234567", "ast1")  # refused: counted as dropped
 
 

@@ -161,6 +161,21 @@ def test_free_labels_are_capped_and_forget_frees_a_slot() -> None:
     assert value(metrics, "dialer_calls_originated_total", campaign="c3", server="ast1") == 1
 
 
+def test_dispositions_are_counted_by_campaign_and_code(metrics: Metrics) -> None:
+    metrics.disposition("c1", "sale")
+    metrics.disposition("c1", "sale")
+    metrics.disposition("c1", "dnc")
+    metrics.disposition("c2", "sale")
+    assert value(metrics, "dialer_dispositions_total", campaign="c1", code="sale") == 2
+    assert value(metrics, "dialer_dispositions_total", campaign="c1", code="dnc") == 1
+    assert value(metrics, "dialer_dispositions_total", campaign="c2", code="sale") == 1
+    metrics.disposition("c1", "+15551234567")  # a phone number is never a label value
+    assert metrics.dropped() == 1
+    metrics.forget_campaign("c1")
+    assert value(metrics, "dialer_dispositions_total", campaign="c1", code="sale") is None
+    assert value(metrics, "dialer_dispositions_total", campaign="c2", code="sale") == 1
+
+
 def test_forget_campaign_removes_every_series_of_it(metrics: Metrics) -> None:
     exercise(metrics)
     metrics.call_originated("c2", "ast1")

@@ -7,6 +7,7 @@ test can take it away and bring it back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -56,29 +57,36 @@ async def stack(own_database: OwnDatabase) -> AsyncIterator[Stack]:
     """Simulated Asterisk (10 agents, time 10x faster) + the whole gateway service."""
     config = SimConfig.demo(agents=10, seed=3, ami_port=0, ari_port=0, time_scale=TIME_SCALE)
     token = secrets.token_urlsafe(16)
-    async with SimAsterisk(config) as sim:
-        settings = with_simulated_servers(
-            Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(own_database.url)),
-                api_token=Secret(token),
-                instance_id="e2e-1",
-                tick_interval_s=0.1,
-            ),
-            sim,
-            token,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[Running] = loop.create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        try:
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            api = f"http://127.0.0.1:{running.http_port}/v1"
-            yield Stack(running, sim, own_database, api, token)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    async with SimAsterisk(config) as sim, serve(sim, own_database, token, "e2e-1") as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    sim: SimAsterisk, own_database: OwnDatabase, token: str, instance_id: str
+) -> AsyncIterator[Stack]:
+    """The whole gateway service over ``sim`` and the test's database, until the block ends."""
+    settings = with_simulated_servers(
+        Settings(
+            http=HttpSettings(port=0),
+            database=DatabaseSettings(url=Secret(own_database.url)),
+            api_token=Secret(token),
+            instance_id=instance_id,
+            tick_interval_s=0.1,
+        ),
+        sim,
+        token,
+    )
+    stop = asyncio.Event()
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
+    try:
+        running = await asyncio.wait_for(wait_ready(ready, task), 60)
+        api = f"http://127.0.0.1:{running.http_port}/v1"
+        yield Stack(running, sim, own_database, api, token)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

@@ -18,6 +18,14 @@ def test_defaults_without_any_input() -> None:
     assert settings.servers == ()
 
 
+def test_wrapup_limit_and_default_disposition(tmp_path: Path) -> None:
+    assert (load_settings({}).wrapup_limit_s, load_settings({}).default_disposition) == (0, None)
+    config = tmp_path / "dialer.toml"
+    config.write_text('wrapup_limit_s = 90\ndefault_disposition = "no_sale"\n')
+    settings = load_settings({"DIALER_WRAPUP_LIMIT": "120"}, config)
+    assert (settings.wrapup_limit_s, settings.default_disposition) == (120, "no_sale")
+
+
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     config = tmp_path / "dialer.toml"
     config.write_text('[http]\nport = 9000\nhost = "0.0.0.0"\n[log]\nformat = "json"\n')
@@ -38,6 +46,8 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
         ({"DIALER_DATABASE_AUTO_MIGRATE": "perhaps"}, "DIALER_DATABASE_AUTO_MIGRATE"),
         ({"DIALER_AGENT_EVENTS_BUFFER": "10"}, "DIALER_AGENT_EVENTS_BUFFER"),
         ({"DIALER_AGENT_EVENTS_CLIENT_QUEUE": "x"}, "DIALER_AGENT_EVENTS_CLIENT_QUEUE"),
+        ({"DIALER_WRAPUP_LIMIT": "-5"}, "DIALER_WRAPUP_LIMIT"),
+        ({"DIALER_DEFAULT_DISPOSITION": "Not Interested"}, "DIALER_DEFAULT_DISPOSITION"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:

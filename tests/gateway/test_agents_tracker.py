@@ -131,3 +131,18 @@ def test_rtcp_reports_become_call_quality() -> None:
     assert r.quality is not None
     assert (r.quality.jitter_ms, r.quality.rtt_ms, r.quality.reports) == (30.0, 50.0, 2)
     assert r.quality.fraction_lost == 13 / 256
+
+
+def test_a_held_member_is_paused_until_asterisk_says_otherwise() -> None:
+    board = AgentBoard()
+    board.on_member(member("sales", "PJSIP/agent-101"), now=0.0)
+    assert board.snapshot("sales", 1.0).free == 1
+    assert board.hold("sales", "PJSIP/agent-101", "wrapup")
+    (held,) = board.snapshot("sales", 1.0).agents
+    assert (held.status, held.paused_reason) == (AgentStatus.PAUSED, "wrapup")
+    assert not board.hold("sales", "PJSIP/agent-999", "wrapup")  # not a member: nothing held
+    # the QueueMemberPause the pause brings confirms it; an unpause frees the agent
+    board.on_member(member("sales", "PJSIP/agent-101", paused=True, name="QueueMemberPause"), 2.0)
+    assert board.snapshot("sales", 2.0).count(AgentStatus.PAUSED) == 1
+    board.on_member(member("sales", "PJSIP/agent-101", name="QueueMemberPause"), 3.0)
+    assert board.snapshot("sales", 3.0).free == 1
