@@ -131,6 +131,7 @@ TOKEN = Reply(
         Field("id", "integer"),
         Field("name", "string"),
         Field("role", "string"),
+        Field("agent_id", "string", nullable=True, description="the agent an agent token acts for"),
         Field("created_by", "string"),
         Field("created_at", "datetime"),
         Field("revoked_at", "datetime", nullable=True),

@@ -5,7 +5,10 @@
   numbers), not only a string of the E.164 shape; ``time-zone``, ``phone-region`` and
   ``holiday-country``: a name from the library the server checks against.
 - The rules that tie two fields of a campaign body together: the callee window ends after it
-  starts, a weekly window likewise, and a holiday subdivision belongs to its country. Positive
+  starts, a weekly window likewise, a holiday subdivision belongs to its country, and the
+  dispositions name each code once, at least one, with the default among them, and a retry
+  code waits more than 0 s; a token is
+  bound to an agent exactly when its role is ``agent``. Positive
   cases (those that must be accepted) are made to follow them; negative cases are left alone.
 
 Nothing here relaxes a check: every generated request is still judged by all of them.
@@ -74,6 +77,31 @@ def _follow_rules(body: dict[str, Any]) -> None:
             found["subdivision"] = subdivisions[0] if subdivisions else None
 
 
+def _follow_disposition_rules(body: dict[str, Any]) -> None:
+    found = body.get("dispositions")
+    if not isinstance(found, dict):
+        return
+    codes = [c for c in found.get("codes", []) if isinstance(c, dict)]
+    for code in codes:  # a retry code waits before the next call (at least a second)
+        if code.get("step") == "retry" and not code.get("delay_s"):
+            code["delay_s"] = 3600
+    unique = list({str(c.get("code")): c for c in codes}.values()) or [
+        {"code": "sale", "step": "done"}
+    ]
+    if "codes" in found or unique != codes:
+        found["codes"] = unique
+    names = {str(c.get("code")) for c in unique} if "codes" in found else None
+    if names is not None and found.get("default_code") not in names | {None}:
+        found["default_code"] = None
+
+
+def _follow_token_rules(body: dict[str, Any]) -> None:
+    if body.get("role") == "agent":
+        body.setdefault("agent_id", "Agent 101")
+    else:
+        body.pop("agent_id", None)
+
+
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
     operation = (case.operation.method.upper(), case.operation.path)
@@ -81,4 +109,7 @@ def map_case(context: Any, case: Any) -> Any:
     positive = meta is not None and meta.generation.mode.is_positive
     if positive and operation in _CAMPAIGN_BODIES and isinstance(case.body, dict):
         _follow_rules(case.body)
+        _follow_disposition_rules(case.body)
+    if positive and operation == ("POST", "/tokens") and isinstance(case.body, dict):
+        _follow_token_rules(case.body)
     return case
