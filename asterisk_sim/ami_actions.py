@@ -89,13 +89,16 @@ class ActionContext:
             self.session.reply(error(aid, "Missing action in request"))
             return
         key = action.lower()
+        if self.sim.shutting_down:  # every action, Login included, until the process exits
+            self.session.reply(error(aid, "Asterisk is shutting down"))
+            return
         if not self.session.logged_in and key not in ("login", "logoff", "challenge"):
             self.session.reply(error(aid, "Permission denied"))
             return
         handler = self.handlers.get(key)
         if handler is None:
             queue_handler = QUEUE_ACTIONS.get(key)
-            if queue_handler is not None:
+            if queue_handler is not None and not self.sim.booting:  # app_queue not loaded yet
                 queue_handler(self, msg)
                 return
             self.session.reply(
@@ -123,17 +126,18 @@ class ActionContext:
             session.events_on = False
         session.reply(response(aid, Message="Authentication accepted"))
         uptime = int(self.sim.world.sim_now() - self.sim.started_wall)
-        session.push(
-            format_message(
-                [
-                    ("Event", "FullyBooted"),
-                    ("Privilege", "system,all"),
-                    ("Uptime", str(uptime)),
-                    ("LastReload", str(uptime)),
-                    ("Status", "Fully Booted"),
-                ]
+        if not self.sim.booting:  # a booting Asterisk sends FullyBooted once it has booted
+            session.push(
+                format_message(
+                    [
+                        ("Event", "FullyBooted"),
+                        ("Privilege", "system,all"),
+                        ("Uptime", str(uptime)),
+                        ("LastReload", str(uptime)),
+                        ("Status", "Fully Booted"),
+                    ]
+                )
             )
-        )
         session.push(self._successful_auth())
         self.sim.ami_hub.add(session)
 

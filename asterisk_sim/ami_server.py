@@ -116,6 +116,9 @@ class AmiSession(asyncio.Protocol):
         self.transport = transport
         self.peer = transport.get_extra_info("peername") or self.peer
         sim = self.ctx.sim
+        if sim.down:  # no Asterisk process behind the port
+            transport.abort()
+            return
         sim.ami_connections += 1
         self.number = sim.ami_connections
         sim.ami_sessions.add(self)

@@ -2,7 +2,8 @@
 
 Originate answers 200 with the channel in state ``Down`` at once and starts the dial on the
 next loop iteration, as Asterisk does. Admin routes: ``POST /sim/faults/{drop_ami, drop_ari,
-stall?seconds=, restart, delay?seconds=, malformed}``, ``GET /sim/stats``, ``GET /sim/counts``,
+stall?seconds=, restart, crash, delay?seconds=, malformed}``, ``GET /sim/stats``,
+``GET /sim/counts``,
 ``POST /sim/agents/{login,logout,pause,unpause}?queue=&name=``. This module must not format AMI.
 """
 
@@ -237,6 +238,8 @@ class _Admin:
             return _ok({"dropped": await faults.drop_ari()})
         if kind == "restart":
             await faults.restart()
+        elif kind == "crash":
+            await faults.crash()
         elif kind == "malformed":
             await faults.malformed_frame()
         elif kind in ("stall", "delay"):

@@ -225,6 +225,8 @@ def build_app(sim: SimAsterisk) -> web.Application:
         # The admin routes answer even while ARI is stalled or delayed (they end those faults),
         # but like ARI they need the ARI credentials: a fault is one request away from a drop.
         is_admin = request.path.startswith("/sim/")
+        if not is_admin and sim.down:  # no Asterisk process behind the port
+            return web.Response(status=503, text="Asterisk is not running")
         if not is_admin:
             await asyncio.wait_for(sim.ari_hub.running.wait(), 300)
         cfg = sim.config

@@ -109,6 +109,11 @@ class OriginateDial:
         self._finish()
         self._report(False, 1, None)
 
+    def shut_down(self) -> None:
+        """Asterisk hung the ringing channel up to restart or stop: Failure, ``Reason: 0``."""
+        self._finish()
+        self._report(False, 0, None)
+
     def _finish(self) -> None:
         if self.timer is not None:
             self.timer.cancel()

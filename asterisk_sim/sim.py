@@ -71,6 +71,12 @@ class SimAsterisk:
         self.ami_port = 0
         self.ari_port = 0
         self.started_wall = 0.0
+        #: ``core restart now`` under way: every AMI action is refused, events still flow
+        self.shutting_down = False
+        #: after a restart or crash: no process yet (connections refused) …
+        self.down = False
+        #: … then, until FullyBooted: logins are taken, app_queue is not loaded yet
+        self.booting = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -212,3 +218,24 @@ class SimAsterisk:
     def restart_world(self) -> None:
         self.started_wall = self._wall_clock()
         self.world.restart(self.started_wall)
+
+    def come_up(self) -> None:
+        """A new Asterisk process listens (its startup time is now) and is booting."""
+        self.started_wall = self._wall_clock()
+        self.shutting_down = self.down = False
+        self.booting = True
+
+    def hang_up_everything(self) -> None:
+        """What ``core restart now`` does first: every channel hung up, no cause."""
+        self.world.hang_up_everything(lambda chan: self.hangup_channel(chan, 0, 0))
+
+    def shutdown_event(self, restart: bool) -> None:
+        body = f"Shutdown: Cleanly\r\nRestart: {'True' if restart else 'False'}\r\n"
+        self.world.emit.raw("Shutdown", "system,all", body)
+
+    def fully_booted(self) -> None:
+        """Booting is over: FullyBooted to every session (Uptime 0, as Asterisk sends it)."""
+        self.booting = False
+        uptime = int(self.world.sim_now() - self.started_wall)
+        body = f"Status: Fully Booted\r\nUptime: {uptime}\r\nLastReload: {uptime}\r\n"
+        self.world.emit.raw("FullyBooted", "system,all", body)

@@ -302,6 +302,23 @@ class World:
             self.stasis_hooks.stasis_end(chan)
 
     # -- faults -------------------------------------------------------------------------------
+    def hang_up_everything(self, hangup: Callable[[Channel], None]) -> None:
+        """``core restart now``/``core stop now``: every channel is hung up with no cause.
+
+        As Asterisk 22 does it (tests/asterisk_real/traces/ami-core-restart.txt): a ringing
+        originate ends with every cause 0, ``DialStatus: NOANSWER``, ``Cdr NO ANSWER`` and
+        ``OriginateResponse`` Failure ``Reason: 0``; an answered channel with ``Cause: 0``.
+        """
+        for dial in list(self.dials):
+            leg = dial.leg
+            if leg is not None and not leg.answered and not leg.done:
+                leg.cancel(0)
+                dial.shut_down()
+        self.dials.clear()
+        for chan in list(self.channels):
+            if not chan.gone:
+                hangup(chan)
+
     def restart(self, wall_now: float) -> None:
         """All channels vanish without events; queues forget callers; ids start again."""
         for chan in list(self.channels):

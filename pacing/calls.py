@@ -23,7 +23,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 
 class CallPhase(enum.StrEnum):
@@ -78,3 +78,4 @@ class AttemptResult:
     quality: CallQuality | None = None
     detail: str = ""  # why, in words, when the outcome is unknown/failed
     sent: bool = True  # False: the Originate was never written (the attempt is withdrawn)
+    fault: PbxFault | None = None  # failed because Asterisk restarted or was lost under the call

@@ -33,3 +33,15 @@ class Outcome(enum.StrEnum):
     def reached_network(self) -> bool:
         """The call was placed (it counts as a seizure for the answer-seizure ratio)."""
         return self is not Outcome.DNC
+
+
+class PbxFault(enum.StrEnum):
+    """Why a ``failed`` attempt failed when the number was not at fault: the PBX ended the call.
+
+    A ``failed`` attempt is normally final (the number does not work); one with a PBX fault is
+    not, because the number was never tried to the end: its record is retried under the
+    campaign's ``congestion`` rule (:func:`pacing.retry.plan_retry`).
+    """
+
+    PBX_RESTART = "pbx_restart"  # Asterisk hung the call up to restart or stop (Shutdown event)
+    PBX_LOST = "pbx_lost"  # Asterisk went away (crash, kill -9) and came back without the call

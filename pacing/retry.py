@@ -2,6 +2,9 @@
 
 Some outcomes end the record whatever the rules say: ``answered`` (reached), ``failed`` (the number
 does not work), ``dnc`` (must never be called) and ``unknown`` (the callee may have been reached).
+A ``failed`` attempt with a :class:`~pacing.outcomes.PbxFault` (Asterisk restarted or crashed
+under the call) is the exception: the number was not at fault, so the record is retried under the
+campaign's ``congestion`` rule, like any other failure of the network to complete the call.
 Others are retried after the rule's delay while attempts remain; an ``abandoned`` call is retried
 no sooner than the hold-off (72 h by default, the UK rule). ``gateway/campaigns/retry.py`` parses a
 campaign's stored rules into :class:`RetryRules` and applies :func:`plan_retry` to its records.
@@ -17,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pacing.errors import ScheduleError
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 FINAL_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.FAILED, Outcome.DNC, Outcome.UNKNOWN})
 
@@ -81,9 +84,18 @@ class RetryPlan:
 
 
 def plan_retry(
-    rules: RetryRules, outcome: Outcome, attempts: int, ended_at: dt.datetime
+    rules: RetryRules,
+    outcome: Outcome,
+    attempts: int,
+    ended_at: dt.datetime,
+    fault: PbxFault | None = None,
 ) -> RetryPlan:
     """What happens after the ``attempts``-th attempt ended in ``outcome`` at ``ended_at``."""
+    if outcome is Outcome.FAILED and fault is not None:
+        plan = plan_retry(rules, Outcome.CONGESTION, attempts, ended_at)
+        if plan.verdict is RetryVerdict.RETRY:
+            return RetryPlan(plan.verdict, plan.at, f"retry after failed ({fault})")
+        return RetryPlan(plan.verdict, None, f"{attempts} attempts, last failed ({fault})")
     if outcome in FINAL_OUTCOMES:
         return RetryPlan(RetryVerdict.FINAL, None, f"{outcome} ends the record")
     if attempts >= rules.limit_for(outcome):

@@ -47,7 +47,7 @@ from gateway.campaigns.leasing import QUEUE_FOLLOWS, AttemptRow, AttemptStart, S
 from gateway.campaigns.retry import next_step, parse_rules
 from pacing.dispositions import DispositionSet
 from pacing.errors import ScheduleError
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 from pacing.retry import RetryRules
 
 
@@ -114,8 +114,9 @@ WITH u AS (
                          CAST(:causes AS smallint[]), CAST(:rings AS timestamptz[]),
                          CAST(:answers AS timestamptz[]), CAST(:connects AS timestamptz[]),
                          CAST(:hangups AS timestamptz[]), CAST(:agents AS text[]),
-                         CAST(:ats AS timestamptz[]), CAST(:servers AS text[]))
-        AS u(id, outcome, cause, ring, answer, connect, hangup, agent, at, server)
+                         CAST(:ats AS timestamptz[]), CAST(:servers AS text[]),
+                         CAST(:faults AS text[]))
+        AS u(id, outcome, cause, ring, answer, connect, hangup, agent, at, server, fault)
 ), s AS (
     UPDATE attempts a SET status = 'settled',
         outcome = CASE
@@ -123,6 +124,7 @@ WITH u AS (
             WHEN u.outcome = 'unknown' AND upper(COALESCE(a.amd_status, '')) = 'MACHINE'
                 THEN 'machine'
             ELSE u.outcome END,
+        fault = CASE WHEN COALESCE(u.connect, a.agent_connected_at) IS NULL THEN u.fault END,
         q850_cause = u.cause, first_ring_at = u.ring,
         answered_at = COALESCE(u.answer, a.answered_at),
         agent_connected_at = COALESCE(u.connect, a.agent_connected_at),
@@ -132,10 +134,10 @@ WITH u AS (
     WHERE a.id = u.id AND (a.status = 'dialing'
         OR (a.status = 'settled' AND a.outcome = 'unknown' AND u.outcome <> 'unknown'))
     RETURNING a.id, a.record_id, a.campaign_id, a.outcome, a.agent, u.at, a.disposition AS code,
-        a.callback_at AS callback_at, a.callback_scope AS scope
+        a.callback_at AS callback_at, a.callback_scope AS scope, a.fault
 )
 SELECT s.id, s.record_id, s.campaign_id, s.outcome, s.agent, s.at, r.attempts, r.status,
-       r.disposition, s.code, s.callback_at, s.scope, r.phone
+       r.disposition, s.code, s.callback_at, s.scope, r.phone, s.fault
 FROM s JOIN records r ON r.id = s.record_id
 ORDER BY r.id
 FOR UPDATE OF r
@@ -263,7 +265,8 @@ def _step(row: Any, rules: _Rules, attempts: int) -> tuple[Any, ...]:
         step = dispositions.settled_step(rules.codes, rules.retry, attempts, at, asked)
         return (rid, step.status, step.reason, code, step.at, agent, at,
                 step.status == "callback", step.callback_agent, step.add_dnc)  # fmt: skip
-    nxt = next_step(rules.retry, Outcome(outcome), attempts, at)
+    fault = None if row[13] is None else PbxFault(row[13])
+    nxt = next_step(rules.retry, Outcome(outcome), attempts, at, fault)
     return (rid, str(nxt.status), nxt.reason, outcome, nxt.next_attempt_at, agent, at,
             False, None, False)  # fmt: skip
 
@@ -319,6 +322,7 @@ def _attempt_params(batch: Sequence[AttemptRow], servers: dict[str, str]) -> dic
         "agents": [r.agent for r in batch],
         "ats": [r.settled_at for r in batch],
         "servers": [servers.get(r.attempt_id, "") for r in batch],
+        "faults": [None if r.fault is None else str(r.fault) for r in batch],
     }
 
 

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.campaigns.retry import next_step, parse_rules
 from gateway.db.errors import DatabaseError
 from pacing.dispositions import DispositionSet
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 
 def _free(free_agents: Callable[[str], Collection[str]], campaign: Mapping[str, Any]) -> set[str]:
@@ -112,6 +112,7 @@ class AttemptRow:
     hangup_at: datetime | None = None
     agent: str | None = None
     server: str | None = None  # where the call went (None: keep what the runner wrote)
+    fault: PbxFault | None = None  # a failed call the PBX ended (restart, crash): retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,8 @@ async def start_attempt(engine: AsyncEngine, start: AttemptStart) -> bool:
 _SETTLE_ATTEMPT = text("""
 WITH old AS (SELECT id, status FROM attempts WHERE id = :id FOR UPDATE)
 UPDATE attempts a SET status = 'settled', outcome = :outcome, q850_cause = :cause,
-    first_ring_at = :ring, answered_at = :answer, agent_connected_at = :connect,
+    fault = CAST(:fault AS text), first_ring_at = :ring, answered_at = :answer,
+    agent_connected_at = :connect,
     hangup_at = :hangup, agent = :agent, settled_at = :at,
     server = COALESCE(CAST(:server AS text), a.server)
 FROM old WHERE a.id = old.id AND (a.status = 'dialing'
@@ -335,6 +337,7 @@ def _settle_params(result: AttemptRow) -> dict[str, object]:
         "id": result.attempt_id,
         "outcome": str(result.outcome),
         "cause": result.q850_cause,
+        "fault": None if result.fault is None else str(result.fault),
         "ring": result.first_ring_at,
         "answer": result.answered_at,
         "connect": result.agent_connected_at,
@@ -363,7 +366,7 @@ async def settle_attempt(engine: AsyncEngine, result: AttemptRow) -> Settled | N
         attempts = int(rec[0]) + (0 if replaced else 1)
         if replaced and (rec[1] != "done" or rec[2] != str(Outcome.UNKNOWN)):
             return Settled(record_id, str(rec[1]), None, attempts)  # the record moved on
-        step = next_step(policy, result.outcome, attempts, result.settled_at)
+        step = next_step(policy, result.outcome, attempts, result.settled_at, result.fault)
         await conn.execute(
             _SETTLE_RECORD,
             {

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gateway.db.models import RecordStatus
 from pacing.errors import ScheduleError
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 from pacing.retry import RetryRule, RetryRules, RetryVerdict, plan_retry
 
 # Status and reason of a record whose attempt ended in a final outcome.
@@ -66,12 +66,20 @@ class NextStep:
     reason: str
 
 
-def next_step(rules: RetryRules, outcome: Outcome, attempts: int, now: dt.datetime) -> NextStep:
-    """The record's status after its ``attempts``-th attempt ended in ``outcome`` at ``now``."""
-    plan = plan_retry(rules, outcome, attempts, now)
+def next_step(
+    rules: RetryRules,
+    outcome: Outcome,
+    attempts: int,
+    now: dt.datetime,
+    fault: PbxFault | None = None,
+) -> NextStep:
+    """The record's status after its ``attempts``-th attempt ended in ``outcome`` at ``now``
+    (``fault``: the PBX ended a ``failed`` call, which is then retried, not final)."""
+    plan = plan_retry(rules, outcome, attempts, now, fault)
+    what = str(outcome) if fault is None else f"{outcome} ({fault})"
     if plan.verdict is RetryVerdict.FINAL:
         status, reason = FINAL.get(outcome, (RecordStatus.DONE, str(outcome)))
         return NextStep(status, None, reason)
     if plan.verdict is RetryVerdict.EXHAUSTED:
-        return NextStep(RecordStatus.DONE, None, f"max attempts ({outcome})")
-    return NextStep(RecordStatus.RETRY, plan.at, str(outcome))
+        return NextStep(RecordStatus.DONE, None, f"max attempts ({what})")
+    return NextStep(RecordStatus.RETRY, plan.at, what)

@@ -288,6 +288,7 @@ def db_result(result: AttemptResult) -> leasing.AttemptRow:
         hangup_at=result.ended_at,
         agent=result.agent,
         server=result.server or None,
+        fault=result.fault,
     )
 
 

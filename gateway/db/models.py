@@ -256,6 +256,7 @@ class Attempt(Base):
     disposed_by: Mapped[str | None] = mapped_column(String(128))
     callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     callback_scope: Mapped[str | None] = mapped_column(String(8))  # anyone | agent
+    fault: Mapped[str | None] = mapped_column(String(16))  # pacing.outcomes.PbxFault
 
 
 class CallerIdNumber(Base):

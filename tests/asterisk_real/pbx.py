@@ -92,6 +92,7 @@ class RealAsterisk:
         self.ami_port = free_port()
         self.http_port = free_port()
         self._proc: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0  # monotonic time of the last start
         self._write_config()
 
     @property
@@ -151,6 +152,7 @@ class RealAsterisk:
         ]
 
     async def start(self) -> None:
+        self.started_at = asyncio.get_running_loop().time()
         with self.log.open("ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 *self._argv("-f"), stdin=subprocess.DEVNULL, stdout=out, stderr=out
@@ -183,8 +185,11 @@ class RealAsterisk:
         await self.cli("core restart now")
 
     async def kill(self) -> None:
-        """kill -9, as a crash."""
+        """kill -9, as a crash (of a process at least a second old: CoreStartupTime is whole
+        seconds, and a production Asterisk never lives less than that)."""
         assert self._proc is not None
+        age = asyncio.get_running_loop().time() - self.started_at
+        await asyncio.sleep(max(0.0, 1.1 - age))
         self._proc.send_signal(signal.SIGKILL)
         await asyncio.wait_for(self._proc.wait(), 10)
         self._proc = None

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from asterisk_sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
@@ -158,6 +159,13 @@ class Peer:
         else:
             await self._sim.faults.restart()
 
+    async def crash(self) -> None:
+        """kill -9 of Asterisk and a start on the same ports (the simulator: its crash fault)."""
+        if self.pbx is None:
+            await self._sim.faults.crash()
+            return
+        await self.crash_and_start()
+
     async def crash_and_start(self) -> None:
         """kill -9 of Asterisk, then start it again on the same ports."""
         assert self.pbx is not None
@@ -175,6 +183,13 @@ class Peer:
             await self.pbx.stop()
         if self.sim is not None:
             await self.sim.stop()
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 20.0) -> None:
+    """Await a condition no event announces (a peer's counters, a call's state), polling."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 (nothing to await: the state is only read)
+            await asyncio.sleep(0.05)
 
 
 async def start_peer(name: str) -> Peer:

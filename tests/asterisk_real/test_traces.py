@@ -19,7 +19,7 @@ from gateway.asterisk.ami.parser import AmiParser
 from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
 from pacing.calls import AttemptResult
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 TRACES = Path(__file__).resolve().parent / "traces"
 
@@ -60,3 +60,14 @@ def test_failed_originates_answered_before_their_hangups_keep_the_cause() -> Non
         "15552000001": (Outcome.MACHINE, 16), "15554000001": (Outcome.BUSY, 17),
         "15555000001": (Outcome.CONGESTION, 34), "15556000001": (Outcome.FAILED, 1),
     }  # fmt: skip
+
+
+def test_core_restart_fails_the_ringing_call_with_pbx_restart() -> None:
+    # ``core restart now`` with a call ringing (…300…) and one answered, in AMD (…100…): the
+    # ringing one ends with Reason 0, every cause 0, DialEnd NOANSWER and Cdr NO ANSWER (read as
+    # a no-answer before), then Shutdown; the answered one was a live answer never connected
+    got = {n: (r.outcome, r.fault) for n, r in replay("ami-core-restart").items()}
+    assert got == {
+        "15553000001": (Outcome.FAILED, PbxFault.PBX_RESTART),
+        "15551000001": (Outcome.ABANDONED, None),
+    }

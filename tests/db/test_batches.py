@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.campaigns import batches, leasing
 from gateway.campaigns.leasing import AttemptRow, AttemptStart, lease_records
 from pacing.errors import ScheduleError
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 from tests.db.test_leasing import NOON_NY, make_campaign
 
 pytestmark = pytest.mark.db
@@ -59,6 +59,8 @@ def _results(starts: Sequence[AttemptStart], round_: int) -> list[AttemptRow]:
                 agent_connected_at=at - timedelta(seconds=9) if talked else None,
                 hangup_at=at,
                 agent=f"agent-{i % 3}" if talked else None,
+                # every other failure is one the PBX caused (a restart): retried, not final
+                fault=PbxFault.PBX_RESTART if outcome is Outcome.FAILED and i % 2 else None,
             )
         )
     return out
@@ -106,7 +108,7 @@ async def _state(engine: AsyncEngine, cid: int) -> State:
                 text(
                     "SELECT r.phone, a.originated_at, a.status, a.outcome, a.q850_cause, "
                     "a.first_ring_at, a.answered_at, a.agent_connected_at, a.hangup_at, "
-                    "a.settled_at, a.agent, a.caller_id, a.server, a.instance_id "
+                    "a.settled_at, a.agent, a.caller_id, a.server, a.instance_id, a.fault "
                     "FROM attempts a JOIN records r ON r.id = a.record_id "
                     "WHERE a.campaign_id = :cid ORDER BY 1, 2"
                 ),
@@ -134,6 +136,7 @@ async def test_batched_writes_match_one_by_one(engine: AsyncEngine) -> None:
     before, after = await _state(engine, one), await _state(engine, many)
     assert len(before[1]) > 40  # retries were dialled again
     assert {r[1] for r in before[0]} >= {"done", "retry", "dnc"}
+    assert any(a[-1] == "pbx_restart" for a in before[1])  # failed by a restart, retried
     assert before == after
 
 

@@ -23,7 +23,7 @@ from gateway.campaigns.leasing import (
     unsettled_attempts,
 )
 from gateway.db.engine import make_engine
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 pytestmark = pytest.mark.db
 
@@ -142,6 +142,33 @@ async def test_abandoned_hold_off_and_final_outcomes(engine: AsyncEngine) -> Non
     assert answered is not None
     assert abandoned.next_attempt_at == NOON_NY + timedelta(hours=72)
     assert answered.status == "done"
+
+
+async def test_a_call_failed_by_a_pbx_restart_leaves_its_record_dialable(
+    engine: AsyncEngine,
+) -> None:
+    cid = await make_campaign(engine, 2, max_attempts=3)
+    recs = await lease_records(engine, cid, "gw", 2, NOON_NY, 60)
+    steps = []
+    for rec, fault in zip(recs, (PbxFault.PBX_RESTART, None), strict=True):
+        attempt = start(cid, rec.id, "gw", NOON_NY)
+        await start_attempt(engine, attempt)
+        row = AttemptRow(attempt.attempt_id, Outcome.FAILED, NOON_NY, fault=fault)
+        steps.append(await settle_attempt(engine, row))
+    restarted, failed = steps
+    assert restarted is not None
+    assert failed is not None
+    assert (restarted.status, restarted.next_attempt_at) == (
+        "retry",
+        NOON_NY + timedelta(minutes=5),
+    )
+    assert failed.status == "done"  # a number that does not work stays done
+    async with engine.connect() as conn:
+        query = text("SELECT fault FROM attempts WHERE campaign_id = :c ORDER BY fault")
+        faults = (await conn.execute(query, {"c": cid})).all()
+    assert [f[0] for f in faults] == ["pbx_restart", None]
+    [back] = await lease_records(engine, cid, "gw", 5, NOON_NY + timedelta(minutes=5), 60)
+    assert back.id == restarted.record_id
 
 
 async def test_max_attempts_ends_the_record(engine: AsyncEngine) -> None:

@@ -1,7 +1,8 @@
 """A small real AMI server for tests: it speaks the wire protocol and replays recorded bytes.
 
-It answers Login (accepting one secret), Filter, Ping, CoreShowChannels and QueueStatus (never
-``Status``, so a test can hold an action pending), records
+It answers Login (accepting one secret, then ``FullyBooted`` as a booted Asterisk sends it),
+Filter, Ping, CoreStatus, CoreShowChannels and QueueStatus (never ``Status``, so a test can hold
+an action pending), records
 every byte it receives, and on an ``Originate`` replays the events of a recorded trace with the
 Originate's ActionID and ids substituted. Tests can drop every connection at will.
 """
@@ -107,7 +108,17 @@ class FakeAmi:
             if msg.get("Secret") != self.secret:
                 return error(aid, "Authentication failed")
             self.logins += 1
-            return (head + "Message: Authentication accepted\r\n\r\n").encode()
+            booted = (
+                "Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 5\r\nLastReload: 5\r\n"
+                "Status: Fully Booted\r\n\r\n"
+            )
+            return (head + "Message: Authentication accepted\r\n\r\n" + booted).encode()
+        if action == "CoreStatus":
+            return (
+                head + "CoreStartupDate: 2026-11-23\r\nCoreStartupTime: 02:16:47\r\n"
+                "CoreReloadDate: 2026-11-23\r\nCoreReloadTime: 02:16:47\r\n"
+                "CoreCurrentCalls: 0\r\n\r\n"
+            ).encode()
         if action == "Filter":
             if not self.accept_filters:
                 return error(aid, "Invalid/unknown command")

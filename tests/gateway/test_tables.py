@@ -7,6 +7,7 @@ import pytest
 from gateway.asterisk.ami.linkstate import LINK_TRANSITIONS, LinkInput, LinkState, backoff_delay
 from gateway.asterisk.ami.linkstate import apply as link_apply
 from gateway.asterisk.calls.outcome import Evidence, decide, from_cause
+from gateway.asterisk.calls.runtime import BootWatch
 from gateway.asterisk.calls.state import TRANSITIONS, CallInput, CallState, apply
 from gateway.asterisk.errors import IllegalTransition
 from gateway.asterisk.pool import ServerView, TokenBucket, choose
@@ -171,3 +172,20 @@ def test_token_bucket_refills_from_the_clock_passed_in() -> None:
     assert bucket.take(0.1)
     big = TokenBucket(1000.0, now=0.0)
     assert sum(big.take(0.0) for _ in range(200)) == 100  # a tenth of a second's worth
+
+
+@pytest.mark.parametrize(
+    ("sessions", "restarted"),
+    [
+        ([("2026-12-02 20:00:01", False)], [False]),  # the first session knows nothing before
+        ([("2026-12-02 20:00:01", False), ("2026-12-02 20:00:01", False)], [False, False]),
+        ([("2026-12-02 20:00:01", False), ("2026-12-02 20:05:09", False)], [False, True]),
+        # a login before FullyBooted met a new process, even one started in the same second
+        ([("2026-12-02 20:00:01", False), ("2026-12-02 20:00:01", True)], [False, True]),
+    ],
+)
+def test_boot_watch_tells_a_restart(
+    sessions: list[tuple[str, bool]], restarted: list[bool]
+) -> None:
+    watch = BootWatch()
+    assert [watch.seen(stamp, booting_at_login=b) for stamp, b in sessions] == restarted

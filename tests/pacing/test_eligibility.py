@@ -15,7 +15,7 @@ from pacing.eligibility import (
     count_reasons,
 )
 from pacing.errors import ScheduleError
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 from pacing.retry import RetryPlan, RetryRule, RetryRules, RetryVerdict, plan_retry
 
 NOW = dt.datetime(2026, 1, 6, 16, 0, tzinfo=dt.UTC)  # 11:00 in New York
@@ -46,6 +46,33 @@ HOUR = dt.timedelta(hours=1)
 )
 def test_plan_retry(outcome: Outcome, attempts: int, plan: RetryPlan) -> None:
     assert plan_retry(RULES, outcome, attempts, NOW) == plan
+
+
+@pytest.mark.parametrize(
+    ("fault", "attempts", "plan"),
+    [
+        (None, 1, RetryPlan(RetryVerdict.FINAL, None, "failed ends the record")),
+        (
+            PbxFault.PBX_RESTART,
+            1,
+            RetryPlan(RetryVerdict.RETRY, NOW + 5 * HOUR / 60, "retry after failed (pbx_restart)"),
+        ),
+        (
+            PbxFault.PBX_LOST,
+            2,
+            RetryPlan(RetryVerdict.RETRY, NOW + 5 * HOUR / 60, "retry after failed (pbx_lost)"),
+        ),
+        (
+            PbxFault.PBX_LOST,
+            3,
+            RetryPlan(RetryVerdict.EXHAUSTED, None, "3 attempts, last failed (pbx_lost)"),
+        ),
+    ],
+)
+def test_a_call_the_pbx_ended_is_retried_as_congestion(
+    fault: PbxFault | None, attempts: int, plan: RetryPlan
+) -> None:
+    assert plan_retry(RULES, Outcome.FAILED, attempts, NOW, fault) == plan
 
 
 def test_per_outcome_limit_and_configurable_holdoff() -> None:

@@ -258,6 +258,7 @@ async def test_faults_drop_stall_restart_malformed_delay(
     await sim.faults.restart()
     await asyncio.wait_for(ami.eof.wait(), 5)
     assert sim.stats()["channels"] == 0
+    await asyncio.wait_for(sim.faults.booted.wait(), 5)  # down, booting, then FullyBooted
     assert sim.originate_counts == {"ring-1": 1, "chan-1": 1}
     again = await AmiTestClient.connect(sim.ami_port)
     await again.login()

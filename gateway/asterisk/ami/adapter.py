@@ -512,7 +512,10 @@ class AmiLink:
         while True:
             await asyncio.sleep(self.timing.ping_interval)
             start = self._clock()
-            await self.action([("Action", "Ping")], wait_s=self.timing.ping_timeout)
+            # Any answer proves the session alive: a shutting-down Asterisk answers every action
+            # with an Error ("Asterisk is shutting down") and still sends its events (the
+            # hang-ups, then Shutdown); only no answer in time ends the session.
+            await self._call([("Action", "Ping")], wait_s=self.timing.ping_timeout)
             self.ping_rtt_s = self._clock() - start
 
     async def _watch_idle(self, protocol: _Protocol) -> None:

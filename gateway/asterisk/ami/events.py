@@ -51,7 +51,18 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class FullyBooted:
+    """Sent at login when Asterisk has booted, and once by a booting Asterisk when it has."""
+
     status: str
+    uptime_s: int | None = None  # seconds since Asterisk started (None: not reported)
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Asterisk is stopping or restarting: sent after it hung up every channel, before it exits."""
+
+    shutdown: str  # "Cleanly" | "Uncleanly" (channels were still up)
+    restart: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +219,7 @@ class Rtcp:
 AmiEvent = (
     Response
     | FullyBooted
+    | Shutdown
     | OriginateResponse
     | ChannelEvent
     | Hangup
@@ -386,7 +398,10 @@ def _rtcp(m: Message) -> Rtcp:
 
 _PARSERS: dict[str, Callable[[Message], AmiEvent]] = {
     "OriginateResponse": _originate,
-    "FullyBooted": lambda m: FullyBooted(m.get("Status")),
+    "FullyBooted": lambda m: FullyBooted(
+        m.get("Status"), _int(m, "Uptime") if m.get("Uptime") else None
+    ),
+    "Shutdown": lambda m: Shutdown(m.get("Shutdown"), m.get("Restart") == "True"),
     "Newchannel": _channel,
     "Newstate": _channel,
     "HangupRequest": _channel,

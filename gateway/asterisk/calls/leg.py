@@ -33,6 +33,7 @@ class Leg:
         "detail",
         "dial_string",
         "ev",
+        "held",
         "hung",
         "live",
         "needs_response",
@@ -88,6 +89,7 @@ class Leg:
         self.amd_status: str | None = None
         self.quality: QualityAccumulator | None = None
         self.reconciling = False
+        self.held = False  # ended silently: waiting a moment for a Shutdown that would explain it
         self.deadline = t0 + req.ring_timeout_s + 120.0
         self.detail = ""
         self.action_id = req.attempt_id

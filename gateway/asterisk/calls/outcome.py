@@ -8,8 +8,12 @@ Sources, strongest first:
 3. a live answer (``OriginateResponse`` reason 4, the callee channel ``Up``, ``DialEnd ANSWER``,
    ``Cdr ANSWERED``, ARI ``StasisStart``) that was never connected to an agent counts as
    abandoned: the regulatory definition is "a live answer not connected within 2 s", and the
-   safe side of that rule is to count it;
-4. before answer: ``OriginateResponse`` ``Reason`` (5 busy, 3 no answer, 8 congestion), refined
+   safe side of that rule is to count it (a restart or crash of Asterisk under it included);
+4. a call that Asterisk ended before answer because it restarted or was lost (a
+   :class:`~pacing.outcomes.PbxFault`): failed, whatever the channel said (after ``core restart
+   now`` a ringing call ends with ``Reason: 0``, every cause 0, ``DialStatus: NOANSWER`` and
+   ``Cdr NO ANSWER``, which would read as a no-answer);
+5. before answer: ``OriginateResponse`` ``Reason`` (5 busy, 3 no answer, 8 congestion), refined
    for reasons 0 and 1 by the Q.850 cause of the callee half (on Local channels the ``;1`` half
    says 0 and the real cause is on ``;2``), then the ``Dial`` status, then the ``Cdr``
    disposition.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 REASON_OUTCOME = {5: Outcome.BUSY, 3: Outcome.NO_ANSWER, 8: Outcome.CONGESTION}
 DIAL_STATUS_OUTCOME = {
@@ -68,6 +72,20 @@ class Evidence:
     disposition: str = ""
     callee_cause: int = 0  # the ;2 half, or the only channel
     leg_cause: int = 0  # the originated ;1 half
+    fault: PbxFault | None = None  # Asterisk restarted (Shutdown) or was lost under the call
+
+    @property
+    def silent(self) -> bool:
+        """Ended before answer with nothing that says why (Reason 0 or none, every cause 0):
+        how a call that ``core restart now`` hung up ends, before Asterisk says it restarts
+        (an unknown extension ends so too, but its ``Cdr FAILED`` already says failed)."""
+        return (
+            self.reason in (None, 0)
+            and self.callee_cause == 0
+            and self.leg_cause == 0
+            and not (self.rejected or self.cancelled or self.machine or self.connected)
+            and not (self.abandoned or self.live_answer or self.dial_status == "ANSWER")
+        )
 
 
 def decide(ev: Evidence) -> Outcome:
@@ -82,6 +100,8 @@ def decide(ev: Evidence) -> Outcome:
         return Outcome.CANCELLED
     if ev.live_answer or ev.reason == 4 or ev.dial_status == "ANSWER":
         return Outcome.ABANDONED
+    if ev.fault is not None:
+        return Outcome.FAILED
     return before_answer(ev)
 
 

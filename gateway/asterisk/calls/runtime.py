@@ -10,6 +10,13 @@ task writes it when the budget refills or the link comes back. A call is written
 after a write it is only ever settled from events, by reconciliation, or as ``unknown``.
 With the ARI driver the send goes to a small pool of worker tasks that do the REST calls (the
 ``continue`` after ``StasisStart`` goes through the same workers).
+
+Restarts. A session is reconciled only once Asterisk says it is fully booted (``FullyBooted``,
+sent at login when it is, else once it is): right after ``core restart now`` the manager takes
+logins before app_queue is loaded, and ``QueueStatus`` is then an unknown command. The
+startup time of ``CoreStatus`` tells whether Asterisk started again since the last session
+(:class:`BootWatch`); if so, the calls it no longer has are failed with ``pbx_lost`` (or
+``pbx_restart`` after a ``Shutdown``), not ``unknown``.
 """
 
 from __future__ import annotations
@@ -45,6 +52,25 @@ CONNECT_TIMEOUT_S = "2"
 ARI_WORKERS = 16
 LEDGER_READERS = 32  # DBGet actions in flight while reading the outcome ledger
 LEDGER_RETRY_S = 1.0
+BOOT_WAIT_S = 60.0  # how long a new session waits for FullyBooted before reconciling anyway
+
+
+class BootWatch:
+    """Whether Asterisk started again between two sessions.
+
+    ``CoreStatus``'s ``CoreStartupDate``/``CoreStartupTime`` name the second the process started
+    (``core restart now`` exec()s a new one): another stamp at the next login means another
+    process. A session that logged in before Asterisk had booted (no ``FullyBooted`` at login)
+    also met a new process, which tells even a restart within the same second. Pure.
+    """
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+
+    def seen(self, stamp: str, *, booting_at_login: bool = False) -> bool:
+        """Record a session's startup stamp; ``True`` if Asterisk started since the last one."""
+        last, self._last = self._last, stamp
+        return last is not None and (stamp != last or booting_at_login)
 
 
 def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]:
@@ -133,6 +159,10 @@ class ServerRuntime:
         # settled against the live channels, the agents resynced (see ``healthy``).
         self._ami_synced = False
         self._ari_synced = False
+        self._booted = asyncio.Event()  # this AMI session saw FullyBooted
+        self._boot_checked = asyncio.Event()  # … and asked CoreStatus whether it restarted
+        self.boots = BootWatch()
+        self.restarts_seen = 0
         self.queue_sync = QueueSync(
             config.name, self.ami, self.agents, on_change=self._agent_changed, clock=clock
         )
@@ -323,6 +353,14 @@ class ServerRuntime:
 
     def _on_ami_event(self, event: ev.AmiEvent) -> None:
         kind = type(event)
+        if kind is ev.FullyBooted:
+            self._fully_booted(event)  # type: ignore[arg-type]
+            return
+        if kind is ev.Shutdown:
+            log.warning("server %s: Asterisk is shutting down (%s)", self.config.name, event)
+            self._ami_synced = self._ari_synced = False  # no new calls until it is back
+            self.tracker.handle(event)
+            return
         if kind is ev.Response:
             resp: ev.Response = event  # type: ignore[assignment]
             if not resp.success and resp.action_id in self.tracker:
@@ -343,6 +381,38 @@ class ServerRuntime:
             self._agent_calls(self.feed.on_agent(agent, req, self.agents, self._clock()))
             return
         self.tracker.handle(event)
+
+    def _fully_booted(self, event: ev.FullyBooted) -> None:
+        self._booted.set()
+
+    async def _check_boot(self) -> None:
+        """Once booted: did Asterisk start again since the last session? Then its calls are lost."""
+        booting = not self._booted.is_set()  # FullyBooted comes right after the login reply
+        try:
+            await asyncio.wait_for(self._booted.wait(), BOOT_WAIT_S)
+        except TimeoutError:
+            log.warning(
+                "server %s: no FullyBooted within %g s of login; reconciling anyway",
+                self.config.name,
+                BOOT_WAIT_S,
+            )
+            booting = False
+        try:
+            status = await self.ami.action([("Action", "CoreStatus")])
+        except GatewayError as exc:
+            log.warning("server %s: CoreStatus failed (%s); restart unknown", self.config.name, exc)
+            return
+        fields = dict(status.fields)
+        stamp = f"{fields.get('CoreStartupDate', '')} {fields.get('CoreStartupTime', '')}"
+        log.info("server %s: Asterisk started at %s", self.config.name, stamp)
+        if self.boots.seen(stamp, booting_at_login=booting):
+            self.restarts_seen += 1
+            log.warning(
+                "server %s: Asterisk started again (at %s); the calls it had are lost",
+                self.config.name,
+                stamp,
+            )
+            self.tracker.server_restarted()
 
     def _agent_calls(self, changes: list[AgentChange]) -> None:
         if self._on_agent_call is not None:
@@ -381,6 +451,8 @@ class ServerRuntime:
 
     def _ami_lost(self) -> None:
         self._ami_synced = False
+        self._booted.clear()
+        self._boot_checked.clear()
         self._link_lost()
 
     def _ari_lost(self) -> None:
@@ -396,6 +468,10 @@ class ServerRuntime:
     async def _ami_ready(self) -> None:
         self.queue_sync.session_started()
         try:
+            await self._check_boot()
+        finally:
+            self._boot_checked.set()
+        try:
             await self.reconcile_now()
             await self.resync_queues()
         except GatewayError as exc:  # the tracker's deadlines retry; the next resync repairs
@@ -404,6 +480,10 @@ class ServerRuntime:
         self._synced("ami")
 
     async def _ari_stream_ready(self) -> None:
+        try:  # reconcile only once the AMI session knows whether Asterisk restarted
+            await asyncio.wait_for(self._boot_checked.wait(), BOOT_WAIT_S)
+        except TimeoutError:
+            log.warning("server %s: ARI reconciles without the AMI boot check", self.config.name)
         try:
             await self._ari_ready()
         except GatewayError as exc:

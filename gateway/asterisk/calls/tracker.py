@@ -17,8 +17,19 @@ An attempt ends when none of its channels is alive and (for the AMI driver) its
 After a
 lost link, live attempts are marked ``reconciling`` with a deadline; the owner reconciles them
 against the channel list (:meth:`CallTracker.reconcile`) and :meth:`CallTracker.sweep` settles
-whatever is still unresolved as ``unknown``. Nothing here does I/O; time is read from the
-injected monotonic clock, and wall-clock times are derived from one anchor per call.
+whatever is still unresolved as ``unknown``.
+
+Restarts and crashes of Asterisk. ``core restart now`` hangs up every channel, then (about a
+second later) sends ``Shutdown`` and closes the sessions; a ringing call ends with nothing that
+says why (``Reason: 0``, every cause 0: :attr:`Evidence.silent`). Such an end is held up to
+:data:`SHUTDOWN_GRACE_S`; a ``Shutdown`` (:meth:`CallTracker.shutdown`) names the fault
+``pbx_restart`` on every attempt. After a kill -9 nothing is sent at all: the owner sees at the
+next login that Asterisk started again (:meth:`CallTracker.server_restarted`), and the calls it
+no longer has are ``pbx_lost``. Either way a call not answered is ``failed`` with its fault
+(retried, :mod:`pacing.retry`), never a no-answer nor ``unknown``.
+
+Nothing here does I/O; time is read from the injected monotonic clock, and wall-clock times are
+derived from one anchor per call.
 """
 
 from __future__ import annotations
@@ -33,12 +44,12 @@ from gateway.asterisk.ami import events as ev
 from gateway.asterisk.calls import ledger
 from gateway.asterisk.calls.leg import Leg as _Leg
 from gateway.asterisk.calls.model import CallProgress, InFlightCall, OriginateRequest
-from gateway.asterisk.calls.outcome import decide
+from gateway.asterisk.calls.outcome import before_answer, decide
 from gateway.asterisk.calls.quality import QualityAccumulator
 from gateway.asterisk.calls.state import CallInput, CallState, apply
 from gateway.asterisk.errors import IllegalTransition
 from pacing.calls import AttemptResult
-from pacing.outcomes import Outcome
+from pacing.outcomes import Outcome, PbxFault
 
 log = logging.getLogger("gateway.asterisk.calls")
 
@@ -50,6 +61,13 @@ _RINGING_STATE = 5
 # failure the response often comes first (seen on Asterisk 22.10.1, tests/asterisk_real). The
 # attempt then waits this long for its channel's Hangup, which carries the cause.
 HANGUP_GRACE_S = 2.0
+# ``core restart now`` sends ``Shutdown`` about a second after the last channel is gone (it sleeps
+# 1 s, then publishes it): a silent end waits this long for it (tests/asterisk_real/traces).
+SHUTDOWN_GRACE_S = 3.0
+_FAULT_DETAIL = {
+    PbxFault.PBX_RESTART: "Asterisk hung the call up to restart or stop (Shutdown)",
+    PbxFault.PBX_LOST: "Asterisk was lost (crash, kill) and came back without the call",
+}
 
 
 # An adopted call (a restart) was placed before the adopter knew of it: how far back its
@@ -105,6 +123,7 @@ class CallTracker:
             ev.QueueCaller: self._on_queue_caller,  # type: ignore[dict-item]
             ev.AgentEvent: self._on_agent,  # type: ignore[dict-item]
             ev.Rtcp: self._on_rtcp,  # type: ignore[dict-item]
+            ev.Shutdown: lambda _: self.shutdown(),
         }
 
     # --- registration --------------------------------------------------------------------
@@ -334,6 +353,19 @@ class CallTracker:
                 ids.append(leg.attempt_id)
         return ids
 
+    def shutdown(self) -> None:
+        """Asterisk said it is restarting or stopping (``Shutdown``): it ended every call."""
+        for leg in list(self._legs.values()):
+            leg.ev.fault = leg.ev.fault or PbxFault.PBX_RESTART
+            if leg.held:
+                self._finish(leg, CallInput.HANGUP)
+
+    def server_restarted(self) -> None:
+        """Asterisk started again since the last session: what it had is gone."""
+        for leg in self._legs.values():
+            if leg.state is not CallState.QUEUED:
+                leg.ev.fault = leg.ev.fault or PbxFault.PBX_LOST
+
     def reconcile(self, live_channel_ids: Iterable[str]) -> list[LedgerQuery]:
         """After a reconnect: attempts with a live channel resume; the others have ended.
 
@@ -351,7 +383,7 @@ class CallTracker:
                 leg.needs_response = False  # an OriginateResponse goes to the old session only
                 leg.live = own & live
                 leg.deadline = self._clock() + self.max_call_s
-            elif leg.ev.connected or leg.ev.machine or leg.ev.abandoned:
+            elif self._settles_without_channel(leg):
                 self._finish(leg, CallInput.HANGUP)
             else:
                 since = leg.wall0 - ADOPTED_LOOKBACK if leg.adopted else leg.wall0
@@ -391,12 +423,18 @@ class CallTracker:
         self._finish(leg, CallInput.HANGUP)
         return True
 
+    @staticmethod
+    def _settles_without_channel(leg: _Leg) -> bool:
+        """Gone from the server, yet its outcome is known (or Asterisk's restart explains it)."""
+        ev_ = leg.ev
+        return leg.held or ev_.fault is not None or ev_.connected or ev_.machine or ev_.abandoned
+
     def sweep(self) -> int:
         """Settle attempts whose bounded wait expired; return how many were settled."""
         now = self._clock()
         expired = [leg for leg in self._legs.values() if leg.deadline <= now]
         for leg in expired:
-            if leg.response_seen and not leg.reconciling:
+            if leg.held or (leg.response_seen and not leg.reconciling):
                 self._finish(leg, CallInput.HANGUP)  # the hang-up event never came
             else:
                 leg.detail = leg.detail or "no outcome from Asterisk within the bounded wait"
@@ -481,6 +519,12 @@ class CallTracker:
         if self._hangup_pending(leg):
             leg.deadline = min(leg.deadline, self._clock() + HANGUP_GRACE_S)
             return  # the sweep settles it with what it has if the Hangup never comes
+        if leg.held:
+            return
+        if leg.ev.silent and leg.ev.fault is None and before_answer(leg.ev) is not Outcome.FAILED:
+            leg.held = True  # a Shutdown may follow and say why; else the sweep settles it
+            leg.deadline = min(leg.deadline, self._clock() + SHUTDOWN_GRACE_S)
+            return
         self._finish(leg, CallInput.HANGUP)
 
     @staticmethod
@@ -526,6 +570,8 @@ class CallTracker:
             return None if a is None or b is None else max(0.0, b - a)
 
         cause = leg.ev.callee_cause or leg.ev.leg_cause or None
+        fault = leg.ev.fault if outcome is Outcome.FAILED else None
+        detail = leg.detail if fault is None else f"{fault}: {_FAULT_DETAIL[fault]}"
         return AttemptResult(
             attempt_id=leg.attempt_id,
             campaign_id=req.campaign_id,
@@ -548,8 +594,9 @@ class CallTracker:
             amd_status=leg.amd_status,
             dial_status=leg.ev.dial_status or None,
             quality=leg.quality.snapshot() if leg.quality is not None else None,
-            detail=leg.detail,
+            detail=detail,
             sent=sent,
+            fault=fault,
         )
 
     # --- views ---------------------------------------------------------------------------
