@@ -109,6 +109,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     # Imported here so that `dialer --help` stays light.
     from asterisk_sim import cli as sim_cli
     from bench import api as api_bench
+    from bench.asterisk_run import register_bench as register_asterisk_bench
     from bench.faults import register_bench as register_faults_bench
     from bench.gateway import register_bench as register_gateway_bench
     from bench.leasing import register_bench as register_leasing_bench
@@ -128,6 +129,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     register_gateway_bench(bench_sub)
     register_leasing_bench(bench_sub)
     register_faults_bench(bench_sub)
+    register_asterisk_bench(bench_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,14 +30,7 @@ async def test_every_outcome(
     make_dialer: DialerFactory,
     recorder: Recorder,
     driver: Driver,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if peer.name == "asterisk" and driver == "ari":
-        reason = (
-            "seen failing once in CI (tier pass, 2026-12-02): on the real Asterisk through ARI "
-            "the recorded outcomes of the busy-agent case differed; not yet understood"
-        )
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
     dialer = await make_dialer([peer.server(driver)])
     await wait_healthy(dialer, recorder)
     await recorder.until(lambda: dialer.agents("sales").logged_in == 1, within=10)
@@ -55,7 +48,7 @@ async def test_every_outcome(
     await recorder.until(lambda: len(recorder.results) == len(expected), within=60)
     got = {r.attempt_id: r.outcome for r in recorder.results}
     assert got == expected, [
-        (r.outcome, r.cause, r.dial_status, r.detail) for r in recorder.results
+        (r.outcome, r.cause, r.dial_status, r.amd_status, r.detail) for r in recorder.results
     ]
     results = recorder.by_id()
     answered = next(r for r in recorder.results if r.outcome is Outcome.ANSWERED)

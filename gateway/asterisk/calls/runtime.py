@@ -216,6 +216,7 @@ class ServerRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.tracker.settle_held()  # ended calls that waited for a verdict: no event will come
         while self._queue:  # never written: these calls were not placed
             self.tracker.cancel(self._queue.popleft().req.attempt_id)
         if self.ari is not None:
