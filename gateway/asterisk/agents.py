@@ -226,6 +226,15 @@ class AgentBoard:
     def queues(self) -> list[str]:
         return sorted(self._queues)
 
+    def member_named(self, device: str) -> str | None:
+        """The name of the member whose interface is ``device`` (a Local member's ``/n`` left
+        out), in any queue; ``None`` when it is no member."""
+        for members in self._queues.values():
+            for interface, m in members.items():
+                if interface.removesuffix("/n") == device:
+                    return m.name
+        return None
+
     def snapshot(self, queue: str, now: float) -> QueueSnapshot:
         members = self._queues.get(queue, {})
         views = tuple(

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.calls.model import OriginateRequest
+from gateway.asterisk.calls.runtime import device_of
 from gateway.asterisk.calls.tracker import VERDICT_GRACE_S, CallTracker
 from pacing.calls import AttemptResult
 from pacing.outcomes import Outcome
@@ -67,3 +70,29 @@ def test_with_ami_the_end_settles_at_once() -> None:
     tracker.handle(ev.ChannelEvent("Newchannel", "Local/x;1", AID, AID, 6))
     tracker.handle(ev.Hangup("Local/x;1", AID, AID, 16, "Normal Clearing"))
     assert [r.outcome for r in results] == [Outcome.ABANDONED]  # one ordered stream: no wait
+
+
+def test_a_connect_missed_during_a_cut_is_learnt_from_the_channel_list() -> None:
+    results: list[AttemptResult] = []
+    now = [0.0]
+    tracker = CallTracker("pbx1", on_result=results.append, clock=lambda: now[0])
+    req = OriginateRequest(AID, 1, 42, "+15551000001", "+15550100", "Dialer", "sales", 15.0)
+    tracker.track(req, dial_string="Local/15551000001@carrier")
+    tracker.sent(AID)
+    tracker.handle(ev.OriginateResponse(AID, True, 4, "Local/x;1", AID))
+    tracker.handle(ev.ChannelEvent("Newchannel", "Local/x;1", AID, AID, 6))
+    tracker.link_lost()  # AgentConnect is sent while the link is down
+    tracker.reconcile([AID], {AID: "Agent 101"})  # in Queue(), bridged with Agent 101
+    tracker.handle(ev.Hangup("Local/x;1", AID, AID, 16, "Normal Clearing"))
+    assert [(r.outcome, r.agent) for r in results] == [(Outcome.ANSWERED, "Agent 101")]
+
+
+@pytest.mark.parametrize(
+    ("channel", "device"),
+    [
+        ("PJSIP/agent-101-0000000a", "PJSIP/agent-101"),
+        ("Local/101@dialer-test-agents-00000006;1", "Local/101@dialer-test-agents"),
+    ],
+)
+def testdevice_of_a_channel(channel: str, device: str) -> None:
+    assert device_of(channel) == device

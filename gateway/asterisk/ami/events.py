@@ -190,6 +190,7 @@ class CoreShowChannel:
     linkedid: str
     state: int
     application: str
+    bridge_id: str = ""  # the bridge the channel is in ("" when none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +374,7 @@ def _core_channel(m: Message) -> CoreShowChannel:
         f.get("Linkedid", ""),
         _int(m, "ChannelState"),
         f.get("Application", ""),
+        f.get("BridgeId", ""),
     )
 
 

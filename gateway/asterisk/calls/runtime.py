@@ -73,6 +73,16 @@ class BootWatch:
         return last is not None and (stamp != last or booting_at_login)
 
 
+def device_of(channel: str) -> str:
+    """A channel's device: ``PJSIP/agent-101-0000000a`` → ``PJSIP/agent-101``, a Local
+    channel's ``Local/101@agents-0000000a;1`` → ``Local/101@agents``."""
+    return (
+        channel.rpartition(";")[0].rpartition("-")[0]
+        if ";" in channel
+        else (channel.rpartition("-")[0])
+    )
+
+
 def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]:
     """The AMI Originate of the dialplan contract (values already validated)."""
     a = req.attempt_id
@@ -495,7 +505,14 @@ class ServerRuntime:
     async def _ari_ready(self) -> None:
         if self.ari is not None and self.tracker.reconciling():
             channels = await self.ari.channels()
-            await self._read_ledger(self.tracker.reconcile(ch.id for ch in channels))
+            agents: dict[str, str] = {}
+            if self.ami.ready:  # ARI's channel list names no bridges; AMI's does
+                with contextlib.suppress(GatewayError):
+                    items = await self.ami.list_action([("Action", "CoreShowChannels")])
+                    agents = self._bridged_agents(
+                        [i for i in items if isinstance(i, ev.CoreShowChannel)]
+                    )
+            await self._read_ledger(self.tracker.reconcile((ch.id for ch in channels), agents))
 
     async def reconcile_now(self) -> None:
         """Settle calls marked for reconciliation against the server's live channels."""
@@ -505,8 +522,9 @@ class ServerRuntime:
             await self._ari_ready()
             return
         items = await self.ami.list_action([("Action", "CoreShowChannels")])
-        live = (i.uniqueid for i in items if isinstance(i, ev.CoreShowChannel))
-        await self._read_ledger(self.tracker.reconcile(live))
+        channels = [i for i in items if isinstance(i, ev.CoreShowChannel)]
+        live = (c.uniqueid for c in channels)
+        await self._read_ledger(self.tracker.reconcile(live, self._bridged_agents(channels)))
 
     async def _read_ledger(self, queries: list[LedgerQuery]) -> None:
         """Settle calls that ended while the link was down from Asterisk's outcome ledger.
@@ -547,6 +565,22 @@ class ServerRuntime:
             if not self.tracker.recovered(q.attempt_id, value, last=last)
             and q.attempt_id in self.tracker
         ]
+
+    def _bridged_agents(self, channels: list[ev.CoreShowChannel]) -> dict[str, str]:
+        """Callers in ``Queue()`` that share a bridge with a queue member: caller → member name."""
+        by_bridge: dict[str, list[ev.CoreShowChannel]] = {}
+        for c in channels:
+            if c.bridge_id:
+                by_bridge.setdefault(c.bridge_id, []).append(c)
+        found: dict[str, str] = {}
+        for members in by_bridge.values():
+            callers = [c for c in members if c.application == "Queue"]
+            for caller in callers:
+                for other in members:
+                    name = self.agents.member_named(device_of(other.channel))
+                    if other is not caller and name is not None:
+                        found[caller.uniqueid] = name
+        return found
 
     async def resync_queues(self) -> None:
         """Every queue of the server: its rules and members (:mod:`gateway.asterisk.queuesync`)."""

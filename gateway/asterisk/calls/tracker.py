@@ -336,8 +336,11 @@ class CallTracker:
         leg = self._by_uid.get(e.uniqueid)
         if leg is None or leg.ev.connected:
             return
+        self._connected(leg, e.member_name or e.interface)
+
+    def _connected(self, leg: _Leg, agent: str) -> None:
         leg.ev.connected = True
-        leg.agent = e.member_name or e.interface
+        leg.agent = agent
         leg.t_connect = self._clock()
         self._answer(leg)
         self._advance(leg, CallInput.CONNECT)
@@ -376,14 +379,19 @@ class CallTracker:
             if leg.state is not CallState.QUEUED:
                 leg.ev.fault = leg.ev.fault or PbxFault.PBX_LOST
 
-    def reconcile(self, live_channel_ids: Iterable[str]) -> list[LedgerQuery]:
+    def reconcile(
+        self, live_channel_ids: Iterable[str], agents: Mapping[str, str] | None = None
+    ) -> list[LedgerQuery]:
         """After a reconnect: attempts with a live channel resume; the others have ended.
 
         Those already known connected, a machine or abandoned end now; for the rest the events
         of their end were missed, and the returned queries name the outcome-ledger lines to read
         (:mod:`gateway.asterisk.calls.ledger`); :meth:`recovered` settles each with its line.
+        ``agents``: the attempts' channels that Asterisk shows bridged to a queue member, with
+        the member's name: an ``AgentConnect`` sent while the link was down is not lost.
         """
         live = set(live_channel_ids)
+        agents = agents or {}
         queries: list[LedgerQuery] = []
         now_wall = self._wall()
         for leg in [lg for lg in self._legs.values() if lg.reconciling]:
@@ -393,6 +401,9 @@ class CallTracker:
                 leg.needs_response = False  # an OriginateResponse goes to the old session only
                 leg.live = own & live
                 leg.deadline = self._clock() + self.max_call_s
+                agent = next((agents[uid] for uid in own if uid in agents), None)
+                if agent is not None and not leg.ev.connected:
+                    self._connected(leg, agent)
             elif self._settles_without_channel(leg):
                 self._finish(leg, CallInput.HANGUP)
             else:
