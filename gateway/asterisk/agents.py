@@ -229,16 +229,24 @@ class AgentBoard:
     def snapshot(self, queue: str, now: float) -> QueueSnapshot:
         members = self._queues.get(queue, {})
         views = tuple(
-            AgentView(
-                m.interface,
-                m.name,
-                m.status(now),
-                m.on_call_since,
-                m.wrapup_until,
-                m.penalty,
-                self.wrapup_s(queue, m.wrapup_s),
-                m.paused_reason,
-            )
-            for m in sorted(members.values(), key=lambda m: m.interface)
+            self._view(queue, m, now) for m in sorted(members.values(), key=lambda m: m.interface)
         )
         return QueueSnapshot(queue, views, now)
+
+    def member(self, queue: str, interface: str, now: float) -> AgentView | None:
+        """One member's view (None: not a member of ``queue``), without the whole queue's: the
+        agent feed asks this for every agent event, so it must not cost the queue's size."""
+        m = self._queues.get(queue, {}).get(interface)
+        return None if m is None else self._view(queue, m, now)
+
+    def _view(self, queue: str, m: _Member, now: float) -> AgentView:
+        return AgentView(
+            m.interface,
+            m.name,
+            m.status(now),
+            m.on_call_since,
+            m.wrapup_until,
+            m.penalty,
+            self.wrapup_s(queue, m.wrapup_s),
+            m.paused_reason,
+        )
