@@ -38,6 +38,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,15 +59,16 @@ LATENCY_QUICK = {1: 5, 100: 2, 1000: 1}
 
 
 def sim_toml(world: World, ami_port: int, ari_port: int, secret: str) -> str:
-    """Short calls: a fifth answered live (talk ~2 simulated s), the rest busy or unanswered;
-    agents rung one each (``rrmemory``: ``ringall`` rings every free agent for every caller)."""
+    """Short calls: a tenth answered live (talk ~2 simulated s), the rest busy, failed or (a
+    few) unanswered; agents rung one each (``rrmemory``: ``ringall`` rings every free agent for
+    every caller, thousands of events a call)."""
     return (
         f"[sim]\nseed = {world.seed}\nami_port = {ami_port}\nari_port = {ari_port}\n"
         f'time_scale = {world.time_scale}\nami_secret = "{secret}"\n'
         f'ari_password = "{secret}"\nplayback_seconds = 0.0\nvarset_events = false\n\n'
         '[[trunk]]\nname = "carrier-a"\nchannels = 1000000\ncps = 1000000\n\n'
-        '[[carrier]]\nprefix = ""\nlive = 0.2\nmachine = 0\nno_answer = 0.3\n'
-        "busy = 0.5\ncongestion = 0\nfailure = 0\nring_time = [0.5, 2]\n"
+        '[[carrier]]\nprefix = ""\nlive = 0.1\nmachine = 0\nno_answer = 0.05\n'
+        "busy = 0.55\ncongestion = 0\nfailure = 0.3\nring_time = [0.5, 2]\n"
         'callee_hangup = {dist = "lognormal", mean = 30, sigma = 0.5}\n\n'
         f'[[queue]]\nname = "sales"\nagents = {world.agents}\n'
         'talk_time = {dist = "lognormal", mean = 2, sigma = 0.5}\nwrapup = 0\n'
@@ -156,14 +158,22 @@ class Run:
     async def start(self) -> None:
         await self.database.create()
         await upgrade(self.database.direct)
-        await self.sim.start("ADMIN ")
 
     async def stop(self) -> None:
         await self.sim.terminate()
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             await self.database.drop()
 
-    def worker(self, instance: str) -> Worker:
+    @contextlib.asynccontextmanager
+    async def simulator(self) -> AsyncIterator[None]:
+        """A fresh simulator for one phase (no call or agent state left by the one before)."""
+        await self.sim.start("ADMIN ")
+        try:
+            yield
+        finally:
+            await self.sim.terminate()
+
+    def worker(self, instance: str, phase: str) -> Worker:
         config = self.run_dir / f"{instance}.toml"
         config.write_text(gateway_toml(self.world, self.ami_port, self.ari_port, self.secret))
         env = {**os.environ, "DIALER_DATABASE_URL": self.database.direct,
@@ -171,7 +181,7 @@ class Run:
                "DIALER_API_TOKEN": self.token, "DIALER_LOG_LEVEL": "WARNING",
                "DIALER_DATABASE_AUTO_MIGRATE": "false",
                "DIALER_DATA_DIR": str(self.run_dir / instance)}  # fmt: skip
-        return Worker(instance, env, config, self.run_dir / f"{instance}.log")
+        return Worker(instance, env, config, self.run_dir / f"{instance}-{phase}.log")
 
     async def campaign(self, api: str, name: str, records: int) -> int:
         """A predictive campaign of ``records`` records, ready (not started); its id."""
@@ -185,7 +195,7 @@ class Run:
                 "name": f"{name}-{secrets.token_hex(3)}", "pacing_mode": "predictive",
                 "queue": "sales", "default_region": self.region, "abandon_target": 0.03,
                 "max_attempts": 1, "owner": "bench", "resume_owner": "bench",
-                "pacing": {"caller_id_name": "Bench", "ring_timeout_s": 20, "amd": False},
+                "pacing": {"caller_id_name": "Bench", "ring_timeout_s": 15, "amd": False},
             })  # fmt: skip
             cid = int(campaign["id"])
             await api_call(http, "PUT", f"{api}/campaigns/{cid}/numbers",
@@ -212,6 +222,16 @@ class Run:
             sql = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
                    "WHERE datname = current_database()")  # fmt: skip
             return int(await conn.fetchval(sql))
+        finally:
+            await conn.close()
+
+    async def pauses(self, cids: list[int]) -> dict[str, int]:
+        """Pauses of the campaigns (a guard's, resumed by the bench) by category."""
+        conn = await asyncpg.connect(self.database.direct)
+        try:
+            sql = ("SELECT category, count(*) FROM pause_events WHERE campaign_id = ANY($1) "
+                   "GROUP BY 1")  # fmt: skip
+            return {str(c): int(n) for c, n in await conn.fetch(sql, cids)}
         finally:
             await conn.close()
 
@@ -315,33 +335,39 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
 
 
 async def _campaign_run(run: Run, instances: int) -> dict[str, Any]:
-    workers = [run.worker(f"gw-{chr(97 + i)}") for i in range(instances)]
-    try:
-        for worker in workers:
-            await worker.start()
-        cids = [await run.campaign(w.api, f"pipeline-{w.name}", run.args.records) for w in workers]
-        return await _drive(run, workers, cids)
-    finally:
-        for worker in workers:
-            await worker.stop()
+    workers = [run.worker(f"gw-{chr(97 + i)}", f"x{instances}") for i in range(instances)]
+    async with run.simulator():
+        try:
+            for worker in workers:
+                await worker.start()
+            cids = [
+                await run.campaign(w.api, f"pipeline-{w.name}", run.args.records) for w in workers
+            ]
+            result = await _drive(run, workers, cids)
+        finally:
+            for worker in workers:
+                await worker.stop()
+    result["pauses"] = await run.pauses(cids)
+    return result
 
 
 async def _latency(run: Run) -> dict[str, Any]:
     sizes = LATENCY_QUICK if run.args.quick else LATENCY
-    worker = run.worker("gw-setup")
-    try:
-        await worker.start()
-        records = sum(k * v for k, v in sizes.items()) * 6 // 5
-        cid = await run.campaign(worker.api, "latency", records)
-    finally:
-        await worker.stop()
-    from bench.pipeline_latency import measure
+    worker = run.worker("gw-setup", "latency")
+    async with run.simulator():
+        try:
+            await worker.start()
+            records = sum(k * v for k, v in sizes.items()) * 6 // 5
+            cid = await run.campaign(worker.api, "latency", records)
+        finally:
+            await worker.stop()
+        from bench.pipeline_latency import measure
 
-    engine = make_engine(run.database.direct, pool_size=4)
-    try:
-        return await measure(engine, run.server, cid, sizes)
-    finally:
-        await engine.dispose()
+        engine = make_engine(run.database.direct, pool_size=4)
+        try:
+            return await measure(engine, run.server, cid, sizes)
+        finally:
+            await engine.dispose()
 
 
 async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -433,7 +459,7 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
         help="2: one instance, then two on the same database (a campaign each)",
     )
     p.add_argument("--agents", type=int, default=600, help="agents in the simulated queue")
-    p.add_argument("--time-scale", type=float, default=0.2, help="simulated time per wall s")
+    p.add_argument("--time-scale", type=float, default=1.0, help="simulated time per wall s")
     p.add_argument(
         "--originate-rate",
         type=float,
