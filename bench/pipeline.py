@@ -53,6 +53,7 @@ from gateway.asterisk.pool import ServerConfig
 from gateway.db.engine import make_engine
 from gateway.db.migrate import upgrade
 
+QUEUES = ("sales", "sales-b")  # one per instance's campaign; the latency phase uses the first
 CALLERS = 24  # caller-ID numbers in every campaign's pool, 1,000 concurrent calls each
 LATENCY = {1: 40, 100: 10, 1000: 4}
 LATENCY_QUICK = {1: 5, 100: 2, 1000: 1}
@@ -60,8 +61,9 @@ LATENCY_QUICK = {1: 5, 100: 2, 1000: 1}
 
 def sim_toml(world: World, ami_port: int, ari_port: int, secret: str) -> str:
     """Short calls: a tenth answered live (talk ~2 simulated s), the rest busy, failed or (a
-    few) unanswered; agents rung one each (``rrmemory``: ``ringall`` rings every free agent for
-    every caller, thousands of events a call)."""
+    few) unanswered; a queue of ``agents`` agents per campaign (two campaigns paced over one
+    queue would both dial for the same free agents), each caller ringing one agent
+    (``rrmemory``: ``ringall`` rings every free agent for every caller, thousands of events)."""
     return (
         f"[sim]\nseed = {world.seed}\nami_port = {ami_port}\nari_port = {ari_port}\n"
         f'time_scale = {world.time_scale}\nami_secret = "{secret}"\n'
@@ -70,9 +72,17 @@ def sim_toml(world: World, ami_port: int, ari_port: int, secret: str) -> str:
         '[[carrier]]\nprefix = ""\nlive = 0.1\nmachine = 0\nno_answer = 0.05\n'
         "busy = 0.55\ncongestion = 0\nfailure = 0.3\nring_time = [0.5, 2]\n"
         'callee_hangup = {dist = "lognormal", mean = 30, sigma = 0.5}\n\n'
-        f'[[queue]]\nname = "sales"\nagents = {world.agents}\n'
+        + "".join(_queue(name, world.agents, i) for i, name in enumerate(QUEUES))
+    )
+
+
+def _queue(name: str, agents: int, index: int) -> str:
+    """One queue with agents of its own (extensions distinct across queues)."""
+    exts = ", ".join(f'{{ext = "{10_000 * (index + 1) + i}"}}' for i in range(agents))
+    return (
+        f'[[queue]]\nname = "{name}"\nagents = [{exts}]\n'
         'talk_time = {dist = "lognormal", mean = 2, sigma = 0.5}\nwrapup = 0\n'
-        'strategy = "rrmemory"\nring_time = [0.1, 0.4]\n'
+        'strategy = "rrmemory"\nring_time = [0.1, 0.4]\n\n'
     )
 
 
@@ -183,7 +193,7 @@ class Run:
                "DIALER_DATA_DIR": str(self.run_dir / instance)}  # fmt: skip
         return Worker(instance, env, config, self.run_dir / f"{instance}-{phase}.log")
 
-    async def campaign(self, api: str, name: str, records: int) -> int:
+    async def campaign(self, api: str, name: str, records: int, queue: str = QUEUES[0]) -> int:
         """A predictive campaign of ``records`` records, ready (not started); its id."""
         async with api_session(self.token) as http:
             if not self.callers:
@@ -193,7 +203,7 @@ class Run:
                     self.callers.append(int(made["id"]))
             campaign = await api_call(http, "POST", f"{api}/campaigns", json={
                 "name": f"{name}-{secrets.token_hex(3)}", "pacing_mode": "predictive",
-                "queue": "sales", "default_region": self.region, "abandon_target": 0.03,
+                "queue": queue, "default_region": self.region, "abandon_target": 0.03,
                 "max_attempts": 1, "owner": "bench", "resume_owner": "bench",
                 "pacing": {"caller_id_name": "Bench", "ring_timeout_s": 15, "amd": False},
             })  # fmt: skip
@@ -341,7 +351,8 @@ async def _campaign_run(run: Run, instances: int) -> dict[str, Any]:
             for worker in workers:
                 await worker.start()
             cids = [
-                await run.campaign(w.api, f"pipeline-{w.name}", run.args.records) for w in workers
+                await run.campaign(w.api, f"pipeline-{w.name}", run.args.records, queue)
+                for w, queue in zip(workers, QUEUES, strict=False)
             ]
             result = await _drive(run, workers, cids)
         finally:
