@@ -219,9 +219,8 @@ class AgentBoard:
         found = members.get(agent)
         if found is None:
             found = next((m for m in members.values() if m.name == agent), None)
-        if found is None:
-            return None
-        return next(v for v in self.snapshot(queue, now).agents if v.interface == found.interface)
+        # One member's view, not the whole queue's: the agent feed asks for every agent event.
+        return None if found is None else self._view(queue, found, now)
 
     def queues(self) -> list[str]:
         return sorted(self._queues)
@@ -232,12 +231,6 @@ class AgentBoard:
             self._view(queue, m, now) for m in sorted(members.values(), key=lambda m: m.interface)
         )
         return QueueSnapshot(queue, views, now)
-
-    def member(self, queue: str, interface: str, now: float) -> AgentView | None:
-        """One member's view (None: not a member of ``queue``), without the whole queue's: the
-        agent feed asks this for every agent event, so it must not cost the queue's size."""
-        m = self._queues.get(queue, {}).get(interface)
-        return None if m is None else self._view(queue, m, now)
 
     def _view(self, queue: str, m: _Member, now: float) -> AgentView:
         return AgentView(
