@@ -293,7 +293,7 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
             await api_call(http, "POST", f"{worker.api}/campaigns/{cid}/start")
     timeline: list[tuple[float, int]] = []
     progress: list[list[Any]] = []  # [s, settled, placed, in flight, last decisions]
-    last_change, sent, resumes = t0, 0, 0
+    last_change, sent, resumes, refused = t0, 0, 0, 0
     states = await asyncpg.connect(run.database.direct)
     while sent < total and time.monotonic() - last_change < run.args.stall_s:
         await asyncio.sleep(0.25)
@@ -301,8 +301,11 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
             "SELECT id FROM campaigns WHERE id = ANY($1) AND state = 'paused'", cids
         )
         for (cid,) in paused:  # a guard paused it: resumed as its owner would, and counted
-            await resume(workers[cids.index(cid)].api, run.token, cid)
-            resumes += 1
+            try:
+                await resume(workers[cids.index(cid)].api, run.token, cid)
+                resumes += 1
+            except RuntimeError:  # the checklist refused (a link down): tried again next poll
+                refused += 1
         reads = [await w.ask("read") for w in workers]
         now_sent = sum(int(r["sent"]) for r in reads)
         progress.append([round(time.monotonic() - t0, 2), now_sent,
@@ -332,6 +335,7 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
         "originated": originated, "settled": truth["settled"], "stored_by_writers": settled,
         "left_dialing": truth["dialing"], "records_done": truth["records_done"],
         "withdrawn": sum(int(r["withdrawn"]) for r in reads), "guard_pauses_resumed": resumes,
+        "resumes_refused": refused,
         "round_trips": trips, "round_trips_per_call": round(trips / max(settled, 1), 4),
         "round_trip_kinds": kinds, "pg_transactions": xacts,
         "pg_transactions_per_call": round(xacts / max(settled, 1), 4),
@@ -389,7 +393,10 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     await run.start()
     try:
         one = await _campaign_run(run, 1)
+        (run_dir / "one.json").write_text(json.dumps(one))
         two = await _campaign_run(run, 2) if args.instances == 2 else None
+        if two is not None:
+            (run_dir / "two.json").write_text(json.dumps(two))
         latency = await _latency(run)
     finally:
         await run.stop()
