@@ -27,7 +27,7 @@ class CampaignSpec:
     seed: int = 7
 
 
-async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:
+async def api_call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:
     async with http.request(method, url, **kw) as resp:
         body = await resp.json(content_type=None)
         if resp.status >= 400:
@@ -35,7 +35,7 @@ async def _call(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -
         return body
 
 
-def _session(token: str) -> aiohttp.ClientSession:
+def api_session(token: str) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=120)
     )
@@ -46,8 +46,8 @@ async def set_up(api: str, token: str, spec: CampaignSpec) -> int:
     region = daytime_region(datetime.now(UTC))
     numbers = demo_numbers(region, spec.records + 12, spec.seed)
     callers, callees = numbers[:12], numbers[12:]
-    async with _session(token) as http:
-        campaign = await _call(http, "POST", f"{api}/campaigns", json={
+    async with api_session(token) as http:
+        campaign = await api_call(http, "POST", f"{api}/campaigns", json={
             "name": f"faults-{datetime.now(UTC):%Y%m%d-%H%M%S}", "pacing_mode": "power",
             "queue": "sales", "default_region": region, "abandon_target": spec.abandon_target,
             "max_attempts": 1, "owner": "bench", "resume_owner": "bench",
@@ -58,24 +58,24 @@ async def set_up(api: str, token: str, spec: CampaignSpec) -> int:
         ids = []
         for number in callers:
             spec_json = {"number": number, "max_concurrent": 1000, "max_per_day": 100_000}
-            ids.append(int((await _call(http, "POST", f"{api}/numbers", json=spec_json))["id"]))
-        await _call(http, "PUT", f"{api}/campaigns/{cid}/numbers", json={"number_ids": ids})
-        await _call(http, "POST", f"{api}/campaigns/{cid}/records", data=records_csv(callees),
+            ids.append(int((await api_call(http, "POST", f"{api}/numbers", json=spec_json))["id"]))
+        await api_call(http, "PUT", f"{api}/campaigns/{cid}/numbers", json={"number_ids": ids})
+        await api_call(http, "POST", f"{api}/campaigns/{cid}/records", data=records_csv(callees),
                     headers={"Content-Type": "text/csv"})  # fmt: skip
-        await _call(http, "POST", f"{api}/campaigns/{cid}/start")
+        await api_call(http, "POST", f"{api}/campaigns/{cid}/start")
     return cid
 
 
 async def resume(api: str, token: str, cid: int) -> None:
     """Resume a paused campaign as its owner would (the checklist of the API)."""
     body = {"review_minutes": 1, "max_concurrent_calls": 10_000, "note": "fault bench"}
-    async with _session(token) as http:
-        await _call(http, "POST", f"{api}/campaigns/{cid}/resume", json=body)
+    async with api_session(token) as http:
+        await api_call(http, "POST", f"{api}/campaigns/{cid}/resume", json=body)
 
 
 async def stop(api: str, token: str, cid: int) -> None:
-    async with _session(token) as http:
-        await _call(http, "POST", f"{api}/campaigns/{cid}/stop")
+    async with api_session(token) as http:
+        await api_call(http, "POST", f"{api}/campaigns/{cid}/stop")
 
 
 class Truth:

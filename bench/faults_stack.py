@@ -82,12 +82,12 @@ def gateway_toml(world: World, witness_port: int, ari_port: int, secret: str) ->
 class Database:
     """A fresh database on a TCP PostgreSQL server, and the relay the gateways reach it by."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, prefix: str = "dialer_faults") -> None:
         parts = urlsplit(server_url.replace("postgresql+asyncpg://", "postgresql://", 1))
         if not parts.hostname or parts.hostname.startswith("/"):
             raise ValueError(f"--database-url must name a TCP host and port, got {server_url!r}")
         self._parts = parts
-        self.name = f"dialer_faults_{uuid.uuid4().hex[:12]}"
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         self.relay = Relay(parts.port or 5432, parts.hostname)
 
     def _dsn(self, database: str, port: int | None = None, host: str | None = None) -> str:

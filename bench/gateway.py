@@ -263,6 +263,18 @@ async def _sim(time_scale: float) -> AsyncIterator[tuple[int, str, str]]:
             await proc.wait()
 
 
+async def edge_rate(calls: int, window: int, time_scale: float = 0.01) -> dict[str, Any]:
+    """The rate phase on its own, as ``dialer bench gateway`` runs it (its own simulator child,
+    one gateway :class:`Dialer` in this process): what it measured."""
+    async with _sim(time_scale) as (port, user, secret):
+        counter = _Counter()
+        dialer = await _connect(port, user, secret, counter)
+        try:
+            return await _rate_phase(dialer, counter, calls, window)
+        finally:
+            await dialer.stop()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with _sim(args.time_scale) as (port, user, secret):
         counter = _Counter()

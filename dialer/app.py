@@ -146,7 +146,9 @@ class Service:
             wrapup_limit_s=self.settings.wrapup_limit_s,
         )  # fmt: skip
         recoveries: list[Outage] = []
-        writer = ResultWriter(store.settle, clock=self._clock, on_recovered=recoveries.append)
+        writer = ResultWriter(
+            store.settle, clock=self._clock, on_recovered=recoveries.append, gather_s=0.05
+        )
         progress = ProgressWriter(store.save_progress)
         hub = self._agent_events(engine)
 

@@ -114,6 +114,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     from bench.gateway import register_bench as register_gateway_bench
     from bench.leasing import register_bench as register_leasing_bench
     from bench.pacing import register_bench as register_pacing_bench
+    from bench.pipeline import register_bench as register_pipeline_bench
     from bench.sim import register_bench as register_sim_bench
     from dialer import control_cli as api_cli
     from dialer import demo
@@ -130,6 +131,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     register_leasing_bench(bench_sub)
     register_faults_bench(bench_sub)
     register_asterisk_bench(bench_sub)
+    register_pipeline_bench(bench_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 Design. The dialer reports each attempt's outcome through a synchronous callback; the writer
 queues it (the callback never blocks the AMI read loop) and one task writes queued results in
-batches. When a write fails the writer keeps the whole batch, reports an *outage* (the runtime
-stops placing calls and the guard later records a ``logging`` pause), and retries with capped
+batches, waiting ``gather_s`` (50 ms in the service) for a batch to fill: at thousands of
+results a second a write as soon as one is queued would cost a transaction for a handful.
+When a write fails the writer keeps the whole batch, reports an *outage* (the runtime stops
+placing calls and the guard later records a ``logging`` pause), and retries with capped
 exponential backoff until the database answers again; then it writes everything it kept, in
 order, and reports the recovery with how long it lasted and how many results it held. A
 transient error (a deadlock, a serialization failure, one reset connection) is not an outage:
@@ -54,6 +56,7 @@ class ResultWriter:
         on_recovered: Callable[[Outage], None] = lambda _: None,
         batch_size: int = 500,
         max_backoff_s: float = 5.0,
+        gather_s: float = 0.0,
     ) -> None:
         self._persist = persist
         self._clock = clock
@@ -62,6 +65,7 @@ class ResultWriter:
         self._on_recovered = on_recovered
         self._batch_size = batch_size
         self._max_backoff_s = max_backoff_s
+        self._gather_s = gather_s  # wait this long for a batch to fill before writing it
         self._pending: deque[AttemptResult] = deque()
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()  # run() and drain() never write the same batch twice
@@ -96,6 +100,8 @@ class ResultWriter:
             if not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
+            if self._gather_s > 0 and len(self._pending) < self._batch_size:
+                await asyncio.sleep(self._gather_s)  # a fuller batch: fewer round trips a call
             if await self._write_batch():
                 backoff = 0.1
             else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,6 +75,9 @@ class NumberUsage:
     answers: int = 0  # over the health window
 
 
+UNUSED = NumberUsage()  # a number with no usage yet (frozen: one instance serves every lookup)
+
+
 @dataclass(frozen=True, slots=True)
 class Blocked:
     """One unavailable number and why."""
@@ -92,8 +96,12 @@ class Choice:
     unavailable: tuple[Blocked, ...] = ()
 
 
+@functools.lru_cache(maxsize=4096)
 def _national(number: str) -> tuple[int, str] | None:
-    """(country code, national significant number) of a valid E.164 string, else None."""
+    """(country code, national significant number) of a valid E.164 string, else None.
+
+    Kept for the pool's numbers (asked for every call placed: parsing them each time was most of
+    a large decision's time); a pure function of the string, so the cache changes no answer."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
@@ -145,7 +153,7 @@ def choose(
     blocked: list[Blocked] = []
     available: list[CallerIdNumber] = []
     for number in pool:
-        reason = unavailable(number, usage.get(number.number, NumberUsage()), now)
+        reason = unavailable(number, usage.get(number.number, UNUSED), now)
         if reason is None:
             available.append(number)
         else:
@@ -156,22 +164,44 @@ def choose(
     if sticky is not None and any(n.number == sticky for n in available):
         return Choice(sticky, "same caller ID as the record's previous attempt", tuple(blocked))
     target = _national(callee)
+    totals = pool_totals(pool, usage)
     scores = {}
     for n in available:
-        score = health_score(n.number, pool, usage)
+        score = health_score(n.number, pool, usage, totals=totals)
         scores[n.number] = 1.0 if score is None else score
+
+    local = {n.number: locality(n.number, target) for n in available}
 
     def rank(n: CallerIdNumber) -> tuple[int, int, int, float, str]:
         region = 1 if callee_region and n.region == callee_region else 0
-        used = usage.get(n.number, NumberUsage()).today
-        return (-region, -locality(n.number, target), used, -scores[n.number], n.number)
+        used = usage.get(n.number, UNUSED).today
+        return (-region, -local[n.number], used, -scores[n.number], n.number)
 
     best = min(available, key=rank)
-    shared = locality(best.number, target)
+    shared = local[best.number]
     why = f"local presence ({shared} digits shared)" if shared > 0 else "least used available"
     if callee_region and best.region == callee_region:
         why = f"region {callee_region}"
     return Choice(best.number, why, tuple(blocked))
+
+
+@dataclass(frozen=True, slots=True)
+class PoolTotals:
+    """Attempts and answers summed over a pool's entries, and how often each number is in it."""
+
+    attempts: int
+    answers: int
+    entries: Mapping[str, int]
+
+
+def pool_totals(pool: Sequence[CallerIdNumber], usage: Mapping[str, NumberUsage]) -> PoolTotals:
+    attempts = answers = 0
+    entries: dict[str, int] = {}
+    for n in pool:
+        u = usage.get(n.number, UNUSED)
+        attempts, answers = attempts + u.attempts, answers + u.answers
+        entries[n.number] = entries.get(n.number, 0) + 1
+    return PoolTotals(attempts, answers, entries)
 
 
 def health_score(
@@ -179,14 +209,17 @@ def health_score(
     pool: Sequence[CallerIdNumber],
     usage: Mapping[str, NumberUsage],
     min_sample: int = 50,
+    totals: PoolTotals | None = None,
 ) -> float | None:
-    """The answer rate over the rest of the pool's (None until both have ``min_sample`` calls)."""
-    own = usage.get(number, NumberUsage())
-    attempts = answers = 0
-    for other in pool:
-        if other.number != number:
-            u = usage.get(other.number, NumberUsage())
-            attempts, answers = attempts + u.attempts, answers + u.answers
+    """The answer rate over the rest of the pool's (None until both have ``min_sample`` calls).
+
+    ``totals``: the pool's (:func:`pool_totals`), when the caller scores every number of the
+    pool: the rest is the total less the number's own, not a loop over the pool per number."""
+    own = usage.get(number, UNUSED)
+    totals = totals if totals is not None else pool_totals(pool, usage)
+    entries = totals.entries.get(number, 0)
+    attempts = totals.attempts - entries * own.attempts
+    answers = totals.answers - entries * own.answers
     if own.attempts < min_sample or attempts < min_sample or answers == 0:
         return None
     return (own.answers / own.attempts) / (answers / attempts)
@@ -214,7 +247,7 @@ def rest_orders(
             continue
         score = health_score(number.number, pool, usage, min_sample)
         if score is not None and score < floor:
-            own = usage.get(number.number, NumberUsage())
+            own = usage.get(number.number, UNUSED)
             reason = (
                 f"answer rate {own.answers}/{own.attempts} is {score:.0%} of the pool's "
                 f"(rest below {floor:.0%})"

@@ -108,8 +108,10 @@ class CampaignRunner:
         tick_s: float = 0.25,
         link_outage_limit_s: float = 60.0,
         prior: Prior | None = None,
+        policy: Callable[[PacingSnapshot, float], Decision] = decide,
     ) -> None:
         self.campaign_id = campaign_id
+        self._policy = policy  # pacing.policies.decide; a benchmark fixes the decision's size
         self._link_outage_limit_s = link_outage_limit_s
         self._links_down_since: float | None = None  # no server has had a working link since
         self._wall = wall
@@ -277,7 +279,7 @@ class CampaignRunner:
         self, view: CampaignView, plans: list[_Plan], whole: PacingSnapshot, now: float
     ) -> list[Decision]:
         """Each group's decision, the shared room divided among them."""
-        decisions = [decide(plan.snapshot, now) for plan in plans]
+        decisions = [self._policy(plan.snapshot, now) for plan in plans]
         if len(plans) == 1:
             return decisions
         given = share(self._shared_room(view, whole, now), [d.calls for d in decisions])
@@ -409,14 +411,17 @@ class CampaignRunner:
             orders.append(self._order(view, decision, lease, caller_id, plan.queue))
         written = await self._store.start_attempts(orders)  # write-before-send, one statement
         servers: list[tuple[str, str]] = []
+        withdrawn: list[tuple[CallOrder, str]] = []
         for order in orders:
             if order.attempt_id not in written:
                 continue  # the lease was lost: another instance holds the record now
-            server = await self._send(order)
+            server = await self._send(order, withdrawn)
             if server is None:
                 unplaced.append(order.record_id)
             else:
                 servers.append((order.attempt_id, server))
+        if withdrawn:  # never sent: they do not count, the records are dialable again
+            await self._store.withdraw_attempts(withdrawn)
         await self._store.placed(servers)
         if unplaced:
             await self._store.release(self.campaign_id, unplaced)
@@ -436,14 +441,15 @@ class CampaignRunner:
             amd=view.amd,
         )
 
-    async def _send(self, order: CallOrder) -> str | None:
-        """Send a written attempt: the server, or None when the record goes back."""
+    async def _send(self, order: CallOrder, withdrawn: list[tuple[CallOrder, str]]) -> str | None:
+        """Send a written attempt: the server, or None when the record goes back (an attempt
+        refused for now is added to ``withdrawn``, withdrawn with the decision's others)."""
         try:
             server = self._switch.place(order)
         except PlaceRefused as refused:
             self.status.refused += 1
-            if refused.retry:  # never sent: it does not count, the record is dialable again
-                await self._store.withdraw_attempt(order, refused.reason)
+            if refused.retry:
+                withdrawn.append((order, refused.reason))
             else:
                 await self._store.fail_attempt(order, Outcome.FAILED, refused.reason)
             return None

@@ -136,7 +136,5 @@ class AgentFeed:
     def _view(
         board: AgentBoard, queue: str, interface: str, now: float
     ) -> tuple[AgentStatus, int] | None:
-        for a in board.snapshot(queue, now).agents:
-            if a.interface == interface:
-                return a.status, a.wrapup_s
-        return None
+        view = board.member(queue, interface, now)
+        return None if view is None else (view.status, view.wrapup_s)

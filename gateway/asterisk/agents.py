@@ -219,9 +219,8 @@ class AgentBoard:
         found = members.get(agent)
         if found is None:
             found = next((m for m in members.values() if m.name == agent), None)
-        if found is None:
-            return None
-        return next(v for v in self.snapshot(queue, now).agents if v.interface == found.interface)
+        # One member's view, not the whole queue's: the agent feed asks for every agent event.
+        return None if found is None else self._view(queue, found, now)
 
     def queues(self) -> list[str]:
         return sorted(self._queues)
@@ -238,16 +237,18 @@ class AgentBoard:
     def snapshot(self, queue: str, now: float) -> QueueSnapshot:
         members = self._queues.get(queue, {})
         views = tuple(
-            AgentView(
-                m.interface,
-                m.name,
-                m.status(now),
-                m.on_call_since,
-                m.wrapup_until,
-                m.penalty,
-                self.wrapup_s(queue, m.wrapup_s),
-                m.paused_reason,
-            )
-            for m in sorted(members.values(), key=lambda m: m.interface)
+            self._view(queue, m, now) for m in sorted(members.values(), key=lambda m: m.interface)
         )
         return QueueSnapshot(queue, views, now)
+
+    def _view(self, queue: str, m: _Member, now: float) -> AgentView:
+        return AgentView(
+            m.interface,
+            m.name,
+            m.status(now),
+            m.on_call_since,
+            m.wrapup_until,
+            m.penalty,
+            self.wrapup_s(queue, m.wrapup_s),
+            m.paused_reason,
+        )

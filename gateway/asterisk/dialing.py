@@ -68,6 +68,7 @@ class Dialer:
         on_agent_change: Callable[[str], None] | None = None,
         on_agent_call: Callable[[AgentChange], None] | None = None,
         on_progress: Callable[[CallProgress], None] | None = None,
+        on_sent: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         timing: LinkTiming | None = None,
         reconcile_wait_s: float = 30.0,
@@ -83,6 +84,7 @@ class Dialer:
         self._on_agent_change = on_agent_change
         self._on_agent_call = on_agent_call
         self._on_progress = on_progress
+        self._on_sent = on_sent
         self._timing = timing or LinkTiming()
         self._reconcile_wait_s = reconcile_wait_s
         self._resync_interval_s = resync_interval_s
@@ -96,7 +98,7 @@ class Dialer:
             runtime = ServerRuntime(
                 config, on_result=self._on_result, on_link_state=self._on_link_state,
                 on_agent_change=self._on_agent_change, on_agent_call=self._on_agent_call,
-                on_progress=self._on_progress,
+                on_progress=self._on_progress, on_sent=self._on_sent,
                 clock=self._clock, timing=self._timing,
                 reconcile_wait_s=self._reconcile_wait_s,
                 resync_interval_s=self._resync_interval_s, send_gate=self._send_gate)  # fmt: skip

@@ -22,6 +22,10 @@ the campaign. The functions here do the same writes for many calls at once, with
   attempt that reached an agent and was given a disposition while the call was still going
   (:mod:`gateway.campaigns.dispositions`) moves its record to the disposition's step instead of
   the outcome's (a ``dnc`` code also puts the number on the do-not-call list).
+* :func:`withdraw_attempts` — attempts never sent (no room, the link dropped before the send, the
+  service stopped with them queued) withdrawn in one statement, as ``leasing.withdraw_attempt``
+  does one by one: the attempt row goes, the record is dialable again and its count untouched.
+* :func:`place_attempts` — which server each attempt of a decision went to, one statement.
 * :func:`save_progress` — what decides an outcome (answered, agent connected with the agent, the
   AMD result) written onto attempts still ``dialing``, one statement per batch. When a crashed
   gateway's attempt is later settled ``unknown``, the settle statement upgrades it from that
@@ -356,3 +360,65 @@ async def save_progress(engine: AsyncEngine, progress: Sequence[Progress]) -> in
     async with engine.begin() as conn:
         result = await conn.execute(_PROGRESS, params)
     return int(result.rowcount)
+
+
+# As leasing._WITHDRAW, for many attempts: only the owning instance withdraws, only attempts
+# still ``dialing``; the attempts are locked first, by id (the lock order of every writer).
+_WITHDRAW = text("""
+WITH locked AS (
+    SELECT id FROM attempts
+    WHERE id = ANY(:ids) AND status = 'dialing' AND instance_id = :iid
+    ORDER BY id FOR UPDATE
+), gone AS (
+    DELETE FROM attempts a USING locked WHERE a.id = locked.id RETURNING a.id, a.record_id
+), restored AS (
+    UPDATE records r SET status = CASE WHEN r.attempts > 0 THEN 'retry'
+            WHEN r.callback_at IS NOT NULL THEN 'callback' ELSE 'new' END,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = :at
+    FROM gone WHERE r.id = gone.record_id AND r.status = 'dialing'
+    RETURNING r.id, r.campaign_id, r.priority, r.next_attempt_at
+), queued AS (
+    INSERT INTO record_queue (campaign_id, priority, record_id, next_attempt_at)
+    SELECT campaign_id, priority, id, next_attempt_at FROM restored
+    ON CONFLICT (campaign_id, priority, record_id)
+    DO UPDATE SET next_attempt_at = EXCLUDED.next_attempt_at
+)
+SELECT id FROM gone
+""")
+
+
+async def withdraw_attempts(
+    engine: AsyncEngine, attempt_ids: Sequence[str], instance_id: str, now: datetime
+) -> set[str]:
+    """Undo attempts that were never sent, in one statement; the ids withdrawn (others: kept).
+
+    Safe to repeat: an attempt withdrawn already is gone, one settled meanwhile is left alone.
+    """
+    if not attempt_ids:
+        return set()
+    params = {"ids": sorted(set(attempt_ids)), "iid": instance_id, "at": now}
+    async with engine.begin() as conn:
+        rows = (await conn.execute(_WITHDRAW, params)).all()
+    return {str(r[0]) for r in rows}
+
+
+# Every row this statement changes is locked first by the ordered CTE (the lock order of every
+# writer of attempts: by id), as the one-by-one updates in id order did.
+_PLACE = text("""
+WITH u AS (
+    SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:servers AS text[])) AS u(id, server)
+), locked AS (
+    SELECT a.id, u.server FROM attempts a JOIN u ON u.id = a.id ORDER BY a.id FOR UPDATE OF a
+)
+UPDATE attempts a SET server = locked.server FROM locked WHERE a.id = locked.id
+""")
+
+
+async def place_attempts(engine: AsyncEngine, servers: Sequence[tuple[str, str]]) -> None:
+    """Record which server each attempt went to (``(attempt_id, server)``), one statement."""
+    if not servers:
+        return
+    pairs = sorted(servers)  # one lock order: by attempt id
+    params = {"ids": [a for a, _ in pairs], "servers": [s for _, s in pairs]}
+    async with engine.begin() as conn:
+        await conn.execute(_PLACE, params)

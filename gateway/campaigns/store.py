@@ -47,7 +47,6 @@ _HISTORY = text(
 )
 WATCH_AFTER_RESUME_S = 600.0  # the first minutes after a resume are watched more tightly
 _RUNNING = text("SELECT id FROM campaigns WHERE state = 'running' ORDER BY id")
-_SET_SERVER = text("UPDATE attempts SET server = :server WHERE id = :aid")
 
 
 class LiveCall(Protocol):
@@ -191,15 +190,8 @@ class DbStore:
 
     async def placed(self, servers: Sequence[tuple[str, str]]) -> None:
         """Record which server each attempt went to: ``(attempt_id, server)`` pairs."""
-        if not servers:
-            return
-        rows = [{"aid": a, "server": s} for a, s in sorted(servers)]  # one lock order: by id
-
-        async def write() -> None:
-            async with self._engine.begin() as conn:
-                await conn.execute(_SET_SERVER, rows)
-
-        await retry_transient(write)
+        if servers:
+            await retry_transient(lambda: batches.place_attempts(self._engine, servers))
 
     async def release(self, campaign_id: int, record_ids: Sequence[int]) -> None:
         del campaign_id
@@ -213,16 +205,19 @@ class DbStore:
         event(log, "attempt refused before dialling", attempt=order.attempt_id,
               outcome=outcome.value, detail=detail)  # fmt: skip
 
-    async def withdraw_attempt(self, order: CallOrder, detail: str) -> None:
-        """The attempt was never sent: it does not count and the record goes back to the queue."""
-        await self._withdraw(order.attempt_id, detail)
+    async def withdraw_attempts(self, withdrawals: Sequence[tuple[CallOrder, str]]) -> None:
+        """Attempts never sent: not counted, their records back in the queue (one statement)."""
+        await self._withdraw({order.attempt_id: detail for order, detail in withdrawals})
 
-    async def _withdraw(self, attempt_id: str, detail: str) -> None:
-        withdrawn = await leasing.withdraw_attempt(
-            self._engine, attempt_id, self._instance, self._wall()
+    async def _withdraw(self, details: dict[str, str]) -> None:
+        if not details:
+            return
+        withdrawn = await batches.withdraw_attempts(
+            self._engine, list(details), self._instance, self._wall()
         )
-        event(log, "attempt withdrawn: never sent", attempt=attempt_id, detail=detail,
-              withdrawn=withdrawn)  # fmt: skip
+        reasons = sorted(set(details.values()))
+        event(log, "attempts withdrawn: never sent", count=len(details), withdrawn=len(withdrawn),
+              detail="; ".join(reasons)[:300])  # fmt: skip
 
     async def pause(self, campaign_id: int, category: str, text_: str) -> None:
         """A guard's pause: recorded, audited and announced to owners like an operator's."""
@@ -265,9 +260,7 @@ class DbStore:
         An attempt that was never sent is withdrawn instead: it does not count and its record
         goes back to the queue.
         """
-        for result in results:
-            if not result.sent:
-                await self._withdraw(result.attempt_id, result.detail or "not sent")
+        await self._withdraw({r.attempt_id: r.detail or "not sent" for r in results if not r.sent})
         sent = [r for r in results if r.sent]
         if sent:
             await batches.settle_attempts(

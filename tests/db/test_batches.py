@@ -8,6 +8,7 @@ deciding an ``unknown``.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import batches, leasing
@@ -299,3 +301,74 @@ async def test_bench_leasing_measures_both_paths(engine: AsyncEngine) -> None:
     assert single["dialled"] == batched["dialled"] == 200
     assert set(single) == set(batched) >= {"cycle_per_s", "start_per_s", "settle_per_s"}
     assert isinstance(results["cycle_speedup"], float)
+
+
+async def test_a_failing_start_writes_nothing_and_a_repeat_changes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    cid = await make_campaign(engine, 4)
+    leased = await lease_records(engine, cid, "gw-batch", 4, NOON_NY, 60)
+    starts = [AttemptStart(uuid.uuid4().hex, cid, r.id, "gw-batch", "pbx1", CLIS[0], NOON_NY)
+              for r in leased]  # fmt: skip
+    before = await _state(engine, cid)
+    clash = [*starts[:3], dataclasses.replace(starts[3], attempt_id=starts[0].attempt_id)]
+    with pytest.raises(IntegrityError):  # one attempt id twice: the whole decision fails
+        await batches.start_attempts(engine, clash)
+    assert await _state(engine, cid) == before
+    assert await batches.start_attempts(engine, starts) == {s.attempt_id for s in starts}
+    written = await _state(engine, cid)
+    # The commit outcome was unknown and the decision is written again: nothing changes, and
+    # no attempt is reported written (none of them is sent a second time).
+    assert await batches.start_attempts(engine, starts) == set()
+    assert await _state(engine, cid) == written
+
+
+async def test_withdrawals_in_one_statement_match_one_by_one(engine: AsyncEngine) -> None:
+    area = 300 + secrets.randbelow(700)
+    one = await make_campaign(engine, 6, area=area, max_attempts=2)
+    many = await make_campaign(engine, 6, area=area, max_attempts=2)
+    for cid in (one, many):
+        leased = await lease_records(engine, cid, "gw-batch", 6, NOON_NY, 60)
+        starts = [AttemptStart(uuid.uuid4().hex, cid, r.id, "gw-batch", "pbx1", CLIS[0],
+                               NOON_NY) for r in leased]  # fmt: skip
+        await batches.start_attempts(engine, starts)
+        # One settled first (never withdrawn), one adopted by another instance (not ours).
+        await batches.settle_attempts(engine, [AttemptRow(starts[0].attempt_id, Outcome.BUSY,
+                                                          NOON_NY)])  # fmt: skip
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE attempts SET instance_id = 'other' WHERE id = :a"),
+                               {"a": starts[1].attempt_id})  # fmt: skip
+        ids = [s.attempt_id for s in starts]
+        later = NOON_NY + timedelta(seconds=5)
+        if cid == one:
+            got = {a for a in ids if await leasing.withdraw_attempt(engine, a, "gw-batch", later)}
+        else:
+            got = await batches.withdraw_attempts(engine, ids, "gw-batch", later)
+        assert got == set(ids[2:])
+    assert await _state(engine, one) == await _state(engine, many)
+    state = await _state(engine, many)
+    assert sum(1 for r in state[0] if r[1] == "new") == 4  # dialable again, nothing counted
+    assert sum(1 for r in state[0] if r[1] == "dialing") == 1  # the adopted one
+    # Repeating after an unknown commit outcome: nothing more is withdrawn or changed.
+    sql = text("SELECT id FROM attempts WHERE campaign_id = :c")
+    async with engine.connect() as conn:
+        left = list((await conn.execute(sql, {"c": many})).scalars())
+    assert len(state[1]) == len(left) == 2
+    assert await batches.withdraw_attempts(engine, left, "gw-batch", NOON_NY) == set()
+    assert await _state(engine, many) == state
+
+
+async def test_place_attempts_records_each_server(engine: AsyncEngine) -> None:
+    cid = await make_campaign(engine, 3)
+    leased = await lease_records(engine, cid, "gw-batch", 3, NOON_NY, 60)
+    starts = [AttemptStart(uuid.uuid4().hex, cid, r.id, "gw-batch", "pending", CLIS[0], NOON_NY)
+              for r in leased]  # fmt: skip
+    await batches.start_attempts(engine, starts)
+    placed = [(s.attempt_id, f"pbx{i}") for i, s in enumerate(starts[:2])]
+    await batches.place_attempts(engine, placed)
+    await batches.place_attempts(engine, placed)  # repeated: the same
+    sql = text("SELECT id, server FROM attempts WHERE campaign_id = :c")
+    async with engine.connect() as conn:
+        rows = {str(r[0]): str(r[1]) for r in (await conn.execute(sql, {"c": cid})).all()}
+    assert rows == {starts[0].attempt_id: "pbx0", starts[1].attempt_id: "pbx1",
+                    starts[2].attempt_id: "pending"}  # fmt: skip

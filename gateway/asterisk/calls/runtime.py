@@ -126,6 +126,7 @@ class ServerRuntime:
         on_agent_change: Callable[[str], None] | None = None,
         on_agent_call: Callable[[AgentChange], None] | None = None,
         on_progress: Callable[[CallProgress], None] | None = None,
+        on_sent: Callable[[str], None] | None = None,
         clock: Callable[[], float],
         timing: LinkTiming,
         reconcile_wait_s: float,
@@ -134,6 +135,7 @@ class ServerRuntime:
     ) -> None:
         self.config = config
         self._gate = send_gate  # False: this instance is fenced, write no Originate
+        self._on_sent = on_sent  # an attempt's Originate was handed to the socket (benchmarks)
         self._clock = clock
         self._on_link_state = on_link_state
         self._on_agent_change = on_agent_change
@@ -321,6 +323,8 @@ class ServerRuntime:
             self._queue.appendleft(item)
             return
         self.send_delays.append(self._clock() - item.submitted)
+        if self._on_sent is not None:
+            self._on_sent(item.req.attempt_id)
 
     async def _sender(self) -> None:
         while True:
