@@ -60,8 +60,8 @@ class AstDb:
 
     def hung_up(self, ch: Channel, cause: int) -> None:
         """Run the dialer's hangup handler if the channel's Originate pushed it."""
-        if ch.gone or ch.name.endswith(";2"):
-            return  # gone: a restart took it without running anything
+        if ch.vanished or ch.name.endswith(";2"):
+            return  # a restart took it without running anything
         if ch.variables.get(HANDLER_VARIABLE) != LEDGER_HANDLER:
             return
         v = ch.variables

@@ -92,6 +92,7 @@ class Channel:
         "state",
         "tech",
         "uniqueid",
+        "vanished",
         "variables",
     )
 
@@ -133,6 +134,7 @@ class Channel:
         self.ari_sticky = False
         self.bridge_id = ""
         self.gone = False
+        self.vanished = False  # taken by a restart: nothing of it is ever emitted again
         self._cache: dict[str, str] = {}
 
     def set_state(self, target: ChanState) -> None:
@@ -207,6 +209,7 @@ class ChannelRegistry:
         """A restart: every channel is gone without a trace, counters start again."""
         for chan in self._by_name.values():
             chan.gone = True
+            chan.vanished = True
         self._by_name.clear()
         self._by_id.clear()
         self.idle.set()

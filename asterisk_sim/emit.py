@@ -66,8 +66,8 @@ class Emitter:
 
     # -- generic ---------------------------------------------------------------------------
     def chan(self, name: str, ch: Channel, extra: str = "", priv: str = "call,all") -> None:
-        if ch.gone:
-            return  # vanished in a restart: a timer of its old call says nothing any more
+        if ch.vanished:
+            return  # taken by a restart: a timer of its old call says nothing any more
         if self.ami.wants(name):
             self.events += 1
             self.ami.send(name, f"Event: {name}\r\nPrivilege: {priv}\r\n{ch.block()}{extra}\r\n")
