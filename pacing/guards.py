@@ -9,6 +9,11 @@ same, answer-rate collapse, call quality, the attempt writer, the Asterisk links
 the measured cause) or None; the runner evaluates them every tick and pauses on the
 first trip. During the watch window after a resume the tighter :data:`WATCH` thresholds apply.
 
+A resume is a person's judgement of the evidence that paused the campaign: after it, the abandon
+guard trips again only on new evidence — the abandons counted since the resume
+(:attr:`GuardInputs.since_resume`, and the last hour's abandons by cause counted from the resume
+on) — never on the same 24 h counts it already paused on.
+
 Pure: functions of a :class:`GuardInputs` value; no clock, no I/O.
 """
 
@@ -19,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from pacing.learning import Abandons
-from pacing.snapshot import RollingStats
+from pacing.snapshot import RollingStats, WindowCounts
 
 
 class ReasonCategory(enum.StrEnum):
@@ -96,6 +101,7 @@ class GuardInputs:
     link_outage_limit_s: float = 60.0  # longer than this, the campaign pauses
     watching: bool = False  # inside the watch window after a resume
     policy_owns_budget: bool = True  # predictive pacing slows itself; power pacing does not
+    since_resume: WindowCounts | None = None  # settled since the last resume (None: none in 24 h)
 
 
 def abandon_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
@@ -122,13 +128,19 @@ def abandon_guard(inputs: GuardInputs, t: GuardThresholds) -> Trip | None:
         return Trip(ReasonCategory.COMPLIANCE, "progressive_abandons", text)
     day = inputs.stats.day
     limit = t.abandon_backstop * target
-    if _over_limit(day.abandons, day.live_answers, limit, t, inputs.policy_owns_budget):
-        text = (
-            f"abandon rate {day.abandon_rate:.2%} over 24 h ({day.abandons}/{day.live_answers})"
-            f" is over {limit:.2%}"
-        )
-        return Trip(ReasonCategory.COMPLIANCE, "abandon_limit", text)
-    return None
+    owns = inputs.policy_owns_budget
+    if not _over_limit(day.abandons, day.live_answers, limit, t, owns):
+        return None
+    text = (
+        f"abandon rate {day.abandon_rate:.2%} over 24 h ({day.abandons}/{day.live_answers})"
+        f" is over {limit:.2%}"
+    )
+    new = inputs.since_resume
+    if new is not None:  # the evidence before the resume was judged: act on new evidence only
+        if not _over_limit(new.abandons, new.live_answers, limit, t, owns):
+            return None
+        text += f", and {new.abandon_rate:.2%} since the resume ({new.abandons}/{new.live_answers})"
+    return Trip(ReasonCategory.COMPLIANCE, "abandon_limit", text)
 
 
 def _over_limit(

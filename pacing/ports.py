@@ -34,6 +34,7 @@ class CampaignView:
     resume: ControlledResume | None = None
     schedule: CampaignSchedule | None = None  # None: no campaign-level calling windows
     watch_until: float | None = None  # runner clock: end of the tighter watch after a resume
+    resumed_at: float | None = None  # runner clock: the last resume, if within 24 h
     skill_queues: tuple[tuple[str, str], ...] = ()  # (skill, queue): pacing.skills; () none
 
 

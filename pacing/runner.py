@@ -61,10 +61,12 @@ from pacing.snapshot import (
     Decision,
     PacingMode,
     PacingSnapshot,
+    WindowCounts,
 )
 from pacing.stats import HOUR, AbandonWindows, DayCounter
 
 log = logging.getLogger(__name__)
+HISTORY_BUCKET_S = 300.0  # the store's history is counted in buckets this long
 AMD_ALLOWANCE_S = 5.0  # Asterisk AMD's total analysis time: a live answer waits this long more
 
 
@@ -128,6 +130,7 @@ class CampaignRunner:
         self._queue_of: dict[str, str] = {}  # attempt -> the queue it was sent into (skills)
         self._windows = AbandonWindows()
         self._day = DayCounter()  # the calling day of the schedule, for the budget controller
+        self._since_resume = DayCounter()  # settled since the last resume: the guard's new evidence
         self._window: tuple[dt.datetime, dt.datetime] | None = None  # opened, closes (UTC)
         self._history: list[tuple[float, Outcome, int]] = []  # (ended at, outcome, count)
         self._prior = prior  # given: recent history of the same server or list
@@ -173,6 +176,7 @@ class CampaignRunner:
             return
         self._windows.add(now, result.outcome)
         self._day.add(now, result.outcome)
+        self._since_resume.add(now, result.outcome)
         agents = self.last_snapshot.agents if self.last_snapshot is not None else ()
         free = any(a.state is AgentState.FREE for a in agents)
         self._learner.settled(
@@ -376,13 +380,25 @@ class CampaignRunner:
         watching = view.watch_until is not None and now < view.watch_until
         return GuardInputs(
             stats=snapshot.stats, abandon_target=view.config.abandon_target,
-            abandons=self._learner.abandons(now - HOUR), waits=self._learner.waits(),
+            abandons=self._learner.abandons(max(now - HOUR, view.resumed_at or -HOUR)),
+            waits=self._learner.waits(), since_resume=self._resumed(view.resumed_at),
             connect_limit_s=view.config.connect_limit_s,
             amd_allowance_s=AMD_ALLOWANCE_S if view.amd else 0.0, mos=mos,
             mos_samples=len(self._mos), links_up=up, links_total=total, links_down_s=down_s,
             link_outage_limit_s=self._link_outage_limit_s, watching=watching,
             policy_owns_budget=view.config.mode is not PacingMode.POWER,
         )  # fmt: skip
+
+    def _resumed(self, resumed_at: float | None) -> WindowCounts | None:
+        """The counts settled since the last resume (None: no resume within 24 h)."""
+        if resumed_at is None:
+            return None
+        if self._since_resume.begin(resumed_at):  # a new resume: count what history has since
+            for at, outcome, count in self._history:  # only buckets wholly after the resume
+                if at - HISTORY_BUCKET_S >= resumed_at:
+                    for _ in range(count):
+                        self._since_resume.add(at, outcome)
+        return self._since_resume.read()
 
     async def _place(self, view: CampaignView, decision: Decision, plan: _Plan) -> None:
         """Lease, choose caller IDs, write every attempt of the decision, then send them."""

@@ -21,7 +21,8 @@ It drives what the runner drives, at the moments the runner sees them: the
 tick), the rolling windows and the calling-day counts of :mod:`pacing.stats`, the runner's
 snapshot, ``decide`` and the guards (:func:`pacing.guards.evaluate`). A guard that trips is
 counted with its name and cause and pauses dialling for five minutes, as a person resuming the
-campaign would.
+campaign would; after the resume the guards watch with the tighter thresholds for ten minutes and
+act only on evidence counted since the resume, as the runner's do.
 
 Common random numbers: the k-th attempt draws the same seven numbers under every policy.
 Pure computation on a virtual clock; the CLI times it.
@@ -59,6 +60,7 @@ Policy = Callable[[PacingSnapshot, float], Decision]
 TARGET = 0.03
 AMD_ALLOWANCE_S = 5.0
 RESUME_AFTER_S = 300.0  # a tripped guard pauses; a person resumes after this long
+WATCH_AFTER_RESUME_S = 600.0  # the tighter guard thresholds after a resume (as the store says)
 FIRST_S = 600.0  # "the first 10 minutes"
 LIVE, MACHINE, NOANSWER = 0, 1, 2
 (
@@ -209,6 +211,8 @@ class HardDay:
         self.live: list[tuple[float, bool]] = []
         self.trips: list[Trip] = []
         self.paused_until = -1.0
+        self.resumed_at: float | None = None  # the last resume after a trip
+        self.since_resume = DayCounter()  # settled since then: the guards' new evidence
         self.progressive = False
         self.ticks = 0
         self.talking: dict[int, int] = {}  # agent → the call it is on
@@ -292,6 +296,7 @@ class HardDay:
         self.in_flight.pop(k, None)
         self.windows.add(self.now, outcome)
         self.day.add(self.now, outcome)
+        self.since_resume.add(self.now, outcome)
         ring = att.ring if att.picked_up is not None else None
         free = bool(self.free) and outcome is Outcome.ABANDONED
         self.learner.settled(str(k), outcome, self.now, ring_s=ring, talk_s=talk_s, agent_free=free)
@@ -402,10 +407,18 @@ class HardDay:
         decision = policy(snapshot, now)
         if now >= self.s.duration_s or now < self.paused_until:
             return decision
+        if self.paused_until > 0.0 and self.resumed_at != self.paused_until:
+            self.resumed_at = self.paused_until  # a person resumed the campaign
+            self.since_resume.begin(self.resumed_at)
+        resumed = self.resumed_at
         inputs = GuardInputs(
             stats=snapshot.stats,
             abandon_target=self.config.abandon_target,
-            abandons=self.learner.abandons(now - HOUR),
+            abandons=self.learner.abandons(
+                now - HOUR if resumed is None else max(now - HOUR, resumed)
+            ),
+            since_resume=None if resumed is None else self.since_resume.read(),
+            watching=resumed is not None and now < resumed + WATCH_AFTER_RESUME_S,
             waits=self.learner.waits(),
             connect_limit_s=self.s.connect_limit,
             amd_allowance_s=AMD_ALLOWANCE_S if self.s.amd else 0.0,

@@ -29,6 +29,7 @@ from pacing.ports import CallOrder, CampaignView, Lease
 from pacing.schedule import CampaignSchedule
 from pacing.schedule_doc import parse_schedule
 from pacing.snapshot import ControlledResume, PacingConfig, PacingMode
+from pacing.stats import DAY as DAY_S
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,14 @@ def _watch_until(row: Any, monotonic_now: float, wall_now: datetime) -> float | 
     return monotonic_now + remaining if remaining > 0 else None
 
 
+def _resumed_at(row: Any, monotonic_now: float, wall_now: datetime) -> float | None:
+    """The last resume on the runner's clock (None: never, or longer ago than 24 h)."""
+    if row.resumed_at is None:
+        return None
+    ago = (wall_now - row.resumed_at).total_seconds()
+    return monotonic_now - max(0.0, ago) if ago < DAY_S else None
+
+
 def campaign_view(row: Any, monotonic_now: float, wall_now: datetime) -> CampaignView:
     """A campaign row as the runner sees it (controlled resume on the runner's clock)."""
     pacing: dict[str, Any] = dict(row.pacing or {})
@@ -118,6 +127,7 @@ def campaign_view(row: Any, monotonic_now: float, wall_now: datetime) -> Campaig
         resume=resume,
         schedule=_schedule(row),
         watch_until=_watch_until(row, monotonic_now, wall_now),
+        resumed_at=_resumed_at(row, monotonic_now, wall_now),
         skill_queues=tuple(sorted(dict(pacing.get("skill_queues") or {}).items())),
     )
 

@@ -234,3 +234,91 @@ def test_diagnose_pacing_limit_when_agents_idle() -> None:
         )
     )
     assert [f.blocker for f in d.findings] == [Blocker.PACING_LIMIT]
+
+
+# The fault bench's case: power pacing, a 30 % target, paused on 93 abandons of 99 live answers.
+JUDGED = stats(day=WindowCounts(400, 120, 99, 93))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "trips"),
+    [
+        # Before any resume, the 24 h evidence is enough.
+        (GuardInputs(JUDGED, abandon_target=0.3, policy_owns_budget=False), True),
+        # Resumed (watching): the same 24 h counts, nothing new yet — no trip, every second.
+        (
+            GuardInputs(
+                JUDGED,
+                abandon_target=0.3,
+                policy_owns_budget=False,
+                watching=True,
+                since_resume=WindowCounts(),
+            ),
+            False,
+        ),
+        # New evidence under the limit (2 of 20 since the resume): still no trip.
+        (
+            GuardInputs(
+                stats(day=WindowCounts(460, 140, 119, 95)),
+                abandon_target=0.3,
+                policy_owns_budget=False,
+                watching=True,
+                since_resume=WindowCounts(60, 20, 20, 2),
+            ),
+            False,
+        ),
+        # New evidence over the limit beyond doubt (12 of 20 since the resume): it trips again.
+        (
+            GuardInputs(
+                stats(day=WindowCounts(460, 140, 119, 105)),
+                abandon_target=0.3,
+                policy_owns_budget=False,
+                watching=True,
+                since_resume=WindowCounts(60, 20, 20, 12),
+            ),
+            True,
+        ),
+        # Too little new evidence to be beyond doubt (2 of 2): no trip.
+        (
+            GuardInputs(
+                stats(day=WindowCounts(410, 122, 101, 95)),
+                abandon_target=0.3,
+                policy_owns_budget=False,
+                since_resume=WindowCounts(10, 2, 2, 2),
+            ),
+            False,
+        ),
+        # Predictive: 3.1 % over 24 h was judged; 40 of 1000 since the resume is new evidence.
+        (
+            GuardInputs(stats(day=WindowCounts(9000, 3000, 2200, 70)), since_resume=WindowCounts()),
+            False,
+        ),
+        (
+            GuardInputs(
+                stats(day=WindowCounts(9000, 3000, 2200, 75)),
+                since_resume=WindowCounts(4000, 1300, 1000, 40),
+            ),
+            True,
+        ),
+        # New evidence over the limit but the 24 h window back under it: no breach, no trip.
+        (
+            GuardInputs(
+                stats(day=WindowCounts(9000, 3000, 2200, 60)),
+                since_resume=WindowCounts(4000, 1300, 1000, 40),
+            ),
+            False,
+        ),
+    ],
+)
+def test_after_a_resume_the_backstop_acts_only_on_new_evidence(
+    inputs: GuardInputs, trips: bool
+) -> None:
+    trip = evaluate(inputs)
+    assert (trip is not None) == trips, trip
+    if trip is not None:
+        assert trip.guard == "abandon_limit"
+        day = inputs.stats.day
+        assert f"({day.abandons}/{day.live_answers})" in trip.text  # the measured cause
+        new = inputs.since_resume
+        if new is not None:
+            assert f"since the resume ({new.abandons}/{new.live_answers})" in trip.text
