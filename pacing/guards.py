@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pacing.learning import Abandons
-from pacing.snapshot import RollingStats, WindowCounts
+from pacing.snapshot import Agent, AgentState, RollingStats, WindowCounts
 
 
 class ReasonCategory(enum.StrEnum):
@@ -161,6 +162,18 @@ def _over_limit(
     if policy_owns_budget or abandons < t.abandon_min_abandons:
         return False
     return wilson_lower(abandons, live) > limit
+
+
+def free_throughout(agents: Iterable[Agent], waiting_since: float | None) -> bool:
+    """An agent sat free the whole time an abandoned caller waited (from ``waiting_since``).
+
+    Only that is an abandon pacing could not cause: an agent who became free while the caller
+    was already giving up, or during the last tick, was never offered the call. A call never
+    seen waiting gives no evidence.
+    """
+    if waiting_since is None:
+        return False
+    return any(a.state is AgentState.FREE and a.since <= waiting_since for a in agents)
 
 
 def wilson_lower(successes: int, trials: int, z: float = 1.96) -> float:

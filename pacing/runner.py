@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pacing.calls import AttemptResult, CallPhase
-from pacing.guards import GuardInputs, Trip, evaluate, link_hold
+from pacing.guards import GuardInputs, Trip, evaluate, free_throughout, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
 from pacing.policies import decide
@@ -168,7 +168,7 @@ class CampaignRunner:
 
     def settled(self, result: AttemptResult) -> None:
         """An attempt of this campaign has a recorded outcome (or was withdrawn, never sent)."""
-        self._in_flight.pop(result.attempt_id, None)
+        call = self._in_flight.pop(result.attempt_id, None)
         self._queue_of.pop(result.attempt_id, None)
         now = self._clock()
         if not result.sent:  # no call happened: nothing to count or learn from
@@ -178,7 +178,7 @@ class CampaignRunner:
         self._day.add(now, result.outcome)
         self._since_resume.add(now, result.outcome)
         agents = self.last_snapshot.agents if self.last_snapshot is not None else ()
-        free = any(a.state is AgentState.FREE for a in agents)
+        free = free_throughout(agents, call.answered_at if call is not None else None)
         self._learner.settled(
             result.attempt_id,
             result.outcome,

@@ -8,10 +8,24 @@ import pytest
 
 from pacing.callerid import Blocked, Unavailable
 from pacing.diagnostics import Blocker, DiagnosticsInput, diagnose
-from pacing.guards import GuardInputs, ReasonCategory, evaluate, link_hold, wilson_lower
+from pacing.guards import (
+    GuardInputs,
+    ReasonCategory,
+    evaluate,
+    free_throughout,
+    link_hold,
+    wilson_lower,
+)
 from pacing.learning import Abandons
 from pacing.schedule import ClosedReason, WindowState
-from pacing.snapshot import Decision, DecisionReason, RollingStats, WindowCounts
+from pacing.snapshot import (
+    Agent,
+    AgentState,
+    Decision,
+    DecisionReason,
+    RollingStats,
+    WindowCounts,
+)
 
 FINE = RollingStats(
     WindowCounts(500, 150, 120, 2),
@@ -322,3 +336,23 @@ def test_after_a_resume_the_backstop_acts_only_on_new_evidence(
         new = inputs.since_resume
         if new is not None:
             assert f"since the resume ({new.abandons}/{new.live_answers})" in trip.text
+
+
+@pytest.mark.parametrize(
+    ("agents", "waiting_since", "free"),
+    [
+        # Free since before the caller began to wait: the call was there to take.
+        ((Agent("a", AgentState.FREE, 90.0),), 100.0, True),
+        ((Agent("a", AgentState.FREE, 100.0),), 100.0, True),
+        # Became free while the caller waited (100 agents: one always just freed up): no.
+        ((Agent("a", AgentState.FREE, 101.0), Agent("b", AgentState.BUSY, 50.0)), 100.0, False),
+        ((Agent("a", AgentState.WRAP, 10.0), Agent("b", AgentState.PAUSED, 10.0)), 100.0, False),
+        # Never seen waiting: no evidence.
+        ((Agent("a", AgentState.FREE, 10.0),), None, False),
+        ((), 100.0, False),
+    ],
+)
+def test_an_abandon_counts_as_agent_free_only_if_an_agent_was_free_all_the_wait(
+    agents: tuple[Agent, ...], waiting_since: float | None, free: bool
+) -> None:
+    assert free_throughout(agents, waiting_since) is free
