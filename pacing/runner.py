@@ -63,7 +63,7 @@ from pacing.snapshot import (
     PacingSnapshot,
     WindowCounts,
 )
-from pacing.stats import HOUR, AbandonWindows, DayCounter
+from pacing.stats import HOUR, AbandonWindows, DayCounter, wholly_after
 
 log = logging.getLogger(__name__)
 HISTORY_BUCKET_S = 300.0  # the store's history is counted in buckets this long
@@ -394,10 +394,9 @@ class CampaignRunner:
         if resumed_at is None:
             return None
         if self._since_resume.begin(resumed_at):  # a new resume: count what history has since
-            for at, outcome, count in self._history:  # only buckets wholly after the resume
-                if at - HISTORY_BUCKET_S >= resumed_at:
-                    for _ in range(count):
-                        self._since_resume.add(at, outcome)
+            for at, outcome, count in wholly_after(self._history, resumed_at, HISTORY_BUCKET_S):
+                for _ in range(count):
+                    self._since_resume.add(at, outcome)
         return self._since_resume.read()
 
     async def _place(self, view: CampaignView, decision: Decision, plan: _Plan) -> None:

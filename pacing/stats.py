@@ -112,6 +112,15 @@ class DayCounter:
         return self._counts.read(self.opened or 0.0)
 
 
+def wholly_after(
+    history: Iterable[tuple[float, Outcome, int]], start: float, bucket_s: float
+) -> list[tuple[float, Outcome, int]]:
+    """The history buckets ``(ended at, outcome, count)`` every attempt of which ended after
+    ``start``: a bucket is stamped with its latest end and spans ``bucket_s`` before it, so one
+    that may hold attempts from before ``start`` is left out."""
+    return [(at, outcome, n) for at, outcome, n in history if at - bucket_s >= start]
+
+
 @dataclass(frozen=True, slots=True)
 class EstimatorPriors:
     """Where the estimates start and how fast they move."""

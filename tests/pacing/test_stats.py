@@ -16,6 +16,7 @@ from pacing.stats import (
     DayCounter,
     EstimatorPriors,
     WindowCounter,
+    wholly_after,
 )
 
 
@@ -119,3 +120,22 @@ def test_day_counter_counts_the_calling_day_and_starts_afresh() -> None:
     assert (counts.attempts, counts.answers, counts.live_answers, counts.abandons) == (4, 3, 2, 1)
     assert day.begin(100.0 + DAY)  # the next day
     assert day.read().attempts == 0
+
+
+@pytest.mark.parametrize(
+    ("history", "kept"),
+    [
+        # Stamped at 1000 + 300 = 1300 and later: every attempt ended after the resume at 1000.
+        ([(1300.0, Outcome.ABANDONED, 4), (1600.0, Outcome.ANSWERED, 9)], 2),
+        # Stamped 1200: it spans 900–1200 and may hold the abandons the resume judged.
+        ([(1200.0, Outcome.ABANDONED, 93), (1301.0, Outcome.ANSWERED, 2)], 1),
+        ([(900.0, Outcome.ABANDONED, 50)], 0),
+        ([], 0),
+    ],
+)
+def test_only_history_buckets_wholly_after_a_resume_are_new_evidence(
+    history: list[tuple[float, Outcome, int]], kept: int
+) -> None:
+    after = wholly_after(history, 1000.0, 300.0)
+    assert after == [h for h in history if h[0] >= 1300.0]
+    assert len(after) == kept
