@@ -21,12 +21,10 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Service
 from dialer.cli import main as cli_main
-from dialer.demo import set_up_campaign, wait_ready, with_simulated_servers
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.demo import set_up_campaign
 from pacing.snapshot import AgentState
-from tests.e2e.conftest import TIME_SCALE, OwnDatabase, Stack, until
+from tests.e2e.conftest import TIME_SCALE, OwnDatabase, Stack, serve, until
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -39,29 +37,8 @@ async def one_agent(own_database: OwnDatabase) -> AsyncIterator[Stack]:
     """The gateway service over a simulated Asterisk whose queue ``sales`` has one agent."""
     config = SimConfig.demo(agents=1, seed=5, ami_port=0, ari_port=0, time_scale=TIME_SCALE)
     token = secrets.token_urlsafe(16)
-    async with SimAsterisk(config) as sim:
-        settings = with_simulated_servers(
-            Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(own_database.url)),
-                api_token=Secret(token),
-                instance_id="e2e-agents",
-                tick_interval_s=0.1,
-            ),
-            sim,
-            token,
-        )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[Any] = loop.create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        try:
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            api = f"http://127.0.0.1:{running.http_port}/v1"
-            yield Stack(running, sim, own_database, api, token)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    async with SimAsterisk(config) as sim, serve(sim, own_database, token, "e2e-agents") as up:
+        yield up
 
 
 async def _http(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -23,10 +23,8 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import AgentConfig, QueueConfig, SimAsterisk, SimConfig
-from dialer.app import Service
-from dialer.demo import daytime_region, demo_numbers, wait_ready, with_simulated_servers
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
-from tests.e2e.conftest import TIME_SCALE, OwnDatabase, Stack, until
+from dialer.demo import daytime_region, demo_numbers
+from tests.e2e.conftest import TIME_SCALE, OwnDatabase, Stack, serve, until
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -45,29 +43,8 @@ async def skilled(own_database: OwnDatabase) -> AsyncIterator[Stack]:
     )
     config = SimConfig(**{**_fields(demo), "queues": (*demo.queues, spanish)})
     token = secrets.token_urlsafe(16)
-    async with SimAsterisk(config) as sim:
-        settings = with_simulated_servers(
-            Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(own_database.url)),
-                api_token=Secret(token),
-                instance_id="e2e-skills",
-                tick_interval_s=0.1,
-            ),
-            sim,
-            token,
-        )
-        stop = asyncio.Event()
-        ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        try:
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            yield Stack(
-                running, sim, own_database, f"http://127.0.0.1:{running.http_port}/v1", token
-            )
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    async with SimAsterisk(config) as sim, serve(sim, own_database, token, "e2e-skills") as up:
+        yield up
 
 
 def _fields(config: SimConfig) -> dict[str, Any]:
