@@ -18,6 +18,7 @@ knows no HTTP and nothing of Asterisk; it returns typed rows.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -110,6 +111,22 @@ async def _refused(
     await _audit(engine, actor, "agent.refused", cid, {**what, "refused": detail})
 
 
+async def _act(
+    engine: AsyncEngine,
+    actor: str,
+    campaign_id: int,
+    what: dict[str, str],
+    move: Callable[[], Awaitable[AgentMove]],
+) -> AgentMove:
+    """Carry out one queue move; audit it, or its refusal (then raised again)."""
+    try:
+        done = await move()
+    except CampaignError as exc:
+        await _refused(engine, actor, campaign_id, what, exc)
+        raise
+    return await _done(engine, actor, done)
+
+
 async def login(
     engine: AsyncEngine,
     port: AgentPort,
@@ -120,14 +137,10 @@ async def login(
     queue: str | None = None,
 ) -> AgentMove:
     """Log ``interface`` in as ``name`` to the campaign's queue (or one of its skill queues)."""
-    queue = await _queue_of(engine, campaign_id, queue)
-    try:
-        move = await port.login(campaign_id, queue, interface, name)
-    except CampaignError as exc:
-        what = {"action": "login", "queue": queue, "interface": interface, "name": name}
-        await _refused(engine, actor, campaign_id, what, exc)
-        raise
-    return await _done(engine, actor, move)
+    q = await _queue_of(engine, campaign_id, queue)
+    what = {"action": "login", "queue": q, "interface": interface, "name": name}
+    return await _act(engine, actor, campaign_id, what,
+                      lambda: port.login(campaign_id, q, interface, name))  # fmt: skip
 
 
 async def logout(
@@ -138,14 +151,10 @@ async def logout(
     agent: str,
     queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id, queue)
-    try:
-        move = await port.logout(campaign_id, queue, agent)
-    except CampaignError as exc:
-        what = {"action": "logout", "queue": queue, "agent": agent}
-        await _refused(engine, actor, campaign_id, what, exc)
-        raise
-    return await _done(engine, actor, move)
+    q = await _queue_of(engine, campaign_id, queue)
+    what = {"action": "logout", "queue": q, "agent": agent}
+    return await _act(engine, actor, campaign_id, what,
+                      lambda: port.logout(campaign_id, q, agent))  # fmt: skip
 
 
 async def pause(
@@ -157,14 +166,10 @@ async def pause(
     reason: str,
     queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id, queue)
-    try:
-        move = await port.pause(campaign_id, queue, agent, reason)
-    except CampaignError as exc:
-        what = {"action": "pause", "queue": queue, "agent": agent, "reason": reason}
-        await _refused(engine, actor, campaign_id, what, exc)
-        raise
-    return await _done(engine, actor, move)
+    q = await _queue_of(engine, campaign_id, queue)
+    what = {"action": "pause", "queue": q, "agent": agent, "reason": reason}
+    return await _act(engine, actor, campaign_id, what,
+                      lambda: port.pause(campaign_id, q, agent, reason))  # fmt: skip
 
 
 async def unpause(
@@ -175,14 +180,10 @@ async def unpause(
     agent: str,
     queue: str | None = None,
 ) -> AgentMove:
-    queue = await _queue_of(engine, campaign_id, queue)
-    try:
-        move = await port.unpause(campaign_id, queue, agent)
-    except CampaignError as exc:
-        what = {"action": "unpause", "queue": queue, "agent": agent}
-        await _refused(engine, actor, campaign_id, what, exc)
-        raise
-    return await _done(engine, actor, move)
+    q = await _queue_of(engine, campaign_id, queue)
+    what = {"action": "unpause", "queue": q, "agent": agent}
+    return await _act(engine, actor, campaign_id, what,
+                      lambda: port.unpause(campaign_id, q, agent))  # fmt: skip
 
 
 async def listing(engine: AsyncEngine, port: AgentPort, campaign_id: int) -> list[QueueAgent]:
