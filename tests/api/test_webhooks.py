@@ -112,4 +112,6 @@ async def test_unreachable_webhook_fails_the_resume_checklist(api: Api) -> None:
     items = await checklist(api.engine, api.runtime, http_probe, campaign)
     assert items["webhooks_reachable"]["ok"] is False
     # global webhooks other tests of the session registered apply too
-    assert "http://127.0.0.1:9/unreachable" in items["webhooks_reachable"]["unreachable"]
+    unreachable = items["webhooks_reachable"]["unreachable"]
+    assert isinstance(unreachable, list)
+    assert "http://127.0.0.1:9/unreachable" in unreachable
