@@ -23,7 +23,7 @@ import secrets
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from dialer.demo import (
     with_simulated_servers,
 )
 from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from tests.dbutil import fresh_database
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page, Request, ViewportSize
@@ -173,8 +174,16 @@ def chromium() -> str:
     return CHROMIUM
 
 
+@pytest.fixture(scope="module")
+def console_database(database_server_url: str) -> Iterator[str]:
+    """A database of the console tests' own: other tests of the session leave webhooks (which
+    the resume checklist probes) and caller-ID numbers in the shared one."""
+    with fresh_database(database_server_url) as url:
+        yield url
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def served(database_url: str, chromium: str) -> AsyncIterator[Served]:
+async def served(console_database: str, chromium: str) -> AsyncIterator[Served]:
     """The gateway service with the simulated Asterisk (10 agents, 10x time)."""
     del chromium
     config = SimConfig.demo(agents=10, seed=5, ami_port=0, ari_port=0, time_scale=0.1)
@@ -183,7 +192,7 @@ async def served(database_url: str, chromium: str) -> AsyncIterator[Served]:
         settings = with_simulated_servers(
             Settings(
                 http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(database_url)),
+                database=DatabaseSettings(url=Secret(console_database)),
                 api_token=Secret(bootstrap),
                 instance_id=f"console-{uuid.uuid4().hex[:6]}",
                 tick_interval_s=0.1,
