@@ -168,6 +168,10 @@ class AriHub:
             if self.apps.get(app) is sock:
                 del self.apps[app]
             self._sockets.discard(sock)
+            # the sentinel as well as the cancel: Python 3.11's wait_for() can swallow a cancel
+            # that lands while send_str() completes, and the writer then waited in get() forever
+            # (the server's cleanup timed out after a hang-up burst on a closing socket)
+            sock.queue.put_nowait(None)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer

@@ -9,6 +9,7 @@ This module must not run anything: :mod:`asterisk_sim.apps` executes the steps.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Mapping
 
@@ -22,6 +23,9 @@ class Step:
     app: str
     data: str = ""
     when: Cond | None = None
+    # The data computed from the channel's variables (and ``NOW``, the wall clock with
+    # milliseconds), for the ``$[…]`` arithmetic of the real dialplan; replaces ``data``.
+    compute: Callable[[Mapping[str, str]], str] | None = None
 
 
 Extension = tuple[Step, ...]
@@ -72,27 +76,87 @@ def _is(var: str, value: str) -> Cond:
     return lambda v: v.get(var, "") == value
 
 
+def _has(var: str) -> Cond:
+    return lambda v: v.get(var, "") != ""
+
+
+def _no(var: str) -> Cond:
+    return lambda v: v.get(var, "") == ""
+
+
 def _connected(v: Mapping[str, str]) -> bool:
     """Queue() bridged the caller to an agent (Asterisk leaves QUEUESTATUS empty then)."""
     return v.get("__CONNECTED", "") == "1"
 
 
+def _number(variables: Mapping[str, str], name: str) -> float:
+    try:
+        return float(variables.get(name, "") or 0)
+    except ValueError:
+        return 0.0
+
+
+def _connect_by(v: Mapping[str, str]) -> str:
+    """``CONNECT_BY=$[${STRFTIME(,,%s.%3q)} + ${DIALER_CONNECT_TIMEOUT}]``."""
+    return f"CONNECT_BY={_number(v, 'NOW') + _number(v, 'DIALER_CONNECT_TIMEOUT'):.3f}"
+
+
+def _amd_bound(v: Mapping[str, str]) -> str:
+    """``AMD(,,,$[${DIALER_CONNECT_TIMEOUT} * 1000 - 1000])``: the total analysis time."""
+    return f",,,{_number(v, 'DIALER_CONNECT_TIMEOUT') * 1000 - 1000:g}"
+
+
+def _queue_wait(v: Mapping[str, str]) -> str:
+    """``QUEUE_WAIT=$[FLOOR(${CONNECT_BY} - now + 0.2)]``, at least 1."""
+    left = math.floor(_number(v, "CONNECT_BY") - _number(v, "NOW") + 0.2)
+    return f"QUEUE_WAIT={max(left, 1)}"
+
+
+# asterisk_conf/extensions.conf's [dialer-outbound], step for step (GotoIfs as conditions).
 _DIALER_OUTBOUND: Extension = (
     Step("NoOp", "dialer attempt ${DIALER_ATTEMPT_ID}"),
-    Step("AMD", "", _is("DIALER_AMD", "1")),
+    Step("Set", compute=_connect_by),
+    Step("AMD", when=_is("DIALER_AMD", "1"), compute=_amd_bound),
     Step(
         "UserEvent",
         "AMDResult,AttemptId: ${DIALER_ATTEMPT_ID},AMDSTATUS: ${AMDSTATUS},AMDCAUSE: ${AMDCAUSE}",
         _is("DIALER_AMD", "1"),
     ),
     Step("Hangup", "", _is("AMDSTATUS", "MACHINE")),
-    Step("Queue", "${DIALER_QUEUE},,,,${DIALER_CONNECT_TIMEOUT}"),
+    Step("Set", compute=_queue_wait),
+    Step(
+        "Queue",
+        "${DIALER_QUEUE},b(dialer-agent-predial^s^1),,,${QUEUE_WAIT}",
+        _no("DIALER_AGENT_INTERFACE"),
+    ),
+    # an agent-only callback: Dial() of its member (asterisk_sim.directdial), not the queue
+    Step(
+        "Dial",
+        "${DIALER_AGENT_INTERFACE},${QUEUE_WAIT},U(dialer-agent-connect"
+        "^${DIALER_ATTEMPT_ID}^${DIALER_QUEUE}^${DIALER_AGENT_INTERFACE})",
+        _has("DIALER_AGENT_INTERFACE"),
+    ),
     Step("Hangup", "", _connected),
     Step(
-        "UserEvent", "DialerAbandoned,AttemptId: ${DIALER_ATTEMPT_ID},QueueStatus: ${QUEUESTATUS}"
+        "UserEvent",
+        "DialerAbandoned,AttemptId: ${DIALER_ATTEMPT_ID},QueueStatus: ${QUEUESTATUS}",
+        _no("DIALER_AGENT_INTERFACE"),
+    ),
+    Step(
+        "UserEvent",
+        "DialerAbandoned,AttemptId: ${DIALER_ATTEMPT_ID},QueueStatus: ${DIALSTATUS}",
+        _has("DIALER_AGENT_INTERFACE"),
     ),
     Step("Playback", "dialer-identification"),
     Step("Hangup"),
+)
+
+# Dial's U() subroutine on the agent's channel (ARG1 attempt, ARG2 queue, ARG3 interface); run by
+# asterisk_sim.directdial once the agent answers.
+AGENT_CONNECT: Extension = (
+    Step("UserEvent", "DialerAgentConnect,AttemptId: ${ARG1},Queue: ${ARG2},Interface: ${ARG3}"),
+    Step("Set", "MASTER_CHANNEL(MEMBERNAME)=${ARG3}"),
+    Step("Return"),
 )
 
 _MEMBER_ANSWERS: Extension = (

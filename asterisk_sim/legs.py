@@ -59,6 +59,9 @@ class Leg:
         self.answered = False
         self.done = False
         self.outcome = ""
+        # Dial's U() subroutine: runs on the answered channel before DialEnd ANSWER and the
+        # bridge, as app_dial does (asterisk_sim.directdial)
+        self.pre_bridge: Callable[[Leg], None] | None = None
 
     def dial_event(self, name: str, status: str | None) -> None:
         tail = (
@@ -189,6 +192,8 @@ class LocalLeg(Leg):
         self.one.set_state(ChanState.UP)
         self.one.answered_at = now
         e.newstate(self.one)
+        if self.pre_bridge is not None:
+            self.pre_bridge(self)
         self.dial_event("DialEnd", "ANSWER")
         self.dialer.leg_answered(self)
 
@@ -380,6 +385,8 @@ class SipLeg(Leg):
         ch.set_state(ChanState.UP)
         ch.answered_at = self.world.sim_now()
         e.newstate(ch)
+        if self.pre_bridge is not None:
+            self.pre_bridge(self)
         self.dial_event("DialEnd", "ANSWER")
         if self.plan.hold_time is not None:
             self._timer = self.world.later(self.plan.hold_time, self.far_hangup)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import uuid
 from typing import TYPE_CHECKING
 
 from asterisk_sim.config import QueueConfig
@@ -36,6 +37,10 @@ _TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (AgentState.RINGING, "answer"): AgentState.TALKING,
     (AgentState.RINGING, "cancel"): AgentState.IDLE,
     (AgentState.TALKING, "hangup"): AgentState.WRAPUP,
+    # a Dial() of the member (asterisk_sim.directdial): its device rings even in wrap-up, and
+    # app_queue applies no wrap-up after a call it did not place
+    (AgentState.WRAPUP, "ring"): AgentState.RINGING,
+    (AgentState.TALKING, "end"): AgentState.IDLE,
     (AgentState.WRAPUP, "ready"): AgentState.IDLE,
     (AgentState.IDLE, "logout"): AgentState.LOGGED_OUT,
     (AgentState.WRAPUP, "logout"): AgentState.LOGGED_OUT,
@@ -64,6 +69,7 @@ class Member:
         self.queue_wrapup = 0
         self.state = AgentState.LOGGED_OUT
         self.is_local = interface.startswith("Local/")
+        self.direct = False  # ringing/talking through Dial(), not the queue: InCall stays 0
 
     def apply(self, event: str) -> AgentState:
         try:
@@ -79,6 +85,11 @@ class Member:
         if self.state is AgentState.RINGING:
             return 2 if self.is_local else 6
         return 2 if self.state is AgentState.TALKING else 1
+
+    @property
+    def in_call(self) -> bool:
+        """app_queue's ``InCall``: on a call the queue connected (not one Dial() placed)."""
+        return self.state is AgentState.TALKING and not self.direct
 
     @property
     def free(self) -> bool:
@@ -97,7 +108,7 @@ class Member:
             f"Penalty: {self.penalty}\r\nCallsTaken: {self.calls_taken}\r\n"
             f"LastCall: {self.last_call}\r\n"
             f"LastPause: {self.last_pause}\r\nLoginTime: {self.login_time}\r\n"
-            f"InCall: {int(self.state is AgentState.TALKING)}\r\nStatus: {self.status}\r\n"
+            f"InCall: {int(self.in_call)}\r\nStatus: {self.status}\r\n"
             f"Paused: {int(self.paused)}\r\nPausedReason: {self.paused_reason}\r\n"
             f"Ringinuse: 0\r\nWrapuptime: {self.wrapup}\r\n"
         )
@@ -115,7 +126,7 @@ class Member:
             ("LastCall", str(self.last_call)),
             ("LastPause", str(self.last_pause)),
             ("LoginTime", str(self.login_time)),
-            ("InCall", str(int(self.state is AgentState.TALKING))),
+            ("InCall", str(int(self.in_call))),
             ("Status", str(self.status)),
             ("Paused", str(int(self.paused))),
             ("PausedReason", self.paused_reason),
@@ -201,6 +212,9 @@ class QueueCall:
         self._leave()
         self.connected = (leg, member)
         self.connected_at = self.world.mono()
+        # app_queue bridges the caller with the member's channel: CoreShowChannels and Status
+        # show both with the bridge's id (what a reconcile names the agent of a call from)
+        self.caller.bridge_id = leg.chan.bridge_id = str(uuid.uuid4())
         # as app_queue does on the caller once a member answers (the ledger's `m:` field)
         self.world.emit.varset(self.caller, "MEMBERINTERFACE", member.interface)
         self.world.emit.varset(self.caller, "MEMBERNAME", member.name)
@@ -282,6 +296,7 @@ class QueueCall:
         assert self.connected is not None
         leg, member = self.connected
         self.connected = None
+        self.caller.bridge_id = leg.chan.bridge_id = ""
         talk = int((self.world.mono() - self.connected_at) / self.world.config.time_scale)
         self.queue.completed += 1
         self.queue.talktime_total += talk

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from asterisk_sim.channels import Channel, ChanState
 from asterisk_sim.dialplan import Extension, Step, substitute
+from asterisk_sim.directdial import DirectDial
 
 if TYPE_CHECKING:
     from asterisk_sim.legs import Leg, LocalLeg
@@ -123,7 +124,10 @@ class Runner:
                 continue
             ex.ran = True
             chan.set_priority(ex.index)
-            data = substitute(step.data, self._vars(chan)) if "${" in step.data else step.data
+            if step.compute is not None:
+                data = step.compute(self._vars(chan))
+            else:
+                data = substitute(step.data, self._vars(chan)) if "${" in step.data else step.data
             self.world.emit.newexten(chan, step.app, data)
             if not self._run_app(ex, step.app, data):
                 return
@@ -134,6 +138,7 @@ class Runner:
         merged["CHANNEL"] = chan.name
         merged["RAND"] = str(self.world.rng.randint(1, 5))
         merged["EPOCH"] = str(int(self.world.sim_now()))
+        merged["NOW"] = f"{self.world.sim_now():.3f}"  # ${STRFTIME(,,%s.%3q)}
         return merged
 
     def _end(self, ex: Exec) -> None:
@@ -166,7 +171,7 @@ class Runner:
             ex.mode = "gone"
 
     def _react(self, ex: Exec) -> None:
-        if ex.mode in ("queue", "bridge") and ex.queue_call is not None:
+        if ex.mode in ("queue", "dial", "bridge") and ex.queue_call is not None:
             ex.queue_call.caller_gone()
         elif ex.mode == "stasis":
             self.world.leave_stasis(ex.chan)
@@ -223,7 +228,7 @@ class Runner:
             return True
         if app == "AMD":
             ex.mode = "wait"
-            status, cause, delay = self.world.amd_result(ex.leg)
+            status, cause, delay = self.world.amd_result(ex.leg, _amd_total_ms(data))
             ex.timer = self.world.later(delay, self._amd_done, ex, status, cause)
             return False
         if app == "Queue":
@@ -231,6 +236,9 @@ class Runner:
             timeout = _seconds(parts[4]) if len(parts) > 4 and parts[4] else 300.0
             ex.mode = "queue"
             self.world.queues.enter(ex, parts[0], timeout)
+            return False
+        if app == "Dial":
+            DirectDial(self.world, ex, data).start()
             return False
         if app == "Stasis":
             name, *args = data.split(",")
@@ -262,6 +270,17 @@ class Runner:
     def _wake(self, ex: Exec) -> None:
         ex.timer = None
         self.resume(ex)
+
+
+def _amd_total_ms(data: str) -> int | None:
+    """AMD()'s fourth argument, the total analysis time (None: amd.conf's)."""
+    parts = data.split(",")
+    if len(parts) < 4 or not parts[3].strip():
+        return None
+    try:
+        return max(int(float(parts[3])), 0)
+    except ValueError:
+        return None
 
 
 def _seconds(text: str) -> float:

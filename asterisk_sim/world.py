@@ -20,6 +20,7 @@ from asterisk_sim.astdb import AstDb
 from asterisk_sim.channels import Channel, ChannelRegistry
 from asterisk_sim.config import CarrierProfile, SimConfig, TrunkConfig
 from asterisk_sim.dialplan import Dialplan
+from asterisk_sim.directdial import DirectDial
 from asterisk_sim.emit import AmiSink, AriSink, Emitter, NullAri
 from asterisk_sim.errors import DialStringError
 from asterisk_sim.legs import Leg, LocalLeg, SipLeg, SipPlan
@@ -45,6 +46,9 @@ class _Trunk:
             return False
         self.recent.append(now)
         return True
+
+
+AMD_CONF_TOTAL_MS = 3000  # asterisk_conf/amd.conf total_analysis_time
 
 
 class World:
@@ -187,7 +191,15 @@ class World:
         return len(self.dials)
 
     # -- queue members ------------------------------------------------------------------------
-    def member_leg(self, call: QueueCall, member: Member, caller: Channel) -> Leg:
+    def member_leg(
+        self,
+        call: QueueCall | DirectDial,
+        member: Member,
+        caller: Channel,
+        dial_app: str = "AppQueue",
+    ) -> Leg:
+        """The leg that rings a member's phone for ``call`` (a queue caller, or the ``Dial()`` of
+        an agent-only callback, which names the application ``AppDial``)."""
         if member.is_local:
             target = parse_dial_string(member.interface)
             return LocalLeg(
@@ -198,7 +210,7 @@ class World:
                 caller,
                 (),
                 (caller.cid_num, caller.cid_name),
-                dial_app="AppQueue",
+                dial_app=dial_app,
                 suffix="/" + target.options if target.options else "",
             )
         endpoint = member.interface.partition("/")[2]
@@ -207,11 +219,11 @@ class World:
             call,
             endpoint,
             "",
-            agent_plan(self, call.queue),
+            agent_plan(self, self.queues.queues[member.queue]),
             caller,
             (),
             (caller.cid_num, caller.cid_name),
-            dial_app="AppQueue",
+            dial_app=dial_app,
         )
 
     def login_agent(self, queue: str, name: str, interface: str = "") -> Member | None:
@@ -260,15 +272,23 @@ class World:
             self.queues.configure((support,))
 
     # -- AMD, RTCP, Stasis --------------------------------------------------------------------
-    def amd_result(self, leg: Leg) -> tuple[str, str, float]:
+    def amd_result(self, leg: Leg, total_ms: int | None = None) -> tuple[str, str, float]:
+        """AMD()'s verdict on ``leg`` and the seconds it takes, within ``total_ms`` (AMD()'s
+        fourth argument; None: amd.conf's 3000). A verdict that would come later is NOTSURE at
+        the bound, as app_amd's wall-clock check gives it (``TOOLONG-<ms>``)."""
+        total = AMD_CONF_TOTAL_MS if total_ms is None else total_ms
         if isinstance(leg, SipLeg):
             if leg.plan.outcome == "machine":
-                return ("MACHINE", "LONGGREETING-2500-1500", leg.plan.amd_time + 1.0)
-            return ("HUMAN", "HUMAN-1000-500", leg.plan.amd_time)
-        # As the real Asterisk 22 with asterisk_conf/amd.conf (total_analysis_time = 3000) did on
-        # a Local callee that said "Hello?" and then sent no frames: NOTSURE after 3 s of wall
-        # clock (tests/asterisk_real); the dialplan sends it on to the queue like HUMAN.
-        return ("NOTSURE", "TOOLONG-2776", 3.0)
+                status, cause, took = "MACHINE", "LONGGREETING-800-800", leg.plan.amd_time
+            else:
+                status, cause, took = "HUMAN", "HUMAN-500-800", leg.plan.amd_time
+            if took * 1000 <= total:
+                return (status, cause, took)
+            return ("NOTSURE", f"TOOLONG-{total}", total / 1000)
+        # As the real Asterisk 22 did on a Local callee that said "Hello?" and then sent no
+        # frames: NOTSURE once the total analysis time has passed on the wall clock
+        # (tests/asterisk_real); the dialplan sends it on to the queue like HUMAN.
+        return ("NOTSURE", f"TOOLONG-{total}", total / 1000)
 
     def emit_rtcp(self, chan: Channel, plan: SipPlan) -> None:
         rng = self.rng

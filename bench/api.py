@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import multiprocessing
 import os
 import statistics
@@ -37,6 +36,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.report import emit
 from control_api import formats
 from control_api.app import build_api
 from control_api.context import ApiContext
@@ -316,12 +316,7 @@ def _handler(args: argparse.Namespace) -> int:
             finally:
                 await _cleanup(engine, before)
 
-    results = asyncio.run(main())
-    if args.json:
-        print(json.dumps(results))
-    else:
-        Console().print(_table(results))
-    return 0
+    return emit(asyncio.run(main()), args, lambda results: Console().print(_table(results)))
 
 
 def register_bench(bench_subparsers: Subparsers) -> None:

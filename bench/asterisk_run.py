@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -40,6 +39,7 @@ from bench.pbx import (
     find_build,
 )
 from bench.pbx import skip_reason as no_build
+from bench.report import default_database_url, emit
 from dialer.demo import daytime_region, demo_numbers, records_csv
 
 WORLD = Path(__file__).resolve().parent / "asterisk_world"
@@ -228,12 +228,7 @@ def _handler(args: argparse.Namespace) -> int:
     if find_build() is None:
         print(f"dialer bench asterisk: skipped: {no_build()}")
         return 0
-    result = asyncio.run(run(args))
-    if args.json:
-        print(json.dumps(result))
-    else:
-        _print_table(result)
-    return 0
+    return emit(asyncio.run(run(args)), args, _print_table)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -241,9 +236,7 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
     p = bench_subparsers.add_parser(
         "asterisk", help="a predictive campaign on a real Asterisk 22, counted by Asterisk"
     )
-    default_db = os.environ.get(
-        "DIALER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    default_db = default_database_url()
     p.add_argument(
         "--database-url",
         default=default_db,

@@ -41,7 +41,6 @@ import collections
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import tempfile
 import time
@@ -53,6 +52,7 @@ import asyncpg
 
 from bench.faults_campaign import CampaignSpec, Truth, resume, set_up, stop
 from bench.faults_stack import Database, Stack, World
+from bench.report import default_database_url, emit
 
 PHANTOM_MARGIN_S = 0.5
 SINGLE = ("ami_cut", "sim_restart", "kill")
@@ -236,7 +236,10 @@ class Bench:
             "attempts": total,
             "unknown": outcomes.get("unknown", 0),
             "unknown_pct": round(100.0 * outcomes.get("unknown", 0) / total, 3) if total else 0.0,
+            "unknown_never_sent": sum(1 for a in attempts if a["outcome"] == "unknown"
+                                      and str(a["id"]) not in witness.by_attempt),
             "outcomes": dict(outcomes.most_common()),
+            "unknown_sample": self._unknown_sample(attempts),
             "left_dialing": sum(1 for a in attempts if a["status"] == "dialing"),
             "max_in_flight_at_fault": max((r.in_flight for r in self.runs), default=0),
             "resume_s_max": round(max(resumes), 2) if resumes else None,
@@ -245,6 +248,24 @@ class Bench:
             "ami_connections": witness.connections, "ami_cuts": witness.cuts,
             "faults": [r.row(self.t0) for r in self.runs],
         }  # fmt: skip
+
+    def _unknown_sample(self, attempts: list[Any], most: int = 20) -> list[dict[str, Any]]:
+        """A few ``unknown`` attempts, with times (s from the run's start) to tell them apart:
+        written, first seen by the witness (None: never sent), settled; and by whom."""
+        sent_at: dict[str, float] = {}
+        for o in self.stack.witness.originates:
+            sent_at.setdefault(o.attempt_id, o.at)
+        rows: list[dict[str, Any]] = []
+        for a in attempts:
+            if a["outcome"] != "unknown":
+                continue
+            seen = sent_at.get(str(a["id"]))
+            rows.append({"id": str(a["id"]), "instance": str(a["instance_id"]),
+                         "written_s": round(float(a["originated"]) - self.t0, 2),
+                         "sent_s": None if seen is None else round(seen - self.t0, 2),
+                         "settled_s": None if a["settled"] is None
+                         else round(float(a["settled"]) - self.t0, 2)})  # fmt: skip
+        return sorted(rows, key=lambda r: float(r["written_s"]))[:most]
 
     def _attribute_unknown(self, attempts: list[Any]) -> None:
         """Count each ``unknown`` outcome against the last fault that started before it settled."""
@@ -302,20 +323,13 @@ def _faults(value: str) -> tuple[str, ...]:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    result = asyncio.run(run(args))
-    if args.json:
-        print(json.dumps(result))
-    else:
-        _print_table(result)
-    return 0
+    return emit(asyncio.run(run(args)), args, _print_table)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``dialer bench faults``."""
     p = bench_subparsers.add_parser("faults", help="fault suite judged by an AMI witness")
-    default_db = os.environ.get(
-        "DIALER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    default_db = default_database_url()
     p.add_argument(
         "--database-url",
         default=default_db,

@@ -113,7 +113,8 @@ class Truth:
         return int(await self._run("fetchval", sql, cid))
 
     async def attempts(self, cid: int) -> list[asyncpg.Record]:
-        sql = ("SELECT id, status, outcome, instance_id, extract(epoch FROM settled_at) AS settled"
+        sql = ("SELECT id, status, outcome, instance_id, extract(epoch FROM settled_at) AS settled,"
+               " extract(epoch FROM originated_at) AS originated"
                " FROM attempts WHERE campaign_id=$1")  # fmt: skip
         return list(await self._run("fetch", sql, cid))
 

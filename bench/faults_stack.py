@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -210,12 +211,8 @@ class Stack:
         self.run_dir = run_dir
         self.secret = secrets.token_hex(8)
         self.token = secrets.token_urlsafe(16)
-        self.ami_port, self.ari_port = free_port(), free_port()
+        self.sim, self.ami_port, self.ari_port = sim_child(world, run_dir, self.secret)
         self.witness = Witness(self.ami_port)
-        sim_cfg = run_dir / "sim.toml"
-        sim_cfg.write_text(sim_toml(world, self.ami_port, self.ari_port, self.secret))
-        argv = [sys.executable, "-m", "dialer.cli", "sim", "--config", str(sim_cfg)]
-        self.sim = Child("sim", argv, dict(os.environ), run_dir)
         self.gateways: dict[str, Child] = {}
         self.api_ports: dict[str, int] = {}
 
@@ -261,3 +258,18 @@ class Stack:
         await self.witness.stop()
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             await self.database.drop()
+
+
+SimToml = Callable[[World, int, int, str], str]
+
+
+def sim_child(
+    world: World, run_dir: Path, secret: str, render: SimToml = sim_toml
+) -> tuple[Child, int, int]:
+    """The simulator's process for ``world`` (``dialer sim``, its config written by ``render``
+    in ``run_dir``: the fault world's by default), not yet started, with its AMI and ARI ports."""
+    ami_port, ari_port = free_port(), free_port()
+    sim_cfg = run_dir / "sim.toml"
+    sim_cfg.write_text(render(world, ami_port, ari_port, secret))
+    argv = [sys.executable, "-m", "dialer.cli", "sim", "--config", str(sim_cfg)]
+    return Child("sim", argv, dict(os.environ), run_dir), ami_port, ari_port

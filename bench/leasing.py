@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -34,6 +33,7 @@ from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.report import emit
 from dialer.control_cli import open_engine
 from gateway.campaigns import batches, leasing
 from pacing.outcomes import Outcome
@@ -194,12 +194,7 @@ def _handler(args: argparse.Namespace) -> int:
         async with open_engine(args, pool_size=4) as engine:
             return await run(engine, args.records, args.batch, args.dial, paths)
 
-    results = asyncio.run(main())
-    if args.json:
-        print(json.dumps(results))
-    else:
-        Console().print(_table(results))
-    return 0
+    return emit(asyncio.run(main()), args, lambda results: Console().print(_table(results)))
 
 
 def register_bench(bench_subparsers: Subparsers) -> None:

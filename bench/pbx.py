@@ -34,7 +34,7 @@ ARI_USER, ARI_PASSWORD, ARI_APP = "dialer", "change-me-ari", "dialer"
 TRUNK = "Local/{digits}@dialer-test-carrier"
 # Test sounds the world's callees play (espeak-ng + sox, like the identification message).
 SOUNDS = {
-    "dialer-test-hello": "Hello?",
+    "dialer-test-hello": "Hi?",  # short: 0.25 s of voice (tests/asterisk_real/world/amd.conf)
     "dialer-test-machine": "Hello, you have reached the voicemail of John Smith. I am not "
     "available to take your call. Please leave a message after the tone.",
     "dialer-identification": "Test identification.",
@@ -142,6 +142,8 @@ class RealAsterisk:
         (etc / "extensions.conf").write_text(
             ext + "\n" + (self.world / "extensions.conf").read_text()
         )
+        if (self.world / "amd.conf").is_file():  # the world's own AMD thresholds, if any
+            shutil.copy(self.world / "amd.conf", etc / "amd.conf")
         (etc / "pjsip.conf").unlink()  # a build without pjproject: Local/ channels only
         (etc / "logger.conf").write_text(
             "[general]\n[logfiles]\nmessages.log => notice,warning,error\n"

@@ -47,7 +47,8 @@ import aiohttp
 import asyncpg
 
 from bench.faults_campaign import api_call, api_session, resume
-from bench.faults_stack import Child, Database, World, free_port, gateway_toml
+from bench.faults_stack import Database, World, gateway_toml, sim_child
+from bench.report import default_database_url, emit
 from dialer.demo import daytime_region, demo_numbers, records_csv
 from gateway.asterisk.pool import ServerConfig
 from gateway.db.engine import make_engine
@@ -149,11 +150,9 @@ class Run:
         self.database = Database(args.database_url, prefix="dialer_pipeline")
         self.secret = secrets.token_hex(8)
         self.token = secrets.token_urlsafe(16)
-        self.ami_port, self.ari_port = free_port(), free_port()
-        sim_cfg = run_dir / "sim.toml"
-        sim_cfg.write_text(sim_toml(self.world, self.ami_port, self.ari_port, self.secret))
-        argv = [sys.executable, "-m", "dialer.cli", "sim", "--config", str(sim_cfg)]
-        self.sim = Child("sim", argv, dict(os.environ), run_dir)
+        self.sim, self.ami_port, self.ari_port = sim_child(
+            self.world, run_dir, self.secret, sim_toml
+        )
         self.region = daytime_region(datetime.now(UTC))
         self.callers: list[int] = []
         self.numbers_used = 0
@@ -449,20 +448,13 @@ def _handler(args: argparse.Namespace) -> int:
     if args.quick:
         args.records = min(args.records, 2_000)
         args.edge_calls = min(args.edge_calls, 2_000)
-    result = asyncio.run(run_bench(args))
-    if args.json:
-        print(json.dumps(result))
-    else:
-        _print_table(result)
-    return 0
+    return emit(asyncio.run(run_bench(args)), args, _print_table)
 
 
 def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``dialer bench pipeline``."""
     p = bench_subparsers.add_parser("pipeline", help="a predictive campaign end to end")
-    default_db = os.environ.get("DIALER_DATABASE_URL") or os.environ.get(
-        "DIALER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
+    default_db = default_database_url(own_first=True)
     p.add_argument(
         "--database-url",
         default=default_db,

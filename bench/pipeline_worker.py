@@ -27,7 +27,6 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +109,8 @@ class Probe:
             "backlog": self.backlog,
             "transient_retries": self.running.writer.transient_retries,
             "placed": sum(r.status.placed for r in self.running.supervisor.runners.values()),
-            "in_flight": len(self.running.dialer.in_flight()),
+            # counted, not built: the map of every call in flight cost the measured process ~3 %
+            "in_flight": sum(len(rt.tracker) for rt in self.running.dialer.runtimes()),
             "decisions": [
                 (d.calls, str(d.reason))
                 for r in self.running.supervisor.runners.values()
@@ -130,9 +130,7 @@ async def _commands(probe: Probe, instance: str) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().split():
         if line[0] == "acquire":
-            held = await leasing.acquire_pacer(
-                probe.running.engine, int(line[1]), instance, 10.0, datetime.now(UTC)
-            )
+            held = await leasing.acquire_pacer(probe.running.engine, int(line[1]), instance, 10.0)
             _say({"held": held})
         elif line[0] == "mark":
             probe.mark()

@@ -14,6 +14,7 @@ records_write        x     x
 records_read         x     x      x
 numbers_write        x     x
 agents_control       x     x
+agents_pause         x     x                       x
 webhooks_write       x
 tokens_manage        x
 dispose              x     x                       x
@@ -23,8 +24,9 @@ self                 x     x      x        x       x
 
 An ``agent`` token is bound to one agent id (the queue member name attempts store): it may set
 dispositions on that agent's own calls only (:meth:`Principal.own_agent`), follow that agent's
-event stream only (``watch_agent``, narrowed by :func:`may_watch_agent`), and read who it is
-(``self``: ``GET /v1/me``).
+event stream only (``watch_agent``, narrowed by :func:`may_watch_agent`), pause and unpause that
+agent only (``agents_pause``, narrowed by ``control_api.routes_agents._may_act_on``), and read
+who it is (``self``: ``GET /v1/me``).
 
 ``resume`` is further limited to the campaign's resume owner (the token name) unless the caller
 is an admin: one person explicitly approves a restart. The same holds for a start after a pause
@@ -66,6 +68,7 @@ class Permission(enum.StrEnum):
     WEBHOOKS_WRITE = "webhooks_write"
     TOKENS_MANAGE = "tokens_manage"
     AGENTS_CONTROL = "agents_control"  # log agents in and out of a queue, pause, unpause
+    AGENTS_PAUSE = "agents_pause"  # pause and unpause an agent (an agent token: its own only)
     DISPOSE = "dispose"
     SELF = "self"  # who am I (``GET /v1/me``)
     WATCH_AGENT = "watch_agent"  # one agent's event stream (an agent token: its own only)
@@ -88,6 +91,7 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.WEBHOOKS_WRITE: _ADMIN,
     Permission.TOKENS_MANAGE: _ADMIN,
     Permission.AGENTS_CONTROL: _OPS,
+    Permission.AGENTS_PAUSE: frozenset({Role.ADMIN, Role.OPS, Role.AGENT}),
     Permission.DISPOSE: frozenset({Role.ADMIN, Role.OPS, Role.AGENT}),
     Permission.SELF: frozenset(Role),
     Permission.WATCH_AGENT: frozenset(Role),

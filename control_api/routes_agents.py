@@ -8,9 +8,9 @@ campaign's skill queues; the default is the campaign's own queue, and the listin
 ``PJSIP%2F1001``), percent-decoded and held to the strict-name grammar by
 :func:`control_api.http.wrap`. An API without a dialer (no port in the context) answers 503.
 
-Roles: ops and admin (``agents_control``). Hook for agent tokens: :func:`_may_act_on` is where
-a token bound to one agent id will be let through for its own pause and unpause (and nothing
-else); it is the only place to change, the routes already pass it the agent.
+Roles: ops and admin (``agents_control``) for everything; pause and unpause also an agent token
+(``agents_pause``), for the agent it is bound to only and by that id (the member name, not the
+interface): :func:`_may_act_on` refuses it anything else with a 403 problem.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from aiohttp import web
 
 from control_api.auth import Permission as P
 from control_api.auth import Principal
+from control_api.errors import Forbidden
 from control_api.http import Call, Route, reply
 from control_api.schemas import Field, Reply, Schema, document
 from gateway.asterisk import validate
 from gateway.campaigns import agents
 from gateway.campaigns.agents import AgentPort
 from gateway.campaigns.errors import Unavailable
+from gateway.db.models import Role
 
 _NAME = validate.NAME_PATTERN
 
@@ -90,14 +92,24 @@ def _port(call: Call) -> AgentPort:
     return port
 
 
-def _may_act_on(principal: Principal, agent: str) -> None:
-    """The caller may change ``agent``: today the route's ``agents_control`` is all it takes.
+def _may_act_on(principal: Principal, agent: str, action: str) -> None:
+    """Refuse (403) what the route's permission let through but this caller may not do.
 
-    An agent token (the ``agent`` role, bound to one agent id) will be allowed here for its own
-    pause and unpause only: ``principal.name`` matched to ``agent``, the routes' permission
-    widened to the role. Until then this does nothing beyond the route's permission check.
+    Ops and admin may do any ``action`` (login, logout, pause, unpause) to any agent. An agent
+    token (the ``agent`` role, bound to one agent id) reaches only the pause and unpause routes
+    (``agents_pause``), and there only its own agent: ``agent`` (the path's, or a login's name)
+    must be that id exactly; its interface, another agent or no bound id is refused.
     """
-    del principal, agent
+    if principal.role is not Role.AGENT:
+        return
+    if action not in ("pause", "unpause"):
+        raise Forbidden(f"an agent token may not {action} an agent", permission="agents_control")
+    if principal.agent_id is None or agent != principal.agent_id:
+        raise Forbidden(
+            f"an agent token may {action} only its own agent ({principal.agent_id!r}), "
+            f"not {agent!r}",
+            permission=str(P.AGENTS_PAUSE),
+        )
 
 
 async def list_agents(call: Call) -> web.StreamResponse:
@@ -106,7 +118,7 @@ async def list_agents(call: Call) -> web.StreamResponse:
 
 
 async def login(call: Call) -> web.StreamResponse:
-    _may_act_on(call.principal, call.body["name"])
+    _may_act_on(call.principal, call.body["name"], "login")
     move = await agents.login(
         call.ctx.engine,
         _port(call),
@@ -121,7 +133,7 @@ async def login(call: Call) -> web.StreamResponse:
 
 async def logout(call: Call) -> web.StreamResponse:
     agent = call.names["agent"]
-    _may_act_on(call.principal, agent)
+    _may_act_on(call.principal, agent, "logout")
     move = await agents.logout(
         call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent,
         call.query.get("queue"),
@@ -131,7 +143,7 @@ async def logout(call: Call) -> web.StreamResponse:
 
 async def pause(call: Call) -> web.StreamResponse:
     agent = call.names["agent"]
-    _may_act_on(call.principal, agent)
+    _may_act_on(call.principal, agent, "pause")
     move = await agents.pause(
         call.ctx.engine,
         _port(call),
@@ -146,7 +158,7 @@ async def pause(call: Call) -> web.StreamResponse:
 
 async def unpause(call: Call) -> web.StreamResponse:
     agent = call.names["agent"]
-    _may_act_on(call.principal, agent)
+    _may_act_on(call.principal, agent, "unpause")
     move = await agents.unpause(
         call.ctx.engine, _port(call), call.principal.name, call.ids["id"], agent,
         call.query.get("queue"),
@@ -156,6 +168,11 @@ async def unpause(call: Call) -> web.StreamResponse:
 
 _ID = ("id",)
 _AGENT = ("agent",)
+_SELF_PAUSE = (
+    "Roles admin and ops: any agent. An agent token (role agent, bound to one agent id): only "
+    "its own agent, named by that id (the member name) in the path; another agent, or its own "
+    "by interface, is a 403 problem."
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/campaigns/{id}/agents", list_agents,
@@ -169,10 +186,10 @@ ROUTES: tuple[Route, ...] = (
           {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, query=_QUEUE, tag="agents"),
     Route("POST", "/campaigns/{id}/agents/{agent}/pause", pause,
           "Pause an agent in the campaign's queue with a reason code (AMI QueuePause)",
-          P.AGENTS_CONTROL, {200: AGENT_MOVE, **_REFUSED}, body=PAUSE, ids=_ID, names=_AGENT,
-          query=_QUEUE, tag="agents"),
+          P.AGENTS_PAUSE, {200: AGENT_MOVE, **_REFUSED}, body=PAUSE, ids=_ID, names=_AGENT,
+          query=_QUEUE, tag="agents", description=_SELF_PAUSE),
     Route("POST", "/campaigns/{id}/agents/{agent}/unpause", unpause,
           "Unpause an agent in the campaign's queue (AMI QueuePause Paused: false)",
-          P.AGENTS_CONTROL, {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, query=_QUEUE,
-          tag="agents"),
+          P.AGENTS_PAUSE, {200: AGENT_MOVE, **_REFUSED}, ids=_ID, names=_AGENT, query=_QUEUE,
+          tag="agents", description=_SELF_PAUSE),
 )  # fmt: skip

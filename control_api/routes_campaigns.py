@@ -35,6 +35,13 @@ def _changed(call: Call, campaign: Campaign) -> None:
     call.ctx.runtime.campaign_changed(campaign.id, campaign.state)
 
 
+def _moved(call: Call, campaign: Campaign) -> web.StreamResponse:
+    """A lifecycle move was made: wake the runtime and the live views, reply with the row."""
+    notify(call.request)
+    _changed(call, campaign)
+    return reply(_campaign(campaign))
+
+
 def _records_changed(call: Call) -> None:
     """The campaign's records may have changed: its next status waits for a fresh count."""
     call.request.app[COUNTS].invalidate(call.ids["id"])
@@ -107,9 +114,7 @@ async def pause(call: Call) -> web.StreamResponse:
         call.body["text"],
         call.ctx.clock(),
     )
-    notify(call.request)
-    _changed(call, row)
-    return reply(_campaign(row))
+    return _moved(call, row)
 
 
 async def resume(call: Call) -> web.StreamResponse:
@@ -122,9 +127,7 @@ async def resume(call: Call) -> web.StreamResponse:
         call.body,
         call.ctx.clock(),
     )
-    notify(call.request)
-    _changed(call, row)
-    return reply(_campaign(row))
+    return _moved(call, row)
 
 
 async def start(call: Call) -> web.StreamResponse:
@@ -136,9 +139,7 @@ async def start(call: Call) -> web.StreamResponse:
         call.ids["id"],
         call.ctx.clock(),
     )
-    notify(call.request)
-    _changed(call, row)
-    return reply(_campaign(row))
+    return _moved(call, row)
 
 
 async def reset(call: Call) -> web.StreamResponse:

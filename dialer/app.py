@@ -7,10 +7,12 @@ set (SIGINT/SIGTERM in ``dialer serve``):
 2. the metrics registry, the result writer, the agent event hub (fed by the dialer's agent
    changes, read by the API's WebSocket streams, writing the agent webhooks), the dialer
    (AMI/ARI links to every server), the campaign supervisor, the control API under ``/v1`` and
-   the browser console at ``/console/``;
+   the browser console at ``/console/``, the agent feed leases (one instance per Asterisk
+   server writes its call-less agent webhooks: ``dialer.feedowner``);
 3. attempts this instance left in flight (a crash, a restart) are handed to the dialer for
    reconciliation — tracked again by id, never originated again;
-4. background tasks (result writer, supervisor, observer, agent event hub) in one task group.
+4. background tasks (result writer, supervisor, observer, agent event hub, feed leases) in one
+   task group.
 
 On the way out the supervisor stops placing calls first, the dialer's links close, the results
 already received are written (bounded wait), HTTP stops, connections close and the embedded
@@ -39,6 +41,7 @@ from control_api.http import SENDER
 from control_api.serving import ApiRunner
 from dialer.agentport import LiveAgents
 from dialer.errors import listen_error
+from dialer.feedowner import FeedOwners
 from dialer.health import add_health_routes, link_checks
 from dialer.instances import Instances
 from dialer.live import LiveRuntime
@@ -52,6 +55,7 @@ from gateway.asterisk.agentfeed import AgentChange
 from gateway.asterisk.agents import AgentStatus
 from gateway.asterisk.calls.model import CallProgress
 from gateway.asterisk.dialing import Dialer
+from gateway.asterisk.errors import UnknownServer
 from gateway.asterisk.pool import ServerConfig
 from gateway.asterisk.queuecontrol import QueueControl
 from gateway.asterisk.switch import DialerSwitch
@@ -92,6 +96,14 @@ def _wall() -> datetime:
 def free_agents(dialer: Dialer, queue: str) -> set[str]:
     """The agents (member names, as attempts record them) free in ``queue`` now."""
     return {a.name for a in dialer.agents(queue).agents if a.status is AgentStatus.FREE}
+
+
+def _ami_ready(dialer: Dialer, server: str) -> bool:
+    """Whether ``server``'s AMI link (the agent feed's) is up in this instance."""
+    try:
+        return dialer.runtime(server).ami.ready
+    except UnknownServer:
+        return False
 
 
 async def _to_console(_: web.Request) -> web.Response:
@@ -150,7 +162,12 @@ class Service:
             store.settle, clock=self._clock, on_recovered=recoveries.append, gather_s=0.05
         )
         progress = ProgressWriter(store.save_progress)
-        hub = self._agent_events(engine)
+        feed_owners = FeedOwners(
+            engine, self.settings.instance_id, [s.name for s in self.settings.servers],
+            eligible=lambda server: _ami_ready(dialer, server), clock=self._clock,
+            on_owner=metrics.feed_owner,
+        )  # fmt: skip
+        hub = self._agent_events(engine, metrics, feed_owners)
 
         def progressed(report: CallProgress) -> None:
             progress.submit(report)
@@ -165,6 +182,7 @@ class Service:
             on_result=writer.submit,
             on_progress=progressed,
             on_link_state=metrics.link_state,
+            on_illegal=metrics.call_illegal_input,
             on_agent_call=agent_called,
             clock=self._clock,
             resync_interval_s=5.0,
@@ -177,7 +195,7 @@ class Service:
         supervisor = Supervisor(
             store,
             switch,
-            DbPacers(engine, self.settings.instance_id),
+            DbPacers(engine, self.settings.instance_id, ttl_s=self.settings.pacer_lease_s),
             clock=self._clock,
             hold=lambda: (
                 instances.hold()
@@ -234,6 +252,7 @@ class Service:
                 group.create_task(progress.run(), name="progress-writer"),
                 group.create_task(instances.run(), name="instances"),
                 group.create_task(hub.run(), name="agent-events"),
+                group.create_task(feed_owners.run(), name="agent-feed-owners"),
                 group.create_task(wrapup.run(), name="wrapup-keeper"),
             ]
             event(log, "service ready", http_port=port, servers=len(self.settings.servers),
@@ -252,7 +271,9 @@ class Service:
             await asyncio.wait([tasks[0]])
             await writer.drain(5.0)
 
-    def _agent_events(self, engine: AsyncEngine) -> AgentEventHub:
+    def _agent_events(
+        self, engine: AsyncEngine, metrics: Metrics, owners: FeedOwners
+    ) -> AgentEventHub:
         async def webhooks(batch: Sequence[AgentEvent]) -> int:
             rows = [(e.campaign_id, str(e.type), e.wire) for e in batch]
             return await outbox.enqueue_agent_events(engine, rows)
@@ -260,6 +281,8 @@ class Service:
         return AgentEventHub(
             functools.partial(cards.read_cards, engine),
             write_webhooks=webhooks,
+            on_webhooks_dropped=metrics.agent_webhooks_dropped,
+            owns_server=owners.owns,
             wall=_wall,
             clock=self._clock,
             buffer=self.settings.agent_events.buffer,
@@ -274,7 +297,7 @@ class Service:
         fallback = self.settings.servers[0].name
         pairs = [(a.attempt_id, fallback if a.server == PENDING_SERVER else a.server) for a in left]
         event(log, "reconciling attempts left in flight", count=len(pairs))
-        await dialer.reconcile(pairs)
+        await dialer.reconcile(pairs, restarted=True)
 
     async def _database_url(self, stack: contextlib.AsyncExitStack) -> str:
         if self.settings.database.url is not None:

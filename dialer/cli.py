@@ -17,7 +17,7 @@ from typing import TypeAlias
 
 from dialer.app import Running, Service
 from dialer.errors import UsageError
-from dialer.heap import freeze_startup_heap
+from dialer.heap import freeze_startup_heap, pin_mmap_threshold
 from gateway import __version__
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.db.errors import DatabaseError
@@ -38,6 +38,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    pin_mmap_threshold()  # socket reads no longer leave holes in the heap (dialer.heap)
     settings = settings_from(args)
     asyncio.run(serve(settings))
     return 0
@@ -80,13 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dialer", description="Outbound predictive dialing gateway for Asterisk."
     )
     parser.add_argument("--version", action="version", version=f"dialer {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="TOML settings file (environment variables DIALER_* win over it)",
-    )
+    _config_option(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve_parser = sub.add_parser("serve", help="run the gateway service and control API")
@@ -101,7 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print measured numbers")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     _register_areas(sub, bench_sub)
+    _config_everywhere(parser)
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="TOML settings file (environment variables DIALER_* win over it)",
+    )
+
+
+def _config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` is taken after any command too (``dialer serve --config x.toml``), not
+    only before it; given in both places, the later one wins."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if "--config" not in child._option_string_actions:
+                    _config_option(child, default=argparse.SUPPRESS)
+                _config_everywhere(child)
 
 
 def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
@@ -116,6 +133,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     from bench.pacing import register_bench as register_pacing_bench
     from bench.pipeline import register_bench as register_pipeline_bench
     from bench.sim import register_bench as register_sim_bench
+    from bench.soak import register_bench as register_soak_bench
     from dialer import control_cli as api_cli
     from dialer import demo
     from gateway.asterisk import confcheck
@@ -132,6 +150,7 @@ def _register_areas(sub: Subparsers, bench_sub: Subparsers) -> None:
     register_faults_bench(bench_sub)
     register_asterisk_bench(bench_sub)
     register_pipeline_bench(bench_sub)
+    register_soak_bench(bench_sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

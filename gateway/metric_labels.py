@@ -6,7 +6,8 @@ value never raises on a production path.
 
 A value must be a short slug (letters, digits, ``_ . : -``; no spaces, ``+`` or ``@``), must not
 look like a phone number (seven or more digits with only ``.``/``-`` between them), must belong
-to the fixed vocabulary of its label when there is one (outcome, state, link, window, class), and
+to the fixed vocabulary of its label when there is one (outcome, state, link, window, class,
+input), and
 a free label (campaign, server, reason, disposition code) may take at most ``max_values``
 distinct values.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 
 from gateway.asterisk.ami.linkstate import LinkState
+from gateway.asterisk.calls.state import CallInput, CallState
 from gateway.asterisk.errors import GatewayError
 from pacing.outcomes import Outcome
 from pacing.snapshot import AgentState
@@ -27,6 +29,8 @@ CALLER_ID_STATES = frozenset({"active", "resting", "retired"})
 LINK_STATES = frozenset(s.value for s in LinkState)  # every state a link reports, ``closed`` too
 LINKS = frozenset({"ami", "ari"})
 WINDOWS = frozenset({"24h", "30d"})
+CALL_STATES = frozenset(s.value for s in CallState)  # the call leg's states
+CALL_INPUTS = frozenset(i.value for i in CallInput)  # … and the kinds of its inputs
 
 # Q.850 cause → bounded class label. Ranges follow Q.850's own classes; the normal-event class
 # (1–31) is split into the causes a dialer acts on.
@@ -63,7 +67,7 @@ _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 REFUSALS = frozenset({"malformed", "phone_number", "vocabulary", "bound"})
 LABELS = frozenset(
-    {"campaign", "server", "outcome", "state", "link", "window", "class", "reason", "code"}
+    {"campaign", "server", "outcome", "state", "link", "window", "class", "reason", "code", "input"}
 )
 _NAME_MAX = 64
 
@@ -136,6 +140,7 @@ class LabelGuard:
             "link": LINKS,
             "window": WINDOWS,
             "class": CAUSE_CLASSES,
+            "input": CALL_INPUTS,
         }
 
     def check(self, label: str, value: str, vocabulary: frozenset[str] | None = None) -> str:

@@ -25,6 +25,10 @@ dialer_call_answers_total                   counter   campaign, server         c
                                                                                (human or machine)
 dialer_call_hangups_total                   counter   campaign, server, class  call_finished (Q.850
                                                                                cause class)
+dialer_call_illegal_inputs_total            counter   state, input (the call   call_illegal_input
+                                                      leg's: bounded enums)    (an input the leg's
+                                                                               table does not allow;
+                                                                               logged at WARNING)
 dialer_call_post_dial_delay_seconds         histogram campaign, server         call_finished
 dialer_call_ring_seconds                    histogram campaign, server         call_finished
 dialer_call_agent_connect_seconds           histogram campaign, server         call_finished
@@ -57,12 +61,20 @@ dialer_link_state                           gauge     server, link, state      l
 dialer_link_up                              gauge     server, link             link_state
 dialer_link_reconnects_total                counter   server, link             link_reconnected
 dialer_link_rtt_seconds                     histogram server, link             link_rtt
+dialer_agent_feed_owner                     gauge     server (1 while this     feed_owner
+                                                      instance writes its
+                                                      call-less agent
+                                                      webhooks)
 dialer_campaign_info                        gauge     campaign, name (1)       campaign_info
 dialer_campaigns                            gauge     state (campaigns in the  campaigns
                                                       database, every one)
 dialer_metrics_dropped_total                counter   label, reason (malformed, any method, when
                                                       phone_number,            a label value is
                                                       vocabulary, bound)       refused
+dialer_agent_webhooks_dropped_total         counter   —                        agent_webhooks_
+                                                                               dropped (the agent
+                                                                               event hub's webhook
+                                                                               backlog was full)
 dialer_dispositions_total                   counter   campaign, code (a free,  disposition
                                                       bounded label: the
                                                       campaign's codes)
@@ -90,6 +102,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from gateway.asterisk.quality import G711_PLC, Codec, estimate_mos
 from gateway.metric_labels import (
     AGENT_STATES,
+    CALL_STATES,
     CALLER_ID_STATES,
     CAMPAIGN_STATES,
     CAUSE_CLASSES,
@@ -181,6 +194,10 @@ class Metrics:
         self._seizures = Counter("dialer_call_seizures_total", "Calls placed.", _CS, registry=r)
         self._answers = Counter("dialer_call_answers_total", "Calls answered.", _CS, registry=r)
         self._hangups = Counter("dialer_call_hangups_total", "By cause class.", _CSK, registry=r)
+        self._illegal = Counter(
+            "dialer_call_illegal_inputs_total", "Call-leg inputs the table refused.",
+            ("state", "input"), registry=r,
+        )  # fmt: skip
         self._pdd = _histogram(r, "dialer_call_post_dial_delay_seconds", _PDD_BUCKETS)
         self._ring = _histogram(r, "dialer_call_ring_seconds", _RING_BUCKETS)
         self._connect = _histogram(r, "dialer_call_agent_connect_seconds", _CONNECT_BUCKETS)
@@ -211,6 +228,10 @@ class Metrics:
         self._campaign_state = Gauge("dialer_campaign_state", "Campaign state.", _CST, registry=r)
         self._caller_ids = Gauge("dialer_caller_ids", "Caller IDs by state.", _CST, registry=r)
         self._guard_trips = Counter("dialer_guard_trips_total", "Trips.", ("reason",), registry=r)
+        self._hooks_dropped = Counter(
+            "dialer_agent_webhooks_dropped_total", "Agent events never queued for webhooks.",
+            registry=r,
+        )  # fmt: skip
         self._info = Gauge(
             "dialer_campaign_info", "Campaign name.", ("campaign", "name"), registry=r
         )
@@ -224,6 +245,11 @@ class Metrics:
         self._link_state = Gauge("dialer_link_state", "Link state.", _SLS, registry=r)
         self._link_up = Gauge("dialer_link_up", "1 when the link is ready.", _SL, registry=r)
         self._reconnects = Counter("dialer_link_reconnects_total", "Reconnects.", _SL, registry=r)
+        self._feed_owner = Gauge(
+            "dialer_agent_feed_owner",
+            "1 while this instance writes the server's call-less agent webhooks.", ("server",),
+            registry=r,
+        )  # fmt: skip
         self._link_rtt = _histogram(r, "dialer_link_rtt_seconds", _RTT_BUCKETS, _SL)
 
     # --- calls ---------------------------------------------------------------------------------
@@ -275,6 +301,14 @@ class Metrics:
                 duration_s = (connect_s or 0.0) + (talk_s or 0.0)
             if duration_s is not None:
                 self._duration.labels(*labels).observe(max(duration_s, 0.0))
+
+    def call_illegal_input(self, state: str, input_kind: str) -> None:
+        """A call leg got an input its transition table does not allow in ``state``."""
+        with self._or_drop():
+            self._illegal.labels(
+                self._labels.check("state", state, CALL_STATES),
+                self._labels.check("input", input_kind),
+            ).inc()
 
     def rtcp(
         self, campaign: str, server: str, jitter_s: float, loss_ratio: float, rtt_s: float
@@ -370,6 +404,10 @@ class Metrics:
         with self._or_drop():
             self._guard_trips.labels(self._labels.check("reason", reason)).inc()
 
+    def agent_webhooks_dropped(self, count: int) -> None:
+        """``count`` agent events were dropped from a full webhook backlog (never queued)."""
+        self._hooks_dropped.inc(count)
+
     def disposition(self, campaign: str, code: str) -> None:
         """A wrap-up disposition ``code`` was set on a call of ``campaign``."""
         with self._or_drop():
@@ -459,6 +497,11 @@ class Metrics:
             for candidate in LINK_STATES:
                 self._link_state.labels(s, lk, candidate).set(1.0 if candidate == current else 0.0)
             self._link_up.labels(s, lk).set(1.0 if current == "ready" else 0.0)
+
+    def feed_owner(self, server: str, owned: bool) -> None:
+        """Whether this instance holds ``server``'s agent feed lease (``dialer.feedowner``)."""
+        with self._or_drop():
+            self._feed_owner.labels(self._labels.check("server", server)).set(1.0 if owned else 0.0)
 
     def link_reconnected(self, server: str, link: str) -> None:
         """The link was re-established after a loss."""

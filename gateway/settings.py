@@ -91,6 +91,8 @@ class AsteriskServer:
     channels: int = 200
     originate_rate: float = 50.0
     trunk: str = "PJSIP/{number}@carrier-a"
+    # each queue's queue-level wrapuptime, used when AMI GetConfig of queues.conf is refused
+    queue_wrapup: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Settings:
     tick_interval_s: float = 0.25
     link_outage_limit_s: float = 60.0
     takeover_after_s: float = 30.0
+    pacer_lease_s: float = 4.0
     wrapup_limit_s: int = 0
     default_disposition: str | None = None
     api_token: Secret | None = None  # bootstrap admin token accepted by the control API

@@ -16,6 +16,8 @@ from typing import Any
 from gateway.asterisk.dialstring import check_template
 from gateway.asterisk.errors import InvalidValue
 from pacing.dispositions import CODE_PATTERN
+from pacing.errors import LeaseTermsError
+from pacing.fencing import MARGIN_S, RENEW_S, LeaseTerms
 
 
 class SettingsError(Exception):
@@ -69,6 +71,21 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _pacer_lease(raw: str) -> float:
+    """The pacer lease's ttl: long enough for the supervisor's renewals (:mod:`pacing.fencing`)."""
+    value = _positive_float(raw)
+    try:
+        LeaseTerms(value, RENEW_S, MARGIN_S)
+    except LeaseTermsError as exc:
+        raise ValueError(
+            f"expected at least {3 * RENEW_S:g} s (renewed every {RENEW_S:g} s, held "
+            f"{MARGIN_S:g} s less than the ttl): {exc}"
+        ) from None
+    if value > 300:
+        raise ValueError(f"expected at most 300 s, got {value:g}")
+    return value
+
+
 def _bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -103,6 +120,17 @@ def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
     return raw
+
+
+def _queue_wrapup(raw: str) -> tuple[tuple[str, int], ...]:
+    """``queue=seconds`` pairs, comma-separated: each queue's queue-level ``wrapuptime``."""
+    pairs: list[tuple[str, int]] = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        queue, sep, seconds = (x.strip() for x in part.partition("="))
+        if not sep or not queue or not seconds.isdigit():
+            raise ValueError(f"expected queue=seconds pairs (sales=5,support=10), got {part!r}")
+        pairs.append((queue, int(seconds)))
+    return tuple(pairs)
 
 
 def _code(raw: str) -> str:
@@ -213,6 +241,15 @@ FIELDS: tuple[Field, ...] = (
         "database all along, before the survivor adopts its calls; the same on every instance.",
     ),
     Field(
+        "DIALER_PACER_LEASE",
+        ("pacer_lease_s",),
+        _pacer_lease,
+        "4",
+        "Seconds one renewal of a campaign's pacer lease lasts (on the database's clock; renewed "
+        "every second): a dead instance's campaigns are paced by a survivor about this long "
+        "after its last renewal, and a stalled holder stops itself 1 s before. From 3 to 300.",
+    ),
+    Field(
         "DIALER_WRAPUP_LIMIT",
         ("wrapup_limit_s",),
         _int_range(0, 86400),
@@ -276,6 +313,7 @@ SERVER_PARSERS: dict[str, Callable[[str], Any]] = {
     "channels": _int_range(1, 100_000),
     "originate_rate": _positive_float,
     "trunk": _trunk,
+    "queue_wrapup": _queue_wrapup,
 }
 
 # Server settings that may come from the environment, so that a secret lives in one place

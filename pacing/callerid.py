@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import phonenumbers
@@ -183,6 +183,113 @@ def choose(
     if callee_region and best.region == callee_region:
         why = f"region {callee_region}"
     return Choice(best.number, why, tuple(blocked))
+
+
+def choose_many(
+    pool: Sequence[CallerIdNumber],
+    usage: Mapping[str, NumberUsage],
+    calls: Sequence[tuple[str, str | None]],
+    now: dt.datetime,
+) -> tuple[list[Choice], dict[str, NumberUsage]]:
+    """:func:`choose` for each ``(callee, sticky)`` call of one decision, in order, each pick
+    counted against the usage the next one sees (one more call in flight and today, last used
+    ``now``); returns the choices and the usage after them.
+
+    The same answers as calling :func:`choose` once per call and counting each pick (the
+    tests compare both), without redoing per call what a pick cannot change: the health scores
+    (a pick changes no attempt or answer count), which pool numbers share which national prefix
+    (:class:`_Prefixes`), and whether each number is available (only the picked one's usage
+    changes)."""
+    usage = dict(usage)
+    if not pool:
+        return [Choice(None, "the campaign has no numbers") for _ in calls], usage
+    totals = pool_totals(pool, usage)
+    scores: list[float] = []
+    for n in pool:
+        score = health_score(n.number, pool, usage, totals=totals)
+        scores.append(1.0 if score is None else score)
+    prefixes = _Prefixes(pool)
+    entries: dict[str, list[int]] = {}
+    for i, n in enumerate(pool):
+        entries.setdefault(n.number, []).append(i)
+    blocks = [unavailable(n, usage.get(n.number, UNUSED), now) for n in pool]
+    blocked = tuple(b for b in blocks if b is not None)
+    available = {i for i, b in enumerate(blocks) if b is None}
+    choices: list[Choice] = []
+    for callee, sticky in calls:
+        if not available:
+            choices.append(Choice(None, "no caller-ID number available", blocked))
+            continue
+        if sticky is not None and any(pool[i].number == sticky for i in available):
+            choice = Choice(sticky, "same caller ID as the record's previous attempt", blocked)
+        else:
+            shared, candidates = prefixes.most_local(_national(callee), available)
+
+            def rank(i: int) -> tuple[int, float, str]:
+                number = pool[i].number
+                return usage.get(number, UNUSED).today, -scores[i], number
+
+            best = pool[min(candidates, key=rank)].number
+            why = (
+                f"local presence ({shared} digits shared)"
+                if shared > 0
+                else ("least used available")
+            )
+            choice = Choice(best, why, blocked)
+        choices.append(choice)
+        number = choice.number
+        assert number is not None
+        used = usage.get(number, UNUSED)
+        usage[number] = NumberUsage(
+            used.in_flight + 1, used.today + 1, now, used.attempts, used.answers
+        )
+        changed = False
+        for i in entries[number]:
+            block = unavailable(pool[i], usage[number], now)
+            changed = changed or block != blocks[i]
+            blocks[i] = block
+            if block is None:
+                available.add(i)
+            else:
+                available.discard(i)
+        if changed:
+            blocked = tuple(b for b in blocks if b is not None)
+    return choices, usage
+
+
+class _Prefixes:
+    """Which entries of a pool share each national prefix, by country: :func:`locality` for the
+    whole pool by a few lookups instead of a digit loop per number."""
+
+    def __init__(self, pool: Sequence[CallerIdNumber]) -> None:
+        found: dict[tuple[int, str], set[int]] = {}
+        for i, n in enumerate(pool):
+            own = _national(n.number)
+            if own is None:
+                continue
+            country, digits = own
+            for k in range(len(digits) + 1):
+                found.setdefault((country, digits[:k]), set()).add(i)
+        self._by = {key: frozenset(v) for key, v in found.items()}
+
+    def most_local(
+        self, callee: tuple[int, str] | None, available: set[int]
+    ) -> tuple[int, Set[int]]:
+        """The highest :func:`locality` among ``available`` entries and the entries that have
+        it; ``(-1, available)`` when none is in the callee's country."""
+        if callee is None:
+            return -1, available
+        country, digits = callee
+        by = self._by
+        k = len(digits)
+        while k >= 0 and (country, digits[:k]) not in by:  # the longest prefix any entry has
+            k -= 1
+        while k >= 0:  # entries under prefix k share at least k digits; none deeper is free
+            hit = by[(country, digits[:k])] & available
+            if hit:
+                return k, hit
+            k -= 1
+        return -1, available
 
 
 @dataclass(frozen=True, slots=True)

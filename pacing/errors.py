@@ -3,7 +3,8 @@
 PacingError               root of every error raised by ``pacing``
 ├── ScheduleError         a schedule or retry rule is malformed (bad zone, bad hours, bad country)
 ├── CallerIdError         a caller-ID pool or number is malformed (bad E.164, bad caps)
-└── SnapshotError         a pacing snapshot is inconsistent (negative counts, unknown mode)
+├── SnapshotError         a pacing snapshot is inconsistent (negative counts, unknown mode)
+└── LeaseTermsError       pacer lease terms that would fence a healthy holder (also ValueError)
 
 Nothing here does I/O; these are raised while building or reading pure values.
 """
@@ -25,3 +26,7 @@ class CallerIdError(PacingError):
 
 class SnapshotError(PacingError):
     """A pacing snapshot is inconsistent."""
+
+
+class LeaseTermsError(PacingError, ValueError):
+    """Pacer lease terms that would fence a healthy holder (:mod:`pacing.fencing`)."""

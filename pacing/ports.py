@@ -45,6 +45,7 @@ class Lease:
     record_id: int
     phone: str
     caller_id: str | None  # sticky caller ID of earlier attempts, if any
+    agent: str | None = None  # an agent-only callback within its grace: the call goes to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class CallOrder:
     queue: str
     ring_timeout_s: float
     amd: bool
+    agent: str | None = None  # an agent-only callback: connect the callee to this agent only
 
 
 class Store(Protocol):
@@ -123,9 +125,28 @@ class PlaceRefused(Exception):
         self.retry = retry  # True: put the record back (capacity); False: the order is bad
 
 
-class Pacers(Protocol):
-    """The one-pacer-per-campaign lease in the database, shared by every gateway instance."""
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    """One round's pacer leases: the campaigns now held here, and when the soonest lease held by
+    another instance among the others expires (seconds from now on the database's clock; None:
+    no other instance holds one)."""
 
+    held: frozenset[int]
+    others_expire_in_s: float | None = None
+
+
+class Pacers(Protocol):
+    """The one-pacer-per-campaign lease in the database, shared by every gateway instance.
+
+    :meth:`acquire` takes or renews the leases of many campaigns at once (one statement, so a
+    round costs the same however many campaigns run) and returns those now held, each for
+    ``ttl_s`` seconds counted from no earlier than the moment the request was sent (on the
+    database's clock, not the caller's); the others are held by another instance, and
+    :class:`Acquired` says when the first of those leases expires.
+    """
+
+    @property
+    def ttl_s(self) -> float: ...
     async def running_campaigns(self) -> Sequence[int]: ...
-    async def acquire(self, campaign_id: int) -> bool: ...  # take or renew; False: another has it
+    async def acquire(self, campaign_ids: Sequence[int]) -> Acquired: ...
     async def release(self, campaign_id: int) -> None: ...

@@ -26,7 +26,9 @@ settled attempts, so a restart does not forget the abandon history. A shorter li
 holds new calls (``status.held``) and dialling continues by itself once a link is back.
 
 The runner stops placing calls the moment the campaign is no longer ``running`` (pause, stop,
-force complete), and completes the campaign when nothing in it can ever be dialled again.
+force complete), and completes the campaign when nothing in it can ever be dialled again; and
+past ``lease_until`` (the pacer lease not certainly held, :mod:`pacing.fencing`) it decides,
+leases, writes and sends nothing (attempts written just before are withdrawn, never sent).
 Nothing here decides how many calls to place; that is the policy's job.
 
 Skills (:mod:`pacing.skills`): with a campaign's ``skill_queues`` set, each tick has one plan per
@@ -40,12 +42,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pacing.calls import AttemptResult, CallPhase
+from pacing.fencing import fence
 from pacing.guards import GuardInputs, Trip, evaluate, free_throughout, link_hold
 from pacing.learning import Learner, Prior, choose_prior, history_of
 from pacing.outcomes import Outcome
@@ -107,6 +111,7 @@ class CampaignRunner:
         clock: Callable[[], float],
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         hold: Callable[[], str | None] = lambda: None,
+        lease_until: Callable[[], float] = lambda: math.inf,
         tick_s: float = 0.25,
         link_outage_limit_s: float = 60.0,
         prior: Prior | None = None,
@@ -118,6 +123,7 @@ class CampaignRunner:
         self._links_down_since: float | None = None  # no server has had a working link since
         self._wall = wall
         self._hold = hold
+        self._lease_until = lease_until  # the pacer lease is certainly held until (clock)
         self._schedule_checked = -1e18
         self._schedule_open = True
         self._mos: deque[float] = deque(maxlen=50)
@@ -318,9 +324,18 @@ class CampaignRunner:
             await self.tick(view)
             await asyncio.sleep(self._tick_s)
 
-    async def tick(self, view: CampaignView) -> Decision:
-        """One decision (one per skill group), carried out."""
+    def _fenced(self) -> str | None:
+        """Why nothing may be decided, leased or sent now: the pacer lease is not certainly held."""
+        return fence(self._lease_until(), self._clock())
+
+    async def tick(self, view: CampaignView) -> Decision | None:
+        """One decision (one per skill group), carried out; None: no decision (lease fenced)."""
         now = self._clock()
+        fenced = fence(self._lease_until(), now)
+        if fenced is not None:
+            self.status.last_tick = now
+            self.status.held = fenced
+            return None
         plans, snapshot = self._plans(view, now)
         self.last_snapshot = snapshot
         decisions = self._decide(view, plans, snapshot, now)
@@ -404,6 +419,8 @@ class CampaignRunner:
         if await self._store.caller_ids_available(self.campaign_id) == 0:
             self.status.no_caller_id += 1  # no record is leased for nothing; diagnostics say why
             return
+        if self._fenced() is not None:
+            return
         if plan.skills is None:
             leases = await self._store.lease(self.campaign_id, decision.calls)
         else:
@@ -424,12 +441,24 @@ class CampaignRunner:
                 unplaced.append(lease.record_id)
                 continue
             orders.append(self._order(view, decision, lease, caller_id, plan.queue))
-        written = await self._store.start_attempts(orders)  # write-before-send, one statement
+        if self._fenced() is not None:  # stalled since the lease: write nothing, give them back
+            await self._store.release(self.campaign_id, unplaced + [o.record_id for o in orders])
+        else:
+            await self._write_and_send(orders, unplaced)
+
+    async def _write_and_send(self, orders: list[CallOrder], unplaced: list[int]) -> None:
+        """Write the attempts in one statement, then send them (write-before-send); past the
+        lease deadline by then (stalled while writing), withdraw them all instead."""
+        written = await self._store.start_attempts(orders)
+        fenced = self._fenced()
         servers: list[tuple[str, str]] = []
         withdrawn: list[tuple[CallOrder, str]] = []
         for order in orders:
             if order.attempt_id not in written:
                 continue  # the lease was lost: another instance holds the record now
+            if fenced is not None:
+                withdrawn.append((order, fenced))
+                continue
             server = await self._send(order, withdrawn)
             if server is None:
                 unplaced.append(order.record_id)
@@ -454,6 +483,7 @@ class CampaignRunner:
             queue=queue,
             ring_timeout_s=decision.ring_timeout_s,
             amd=view.amd,
+            agent=lease.agent,
         )
 
     async def _send(self, order: CallOrder, withdrawn: list[tuple[CallOrder, str]]) -> str | None:

@@ -95,6 +95,13 @@ class RollingStats:
     hour: WindowCounts = WindowCounts()
     day: WindowCounts = WindowCounts()
     month: WindowCounts = WindowCounts()  # 30 days
+    # How much of the last hour the counts cover (since the first attempt counted in it);
+    # None: the whole hour. A campaign in its first hour has a part-hour window.
+    hour_span_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.hour_span_s is not None and self.hour_span_s < 0:
+            raise SnapshotError("the hour window's span must not be negative")
 
 
 @dataclass(frozen=True, slots=True)

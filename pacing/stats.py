@@ -38,11 +38,14 @@ class WindowCounter:
         self.bucket = bucket
         self._buckets: deque[list[float]] = deque()  # [start, attempts, answers, live, abandons]
         self._totals = [0, 0, 0, 0]
+        self._first: float | None = None  # the first attempt ever counted
 
     def add(self, at: float, outcome: Outcome) -> None:
         """Count one finished attempt that ended at ``at`` (times must not go backwards much)."""
         if outcome is Outcome.DNC:
             return
+        if self._first is None or at < self._first:
+            self._first = at
         start = math.floor(at / self.bucket) * self.bucket
         if not self._buckets or self._buckets[-1][0] < start:
             self._buckets.append([start, 0, 0, 0, 0])
@@ -68,6 +71,13 @@ class WindowCounter:
         attempts, answers, live, abandons = self._totals
         return WindowCounts(attempts, answers, live, abandons)
 
+    def covered(self, now: float) -> float:
+        """Seconds of the window this counter has been counting: since its first attempt, at
+        most the span. A quiet stretch inside the window is covered (its rate was low)."""
+        if self._first is None:
+            return 0.0
+        return min(self.span, max(0.0, now - self._first))
+
 
 class AbandonWindows:
     """The rolling hour, 24 h and 30 d windows of the abandon rule."""
@@ -84,7 +94,12 @@ class AbandonWindows:
 
     def read(self, now: float) -> RollingStats:
         """The three windows' counts at ``now``."""
-        return RollingStats(self.hour.read(now), self.day.read(now), self.month.read(now))
+        return RollingStats(
+            self.hour.read(now),
+            self.day.read(now),
+            self.month.read(now),
+            hour_span_s=self.hour.covered(now),
+        )
 
 
 class DayCounter:

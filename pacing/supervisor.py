@@ -2,10 +2,18 @@
 
 Design. Several gateway instances may share one database. Each running campaign is paced by
 exactly one instance at a time: the one holding its pacer lease in PostgreSQL. Every
-``interval_s`` the supervisor lists the running campaigns, takes or renews the lease of each
-(renewing keeps it alive; an instance that dies stops renewing and another takes the campaign
-over once the lease expires, within seconds), starts a :class:`CampaignRunner` for each campaign
-it holds and stops the runners of campaigns it lost or that left ``running``.
+``interval_s`` the supervisor lists the running campaigns, takes or renews all their leases in
+one statement (renewing keeps a lease alive; an instance that dies stops renewing and another
+takes the campaign over once the lease expires: ``ttl_s`` of the database's clock, 4 s by
+default, the round brought forward to just after the expiry), starts a :class:`CampaignRunner`
+for each campaign it holds and stops the runners of campaigns it lost or that left ``running``.
+
+The lease is fenced by its holder (:mod:`pacing.fencing`): before each acquire the supervisor
+reads its monotonic clock, and a granted lease is certainly held until that instant plus the
+ttl less a safety margin (1 s). Each runner reads that deadline and, once past it, makes no
+decision, leases no record and sends nothing, so a holder that stalled (frozen, or cut off from
+the database while its renewals fail) has stopped itself before another instance can take the
+campaign. A later successful renewal moves the deadline on; a refused one ends the runner.
 
 ``runners`` holds exactly the campaigns this instance paces now: a runner leaves it when its
 campaign is paused, stopped or completed, or when another instance holds the lease, and
@@ -27,8 +35,9 @@ import logging
 from collections.abc import Callable
 
 from pacing.calls import AttemptResult
+from pacing.fencing import MARGIN_S, RENEW_S, LeaseTerms, Tenure, next_round_s
 from pacing.guards import Trip
-from pacing.ports import Pacers, Store, Switch
+from pacing.ports import Acquired, Pacers, Store, Switch
 from pacing.runner import CampaignRunner
 
 log = logging.getLogger(__name__)
@@ -48,9 +57,13 @@ class Supervisor:
         on_leave: Callable[[int], None] = lambda _campaign_id: None,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         tick_s: float = 0.25,
-        interval_s: float = 1.0,
+        interval_s: float = RENEW_S,
+        margin_s: float = MARGIN_S,
         link_outage_limit_s: float = 60.0,
     ) -> None:
+        """Raises :class:`pacing.errors.LeaseTermsError` if ``pacers.ttl_s``, ``interval_s``
+        and ``margin_s`` would fence a healthy holder (:class:`pacing.fencing.LeaseTerms`)."""
+        self.tenure = Tenure(LeaseTerms(pacers.ttl_s, interval_s, margin_s))
         self._hold = hold
         self._link_outage_limit_s = link_outage_limit_s
         self._store = store
@@ -59,6 +72,7 @@ class Supervisor:
         self._clock = clock
         self._tick_s = tick_s
         self._interval_s = interval_s
+        self.next_round_s = interval_s  # sooner when another's lease is about to expire
         self._on_leave = on_leave
         self.runners: dict[int, CampaignRunner] = {}
         self.trips: dict[int, Trip] = {}
@@ -86,21 +100,26 @@ class Supervisor:
                     except Exception:  # the database may be away: keep supervising
                         log.warning("supervision round failed", exc_info=True)
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._interval_s):
+                        async with asyncio.timeout(self.next_round_s):
                             await self._poked.wait()
                     self._poked.clear()
         finally:
             for campaign_id in list(self._tasks):
+                self.tenure.lost(campaign_id)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._pacers.release(campaign_id))
 
     async def _round(self, group: asyncio.TaskGroup) -> None:
-        running = set(await self._pacers.running_campaigns())
-        held: set[int] = set()
+        running = sorted(set(await self._pacers.running_campaigns()))
+        sent_at = self._clock()  # before the statement: the leases run from no earlier
+        acquired = await self._pacers.acquire(running) if running else Acquired(frozenset())
+        held = acquired.held
+        self.next_round_s = next_round_s(self._interval_s, acquired.others_expire_in_s)
         for campaign_id in running:
-            if not await self._pacers.acquire(campaign_id):
+            if campaign_id not in held:
+                self.tenure.lost(campaign_id)
                 continue
-            held.add(campaign_id)
+            self.tenure.granted(campaign_id, sent_at)
             task = self._tasks.get(campaign_id)
             if task is None or task.done():
                 self._tasks[campaign_id] = group.create_task(
@@ -110,6 +129,7 @@ class Supervisor:
             if campaign_id not in held or task.done():
                 task.cancel()
                 del self._tasks[campaign_id]
+                self.tenure.lost(campaign_id)
                 await self._pacers.release(campaign_id)
         for campaign_id in [c for c in self.runners if c not in held]:
             self._leave(campaign_id)
@@ -125,6 +145,7 @@ class Supervisor:
                 clock=self._clock,
                 wall=self.wall,
                 hold=self._hold,
+                lease_until=lambda: self.tenure.until(campaign_id),
                 tick_s=self._tick_s,
                 link_outage_limit_s=self._link_outage_limit_s,
             )

@@ -23,8 +23,20 @@ most ``client_queue`` live events: one that falls behind is dropped (:class:`Too
 
 Webhooks. Events are written to the outbox (``write_webhooks``, one statement per batch) by a
 second loop of the same task group, so a slow database delays only the webhooks, never the
-streams; a failed batch is tried again a second later, the backlog bounded by ``buffer`` events
-(the oldest dropped, and logged).
+streams. Each write takes the whole backlog (up to ``WEBHOOK_BATCH`` events): a ringall queue
+rings every free member for each caller, some hundreds of events a second with 150 agents, and a
+write's cost is mostly its round trips, so a loaded gateway that wrote 500 at a time fell behind
+for good. A failed batch is tried again a second later, in front of the events that came
+meanwhile. The backlog is bounded by ``webhook_backlog`` events, apart from the replay buffer's
+size: past it the oldest are dropped, each counted (``hooks_dropped``, ``on_webhooks_dropped``:
+the ``dialer_agent_webhooks_dropped_total`` metric) and logged.
+
+One writer per server. Every gateway instance connected to a server sees all its member events,
+so the call-less changes (``state`` between calls) are the same in every instance: only the
+server's feed owner (``owns_server``, a lease per server, :mod:`dialer.feedowner`) queues them
+for the webhooks. A change tied to one of our calls is queued by the instance that placed the
+call, the only one that resolves it. The streams are not affected: every instance serves its
+own clients every event it has.
 
 The hub's task is owned by the service (``run`` in its task group, cancelled at shutdown).
 """
@@ -51,7 +63,7 @@ log = logging.getLogger(__name__)
 
 CardReader = Callable[[Collection[int]], Awaitable[Mapping[int, RecordCard]]]
 WebhookWriter = Callable[[Sequence[AgentEvent]], Awaitable[int]]
-WEBHOOK_BATCH = 500
+WEBHOOK_BATCH = 5_000  # events in one outbox statement, at most
 K = TypeVar("K", str, int)
 
 
@@ -136,8 +148,16 @@ class _Cache:
             return None
         return found[0]
 
+    def __len__(self) -> int:
+        return len(self._cards)
+
     def put(self, card: RecordCard) -> None:
-        self._cards[card.id] = (card, self._clock() + self._ttl_s)
+        """Hold ``card``; the expired ones go first. Every card is kept ``ttl_s`` from its put
+        and a put moves it last, so they are in expiry order: the oldest lead."""
+        now = self._clock()
+        while self._cards and next(iter(self._cards.values()))[1] < now:
+            self._cards.popitem(last=False)
+        self._cards[card.id] = (card, now + self._ttl_s)
         self._cards.move_to_end(card.id)
         while len(self._cards) > self._size:
             self._cards.popitem(last=False)
@@ -152,10 +172,13 @@ class AgentEventHub:
         *,
         write_webhooks: WebhookWriter | None = None,
         on_webhooks_queued: Callable[[], None] | None = None,
+        on_webhooks_dropped: Callable[[int], None] | None = None,
+        owns_server: Callable[[str], bool] = lambda server: True,
         wall: Callable[[], datetime] = _utc_now,
         clock: Callable[[], float] = time.monotonic,
         buffer: int = 10_000,
         client_queue: int = 1_000,
+        webhook_backlog: int = 50_000,
         fetch_timeout_s: float = 0.5,
         read_ahead_timeout_s: float = 5.0,
         cache_ttl_s: float = 60.0,
@@ -163,6 +186,8 @@ class AgentEventHub:
         self._read_cards = read_cards
         self._write_webhooks = write_webhooks
         self._on_webhooks_queued = on_webhooks_queued
+        self._on_webhooks_dropped = on_webhooks_dropped
+        self._owns_server = owns_server
         self._wall = wall
         self._fetch_timeout_s = fetch_timeout_s
         self._read_ahead_timeout_s = read_ahead_timeout_s
@@ -174,7 +199,8 @@ class AgentEventHub:
         self._ahead_wake = asyncio.Event()
         self._reading: dict[int, asyncio.Future[None]] = {}  # read ahead right now, by record
         self._wake = asyncio.Event()
-        self._hooks: deque[AgentEvent] = deque(maxlen=buffer)
+        self._hooks: deque[AgentEvent] = deque()
+        self._hooks_limit = max(webhook_backlog, 1)
         self._hooks_wake = asyncio.Event()
         self._by_agent: dict[str, set[Subscription]] = {}
         self._by_campaign: dict[int, set[Subscription]] = {}
@@ -337,14 +363,27 @@ class AgentEventHub:
         for sub in subs:
             if not sub.offer(event):
                 self.unsubscribe(sub)
-        if self._write_webhooks is not None:
-            if len(self._hooks) == self._hooks.maxlen:
-                self.hooks_dropped += 1
-                if self.hooks_dropped % 1000 == 1:
-                    log_event(log, "agent webhooks dropped", logging.WARNING,
-                              dropped=self.hooks_dropped)  # fmt: skip
+        if self._write_webhooks is not None and (
+            change.call is not None or self._owns_server(change.server)
+        ):
             self._hooks.append(event)
+            self._trim_hooks()
             self._hooks_wake.set()
+
+    def _trim_hooks(self) -> None:
+        """Drop the oldest webhook events past the backlog's bound, counted and logged."""
+        over = len(self._hooks) - self._hooks_limit
+        if over <= 0:
+            return
+        for _ in range(over):
+            self._hooks.popleft()
+        before, self.hooks_dropped = self.hooks_dropped, self.hooks_dropped + over
+        if before // 1000 != self.hooks_dropped // 1000 or before == 0:
+            log_event(log, "agent webhooks dropped", logging.WARNING, dropped=self.hooks_dropped,
+                      backlog=self._hooks_limit)  # fmt: skip
+        if self._on_webhooks_dropped is not None:
+            with contextlib.suppress(Exception):
+                self._on_webhooks_dropped(over)
 
     async def _webhooks(self, write: WebhookWriter) -> None:
         while True:
@@ -357,7 +396,8 @@ class AgentEventHub:
                 except Exception as exc:  # kept and tried again; the streams are not affected
                     log_event(log, "agent webhooks not queued", logging.WARNING,
                               events=len(batch), error=repr(exc))  # fmt: skip
-                    self._hooks.extendleft(reversed(batch))
+                    self._hooks.extendleft(reversed(batch))  # in front of the newer ones
+                    self._trim_hooks()
                     await asyncio.sleep(1.0)  # the retry interval of a failed batch
                     continue
                 if queued and self._on_webhooks_queued is not None:

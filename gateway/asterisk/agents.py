@@ -76,7 +76,7 @@ class QueueSnapshot:
 
 
 class _Member:
-    __slots__ = ("calls_taken", "device", "interface", "name", "on_call_since", "paused",
+    __slots__ = ("calls_taken", "device", "direct", "interface", "name", "on_call_since", "paused",
                  "paused_reason", "penalty", "ringinuse", "wrapup_s", "wrapup_until")  # fmt: skip
 
     def __init__(self, interface: str, name: str) -> None:
@@ -91,6 +91,7 @@ class _Member:
         self.penalty = 0
         self.calls_taken = 0
         self.ringinuse: bool | None = None
+        self.direct = False  # the current call was Dial()led to it (an agent-only callback)
 
     def update(self, e: QueueMemberEvent) -> bool:
         """Take a member event's fields; True if ``CallsTaken`` went up (a call has ended)."""
@@ -145,19 +146,24 @@ class AgentBoard:
             member.name = name
         return member
 
-    def on_member(self, e: QueueMemberEvent, now: float) -> None:
-        """QueueMemberStatus / Added / Removed / Pause(d)."""
+    def on_member(self, e: QueueMemberEvent, now: float) -> bool:
+        """QueueMemberStatus / Added / Removed / Pause(d). True when this ended a call that
+        ``Dial()`` connected (an agent-only callback): no ``AgentComplete`` comes for it, its
+        end is the member's device going free again."""
         if e.name == "QueueMemberRemoved":
             self._queues.get(e.queue, {}).pop(e.interface, None)
-            return
+            return False
         known = e.interface in self._queues.get(e.queue, {})
         m = self._member(e.queue, e.interface, e.member_name)
         was_busy = m.device in _IN_USE or m.on_call_since is not None
         ended = m.update(e) and known
+        direct = m.direct and m.on_call_since is not None
         if (was_busy and e.status == 1 and m.on_call_since is not None) or (
             ended and not e.in_call
         ):
             self._end_call(e.queue, m, now)  # AgentComplete missed, or the count says so
+            return direct
+        return False
 
     def on_agent(self, e: AgentEvent, now: float) -> None:
         """AgentCalled / AgentConnect / AgentComplete / AgentRingNoAnswer."""
@@ -165,11 +171,15 @@ class AgentBoard:
         if e.name == "AgentConnect":
             m.on_call_since = now
             m.wrapup_until = None
+            m.direct = e.direct
         elif e.name == "AgentComplete":
             self._end_call(e.queue, m, now)
 
     def _end_call(self, queue: str, m: _Member, now: float) -> None:
         m.on_call_since = None
+        if m.direct:  # app_queue applies wrap-up only after the calls it placed itself
+            m.direct = False
+            return
         self._start_wrapup(queue, m, now)
         if not self._config.shared_lastcall:
             return
@@ -221,6 +231,10 @@ class AgentBoard:
             found = next((m for m in members.values() if m.name == agent), None)
         # One member's view, not the whole queue's: the agent feed asks for every agent event.
         return None if found is None else self._view(queue, found, now)
+
+    def has_interface(self, interface: str) -> bool:
+        """Whether ``interface`` is a member of any queue on this board."""
+        return any(interface in members for members in self._queues.values())
 
     def queues(self) -> list[str]:
         return sorted(self._queues)

@@ -14,9 +14,15 @@ What is checked (each finding is one :class:`Problem` line, ``file:line: message
 - http.conf / ari.conf: the HTTP server and ARI enabled; each ARI user exists, may write, has a
   password.
 - extensions.conf: context ``dialer-outbound``, extension ``s``, runs in order AMD (only when
-  ``DIALER_AMD`` is 1), ``UserEvent(AMDResult,…)``, a MACHINE hang-up, ``Queue(${DIALER_QUEUE},,,,
-  ${DIALER_CONNECT_TIMEOUT})``, the QUEUESTATUS test, ``UserEvent(DialerAbandoned,…)`` and
-  ``Playback(dialer-identification)``; no ``${DIALER_*}`` variable outside the contract; a
+  ``DIALER_AMD`` is 1), ``UserEvent(AMDResult,…)``, a MACHINE hang-up, ``Queue(${DIALER_QUEUE},…,
+  ${QUEUE_WAIT})`` (or ``${DIALER_CONNECT_TIMEOUT}``), the QUEUESTATUS test,
+  ``UserEvent(DialerAbandoned,…)`` and ``Playback(dialer-identification)``; the 2 s rule with AMD
+  (AMD's total analysis time bounded by ``${DIALER_CONNECT_TIMEOUT}``, ``QUEUE_WAIT`` computed
+  from ``CONNECT_BY``); Queue()'s ``b()`` predial handler present and setting ``PJSIP_HEADER``
+  only behind a ``CHANNEL(channeltype)`` test; the agent-only callback's path
+  (``DIALER_AGENT_INTERFACE`` tested before ``Queue()``,
+  ``Dial(${DIALER_AGENT_INTERFACE},…,U(dialer-agent-connect^…))`` and that subroutine's
+  ``UserEvent(DialerAgentConnect,…)``); no ``${DIALER_*}`` variable outside the contract; a
   ``Stasis(<app>)`` entry for each ARI application.
 - queues.conf: the expected queues exist, ``timeoutpriority`` is not ``conf`` (the 2 s limit
   must win), no ``ringinuse = yes``, every ``PJSIP/`` member is a pjsip.conf endpoint.
@@ -47,15 +53,16 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 CONTRACT_CONTEXT = "dialer-outbound"
 CONTRACT_VARIABLES = frozenset(
-    {"DIALER_ATTEMPT_ID", "DIALER_CAMPAIGN", "DIALER_QUEUE", "DIALER_AMD", "DIALER_CONNECT_TIMEOUT"}
-)
+    {"DIALER_ATTEMPT_ID", "DIALER_CAMPAIGN", "DIALER_QUEUE", "DIALER_AMD", "DIALER_CONNECT_TIMEOUT",
+     "DIALER_AGENT_INTERFACE"}
+)  # fmt: skip
 REQUIRED_READ = frozenset({"system", "call", "agent", "user", "cdr", "reporting"})
 REQUIRED_WRITE = frozenset({"originate", "call", "reporting"})
 FORBIDDEN_WRITE = frozenset({"all", "system", "command", "config"})
 REQUIRED_MODULES = (
     "pbx_config", "app_amd", "app_queue", "app_userevent", "app_playback", "app_stasis",
     "res_stasis", "res_ari", "res_http_websocket", "res_rtp_asterisk", "cdr_manager",
-    "func_db", "func_cdr", "app_stack",
+    "func_db", "func_cdr", "app_stack", "app_dial",
 )  # fmt: skip
 LEDGER_CONTEXT = "dialer-hangup"  # the hangup handler every Originate pushes
 LEDGER_WRITE = re.compile(
@@ -79,8 +86,8 @@ CONTRACT_STEPS: tuple[tuple[str, str, str], ...] = (
         r"\s*AMDCAUSE: \$\{AMDCAUSE\}",
     ),
     ("the MACHINE hang-up", "gotoif|execif", r".*AMDSTATUS.*MACHINE.*"),
-    ("Queue(${DIALER_QUEUE},,,,${DIALER_CONNECT_TIMEOUT})", "queue",
-     r"\$\{DIALER_QUEUE\},[^,]*,[^,]*,[^,]*,\$\{DIALER_CONNECT_TIMEOUT\}.*"),
+    ("Queue(${DIALER_QUEUE},…,${QUEUE_WAIT})", "queue",
+     r"\$\{DIALER_QUEUE\},[^,]*,[^,]*,[^,]*,\$\{(?:DIALER_CONNECT_TIMEOUT|QUEUE_WAIT)\}.*"),
     ("the QUEUESTATUS test", "gotoif|execif", r".*QUEUESTATUS.*TIMEOUT.*"),
     (
         "UserEvent(DialerAbandoned,…)",
@@ -90,6 +97,16 @@ CONTRACT_STEPS: tuple[tuple[str, str, str], ...] = (
     ("Playback(dialer-identification)", "playback|background", r"dialer-identification\b.*"),
 )  # fmt: skip
 QUEUE_STATUSES_NO_AGENT = ("TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY")
+# An agent-only callback: Dial() of the member with the subroutine that reports the connect.
+AGENT_CONTEXT = "dialer-agent-connect"
+AGENT_DIAL = re.compile(
+    r"\$\{DIALER_AGENT_INTERFACE\},\s*\$\{(?:QUEUE_WAIT|DIALER_CONNECT_TIMEOUT)\},.*U\(dialer-agent-connect"
+    r"\^\$\{DIALER_ATTEMPT_ID\}\^\$\{DIALER_QUEUE\}\^\$\{DIALER_AGENT_INTERFACE\}\).*"
+)
+AGENT_EVENT = re.compile(
+    r"DialerAgentConnect,\s*AttemptId: \$\{ARG1\},\s*Queue: \$\{ARG2\},\s*"
+    r"Interface: \$\{ARG3\}"
+)
 
 _SECTION = re.compile(r"^\[([^\]]+)\]\s*(?:\(([^)]*)\))?\s*$")
 _ITEM = re.compile(r"^([^=]+?)\s*=>?\s*(.*)$")
@@ -375,6 +392,7 @@ def _check_dialplan(confs: dict[str, Conf], expect: Expectations) -> Iterator[Pr
         yield Problem(conf.name, 0, f"no extension s in context [{CONTRACT_CONTEXT}]")
     else:
         yield from _check_contract_order(conf, steps)
+        yield from _check_agent_path(conf, steps)
     for section in conf.sections:
         for item in section.items:
             for name in _VARIABLE.findall(item.value):
@@ -391,6 +409,30 @@ def _check_dialplan(confs: dict[str, Conf], expect: Expectations) -> Iterator[Pr
     for app in expect.ari_apps:
         if not any(s.app == "stasis" and s.args.split(",")[0].strip() == app for s in all_steps):
             yield Problem(conf.name, 0, f"no Stasis({app}) entry for the ARI application {app!r}")
+
+
+def _check_agent_path(conf: Conf, steps: list[Step]) -> Iterator[Problem]:
+    """An agent-only callback goes to its agent (README, "The dialplan contract"): without this
+    path its DIALER_AGENT_INTERFACE is ignored and the queue gives the call to anyone."""
+    first = steps[0].line
+    queue = next((s.line for s in steps if s.app == "queue"), None)
+    if not any(s.app in ("gotoif", "execif") and "DIALER_AGENT_INTERFACE" in s.args
+               and (queue is None or s.line < queue) for s in steps):  # fmt: skip
+        yield Problem(conf.name, first, "${DIALER_AGENT_INTERFACE} is not tested before Queue()")
+    if not any(s.app == "dial" and AGENT_DIAL.fullmatch(s.args.strip()) for s in steps):
+        yield Problem(
+            conf.name, first,
+            f"[{CONTRACT_CONTEXT}] s: no Dial(${{DIALER_AGENT_INTERFACE}},"
+            f"${{QUEUE_WAIT}},U({AGENT_CONTEXT}^…)) for agent-only callbacks",
+        )  # fmt: skip
+    sub = dialplan_steps(conf, AGENT_CONTEXT, "s")
+    if not any(s.app == "userevent" and AGENT_EVENT.fullmatch(s.args.strip()) for s in sub):
+        yield Problem(
+            conf.name, sub[0].line if sub else 0,
+            f"[{AGENT_CONTEXT}] s does not send UserEvent(DialerAgentConnect,AttemptId: "
+            "${ARG1},Queue: ${ARG2},Interface: ${ARG3}): an agent-only callback's connect "
+            "would not be seen",
+        )  # fmt: skip
 
 
 def _check_contract_order(conf: Conf, steps: list[Step]) -> Iterator[Problem]:
@@ -413,10 +455,66 @@ def _check_contract_order(conf: Conf, steps: list[Step]) -> Iterator[Problem]:
     guarded = any("DIALER_AMD" in s.args for s in steps if amd and s.line < amd[0].line)
     if amd and not guarded:
         yield Problem(conf.name, amd[0].line, "AMD() runs without testing ${DIALER_AMD}")
+    yield from _check_connect_clock(conf, steps)
     tests = " ".join(s.args for s in steps if "QUEUESTATUS" in s.args and s.app != "userevent")
     for status in QUEUE_STATUSES_NO_AGENT:
         if status not in tests:
             yield Problem(conf.name, first, f"QUEUESTATUS {status} does not lead to the message")
+
+
+def _check_connect_clock(conf: Conf, steps: list[Step]) -> Iterator[Problem]:
+    """The 2 s rule with AMD (README, "The dialplan contract"): AMD's total analysis time is
+    bounded by the limit, and a ``${QUEUE_WAIT}`` is what is left of it (``CONNECT_BY``)."""
+    for amd in (s for s in steps if s.app == "amd"):
+        fields = amd.args.split(",")
+        if len(fields) < 4 or "DIALER_CONNECT_TIMEOUT" not in fields[3]:
+            yield Problem(
+                conf.name, amd.line,
+                "AMD()'s total analysis time (4th argument) is not bounded by "
+                "${DIALER_CONNECT_TIMEOUT}: the callee would wait through AMD past the limit",
+            )  # fmt: skip
+    queue = next((s for s in steps if s.app == "queue"), None)
+    if queue is not None:
+        yield from _check_predial(conf, queue)
+    if queue is None or "${QUEUE_WAIT}" not in queue.args:
+        return
+    sets = [s for s in steps if s.app == "set" and s.line < queue.line]
+    clock = any(
+        s.args.startswith("CONNECT_BY=") and "DIALER_CONNECT_TIMEOUT" in s.args for s in sets
+    )
+    wait = any(s.args.startswith("QUEUE_WAIT=") and "CONNECT_BY" in s.args for s in sets)
+    if not (clock and wait):
+        yield Problem(
+            conf.name, queue.line,
+            "Queue()'s ${QUEUE_WAIT} is not set from CONNECT_BY (the answer time plus "
+            "${DIALER_CONNECT_TIMEOUT}): the time AMD took would not count against the limit",
+        )  # fmt: skip
+
+
+_PREDIAL = re.compile(r"(?:^|[,)(])b\(([^)^]+)(?:\^([^)^]+))?")
+
+
+def _check_predial(conf: Conf, queue: Step) -> Iterator[Problem]:
+    """Queue()'s ``b(context^exten^priority)`` predial handler (auto-answer headers) exists, and
+    sets ``PJSIP_HEADER`` only behind a channel-type test: a ``Local/`` member, or an Asterisk
+    built without pjproject, must never run it."""
+    options = queue.args.split(",")[1] if "," in queue.args else ""
+    found = _PREDIAL.search(options)
+    if found is None:
+        return
+    context, exten = found.group(1), found.group(2) or "s"
+    handler = dialplan_steps(conf, context, exten)
+    if not handler:
+        yield Problem(conf.name, queue.line, f"Queue() b() handler [{context}] {exten} missing")
+        return
+    guarded = False
+    for step in handler:
+        guarded = guarded or ("channeltype" in step.args and "PJSIP" in step.args)
+        if "PJSIP_HEADER" in step.args and not guarded:
+            yield Problem(
+                conf.name, step.line,
+                f"[{context}] sets PJSIP_HEADER without testing CHANNEL(channeltype) = PJSIP",
+            )  # fmt: skip
 
 
 def _check_queues(confs: dict[str, Conf], expect: Expectations) -> Iterator[Problem]:

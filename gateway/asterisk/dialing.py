@@ -51,6 +51,8 @@ def validate_request(req: OriginateRequest) -> None:
     validate.caller_id_name(req.caller_id_name)
     validate.name("queue", req.queue)
     validate.ring_timeout(req.ring_timeout_s)
+    if req.agent_interface:
+        validate.member_interface(req.agent_interface)
     for field, value in (("campaign_id", req.campaign_id), ("record_id", req.record_id)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise InvalidValue(field, f"expected a non-negative integer, got {value!r}")
@@ -69,6 +71,7 @@ class Dialer:
         on_agent_call: Callable[[AgentChange], None] | None = None,
         on_progress: Callable[[CallProgress], None] | None = None,
         on_sent: Callable[[str], None] | None = None,
+        on_illegal: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         timing: LinkTiming | None = None,
         reconcile_wait_s: float = 30.0,
@@ -85,6 +88,7 @@ class Dialer:
         self._on_agent_call = on_agent_call
         self._on_progress = on_progress
         self._on_sent = on_sent
+        self._on_illegal = on_illegal  # (state, input): a call-leg input its table refused
         self._timing = timing or LinkTiming()
         self._reconcile_wait_s = reconcile_wait_s
         self._resync_interval_s = resync_interval_s
@@ -99,6 +103,7 @@ class Dialer:
                 config, on_result=self._on_result, on_link_state=self._on_link_state,
                 on_agent_change=self._on_agent_change, on_agent_call=self._on_agent_call,
                 on_progress=self._on_progress, on_sent=self._on_sent,
+                on_illegal=self._on_illegal,
                 clock=self._clock, timing=self._timing,
                 reconcile_wait_s=self._reconcile_wait_s,
                 resync_interval_s=self._resync_interval_s, send_gate=self._send_gate)  # fmt: skip
@@ -127,7 +132,10 @@ class Dialer:
         validate_request(req)
         if any(req.attempt_id in rt.tracker for rt in self._runtimes.values()):
             raise InvalidValue("attempt_id", "already in flight: an attempt is dialled once")
-        name = choose([rt.view() for rt in self._runtimes.values()])
+        runtimes = list(self._runtimes.values())
+        if req.agent_interface:  # only the server the agent is a member of can dial it
+            runtimes = [rt for rt in runtimes if rt.agents.has_interface(req.agent_interface)]
+        name = choose([rt.view() for rt in runtimes])
         if name is None:
             raise NoCapacity("no healthy Asterisk server has a free channel and rate budget")
         runtime = self._runtimes[name]
@@ -150,6 +158,21 @@ class Dialer:
         for runtime in self._runtimes.values():
             views.extend(runtime.queue_snapshot(queue).agents)
         return QueueSnapshot(queue, tuple(views), now)
+
+    def member_interface(self, queue: str, agent: str) -> str | None:
+        """The interface of ``agent`` (a member name or interface) in ``queue`` on any server,
+        else in any other queue it is a member of (None: not logged in anywhere)."""
+        now = self._clock()
+        for runtime in self._runtimes.values():
+            view = runtime.agents.member(queue, agent, now)
+            if view is not None:
+                return view.interface
+        for runtime in self._runtimes.values():
+            for other in runtime.agents.queues():
+                view = runtime.agents.member(other, agent, now)
+                if view is not None:
+                    return view.interface
+        return None
 
     def capacity(self) -> PoolSnapshot:
         return PoolSnapshot(tuple(rt.capacity() for rt in self._runtimes.values()))
@@ -176,13 +199,17 @@ class Dialer:
         """Recent delays (s) from ``originate()`` to the Originate handed to the socket."""
         return [d for rt in self._runtimes.values() for d in rt.send_delays]
 
-    async def reconcile(self, attempts: Sequence[tuple[str, str]]) -> None:
+    async def reconcile(
+        self, attempts: Sequence[tuple[str, str]], *, restarted: bool = False
+    ) -> None:
         """Adopt attempts left in flight by a previous run and settle them from the servers.
 
         Each is tracked again by id (never originated again) and reconciled against the
         server's live channels as soon as its link is ready; anything not found ends as
         ``unknown`` (``campaign_id``/``record_id`` are 0 in those results: the caller knows them
-        by ``attempt_id``).
+        by ``attempt_id``). ``restarted``: they are this instance's own, left by its previous
+        process (gone); one that a server keeping an outcome ledger has no channel and no line
+        of is withdrawn instead (``sent`` False): Asterisk never had the call.
         """
         touched: set[str] = set()
         for attempt_id, server in attempts:
@@ -190,7 +217,7 @@ class Dialer:
             if runtime is None:
                 raise UnknownServer(server)
             validate.attempt_id(attempt_id)
-            runtime.tracker.adopt(attempt_id)
+            runtime.tracker.adopt(attempt_id, restarted=restarted)
             touched.add(server)
         for server in touched:
             await self._runtimes[server].reconcile_now()

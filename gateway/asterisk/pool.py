@@ -39,6 +39,9 @@ class ServerConfig:
     channels: int = 200
     originate_rate: float = 50.0  # originates per second
     trunk: str = "PJSIP/{number}@carrier"
+    # Each queue's queue-level wrapuptime as queues.conf sets it: used when AMI GetConfig of
+    # queues.conf is refused (QueueStatus says Wrapuptime: 0 for it; gateway.asterisk.queuesync).
+    queue_wrapup: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         validate.name("server name", self.name)
@@ -60,6 +63,7 @@ class ServerConfig:
             ami_secret=s.ami_secret.reveal(), ari_port=s.ari_port, ari_username=s.ari_username,
             ari_password=s.ari_password.reveal(), ari_app=s.ari_app, driver=s.driver,
             channels=s.channels, originate_rate=s.originate_rate, trunk=s.trunk,
+            queue_wrapup=s.queue_wrapup,
         )  # fmt: skip
 
 

@@ -9,20 +9,25 @@ for the queue-level rules the events leave out (:mod:`gateway.asterisk.queueconf
 ``GetConfig`` is logged once and the board keeps the members' own wrap-up: Asterisk checks an
 action against the user's *write* classes, and GetConfig needs ``system`` or ``config``, which the
 project's AMI user does not have (they would also allow ``UpdateConfig``), so with
-``asterisk_conf/manager.conf`` the wrap-up is set on each member, where ``QueueStatus`` reports it.
+``asterisk_conf/manager.conf`` the wrap-up is set on each member, where ``QueueStatus`` reports it,
+or the server's ``queue_wrapup`` setting declares each queue's queue-level one (``sales=5``),
+which the board then applies as it would ``GetConfig``'s (Asterisk's ``get_wrapuptime``: the
+member's own if set, else the queue's). When ``GetConfig`` is allowed, its answer wins.
+After the link-up resync the runtime has the agent feed say the member changes the link missed
+(:meth:`gateway.asterisk.agentfeed.AgentFeed.resynced`); this module only fills the board.
 Every await here is an AMI action under the link's own timeout.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from gateway.asterisk.agents import AgentBoard
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.ami.adapter import AmiLink
 from gateway.asterisk.errors import ActionFailed
-from gateway.asterisk.queueconf import parse_getconfig
+from gateway.asterisk.queueconf import QueueConfigView, QueueRules, parse_getconfig
 
 log = logging.getLogger("gateway.asterisk.agents")
 
@@ -40,6 +45,7 @@ class QueueSync:
         *,
         on_change: Callable[[str], None],
         clock: Callable[[], float],
+        declared_wrapup: Mapping[str, int] | None = None,
     ) -> None:
         self._server = server
         self._ami = ami
@@ -48,6 +54,9 @@ class QueueSync:
         self._clock = clock
         self._rules_at: float | None = None
         self._refused = False
+        self._declared = QueueConfigView(
+            {q: QueueRules(wrapup_s=s) for q, s in (declared_wrapup or {}).items()}
+        )
 
     def session_started(self) -> None:
         """A new AMI session: read queues.conf again at the next resync (it may be reloaded)."""
@@ -75,11 +84,16 @@ class QueueSync:
         try:
             answer = await self._ami.action([("Action", "GetConfig"), ("Filename", "queues.conf")])
         except ActionFailed as exc:
-            if not self._refused:
-                log.warning(
+            if self._declared.queues:
+                self._board.configure(self._declared)
+            elif not self._refused:
+                # the shipped manager.conf grants no write `config` (it would allow UpdateConfig
+                # too), so this is the normal case: said once, at start, not as a warning
+                log.info(
                     "server %s: GetConfig queues.conf refused (%s): a queue-level wrapuptime "
-                    "is not known; set the wrap-up on each member instead (the member line's "
-                    "sixth field, AddQueueMember's seventh argument: asterisk_conf/queues.conf)",
+                    "is not known; the wrap-up is each member's own (the member line's sixth "
+                    "field, AddQueueMember's seventh argument: asterisk_conf/queues.conf) or "
+                    "the server's queue_wrapup setting",
                     self._server,
                     exc,
                 )

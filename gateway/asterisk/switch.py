@@ -58,6 +58,12 @@ class DialerSwitch:
         self._watched: set[str] = set()
 
     def place(self, order: CallOrder) -> str:
+        interface = ""
+        if order.agent is not None:  # an agent-only callback: to that member's interface
+            found = self._dialer.member_interface(order.queue, order.agent)
+            if found is None:  # logged out since the lease: back to the queue, leased again
+                raise PlaceRefused(f"agent {order.agent!r} is not logged in", retry=True)
+            interface = found
         request = OriginateRequest(
             attempt_id=order.attempt_id,
             campaign_id=order.campaign_id,
@@ -68,6 +74,7 @@ class DialerSwitch:
             queue=order.queue,
             ring_timeout_s=order.ring_timeout_s,
             amd=order.amd,
+            agent_interface=interface,
         )
         try:
             server = self._dialer.originate(request)

@@ -20,6 +20,7 @@ the field, before any byte is written. This module is pure: no I/O, no state.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -81,10 +82,16 @@ def caller_id_name(value: str) -> str:
     return value
 
 
+def is_attempt_id(value: str) -> bool:
+    """Whether ``value`` has an attempt id's form (a gateway's caller channel ``Uniqueid``, set
+    by the Originate's ``ChannelId``; Asterisk's own uniqueids are ``<epoch>.<n>``)."""
+    return _ATTEMPT_ID.fullmatch(value) is not None
+
+
 def attempt_id(value: str) -> str:
     """An attempt id: ``uuid4().hex`` (32 lowercase hex characters)."""
     text("attempt_id", value, max_len=32)
-    if _ATTEMPT_ID.fullmatch(value) is None:
+    if not is_attempt_id(value):
         raise InvalidValue("attempt_id", "expected 32 lowercase hex characters")
     return value
 
@@ -111,6 +118,17 @@ def agent(field: str, value: str) -> str:
     text(field, value, max_len=80)
     if _AGENT.fullmatch(value) is None:
         raise InvalidValue(field, f"not a valid agent id: {value!r}")
+    return value
+
+
+def member_interface(value: str) -> str:
+    """A queue member's interface an agent-only callback dials (``PJSIP/agent-101``,
+    ``Local/101@agents/n``): a name (no spaces, no separators) that is also a channel-variable
+    token, without ``&`` (Dial's list separator) or ``^`` (its option-argument separator)."""
+    name("agent_interface", value)
+    variable("DIALER_AGENT_INTERFACE", value)
+    if "/" not in value:
+        raise InvalidValue("agent_interface", f"not a channel interface (TECH/resource): {value!r}")
     return value
 
 
@@ -151,8 +169,41 @@ def dial_string(template: str, number: str) -> str:
 LEDGER_PUSH_HEADER = "CHANNEL(hangup_handler_push)=dialer-hangup\\,s\\,1"
 
 
+# one ``Variable:`` header that :func:`variable` accepts: a name, ``=``, a token (the name cannot
+# hold ``=``, so the first ``=`` is the one :func:`header_values` splits on)
+_VARIABLE_HEADER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}=[A-Za-z0-9_.@/+:=-]{0,256}")
+
+
+def _plain_headers(headers: Sequence[tuple[str, str]]) -> bool:
+    """True only for headers that every check of :func:`header_values` passes: no control
+    character anywhere (one search over all of them), within the lengths, each ``Variable``
+    the ledger's constant or a ``KEY=token``. False says nothing: the full checks decide."""
+    try:
+        joined = "".join(itertools.chain.from_iterable(headers))
+    except TypeError:  # not text: the full checks name the field
+        return False
+    # printable ASCII holds none of _CONTROL's characters (a quicker test than the search)
+    if not (joined.isascii() and joined.isprintable()) and _CONTROL.search(joined) is not None:
+        return False
+    for key, value in headers:
+        if len(key) > 64 or len(value) > 1024:
+            return False
+        if (
+            key.lower() == "variable"
+            and value != LEDGER_PUSH_HEADER
+            and _VARIABLE_HEADER.fullmatch(value) is None
+        ):
+            return False
+    return True
+
+
 def header_values(headers: Sequence[tuple[str, str]]) -> None:
-    """Last line of defence: check every header of an AMI action before it is serialised."""
+    """Last line of defence: check every header of an AMI action before it is serialised.
+
+    The common case (every header fine) is settled by one pass (:func:`_plain_headers`); any
+    doubt runs every check one by one, which raises naming the field."""
+    if _plain_headers(headers):
+        return
     for key, value in headers:
         text("AMI header name", key, max_len=64)
         text(f"AMI header {key}", value, max_len=1024)

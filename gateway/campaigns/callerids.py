@@ -29,6 +29,7 @@ from pacing.callerid import (
     NumberUsage,
     RestOrder,
     choose,
+    choose_many,
     rest_orders,
     unavailable,
 )
@@ -100,8 +101,7 @@ class CallerIdBook:
         so caps and cooldowns hold within the decision as across decisions.
         """
         pool = await self._pool(campaign_id)
-        now = self._wall()
-        choices = [self._take(pool, callee, sticky, now) for callee, sticky in calls]
+        choices, pool.usage = choose_many(pool.numbers, pool.usage, calls, self._wall())
         if choices:
             self.last_choice[campaign_id] = choices[-1]
         return choices

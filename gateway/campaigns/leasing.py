@@ -23,10 +23,12 @@ Several gateway instances share one database and must never dial the same record
 None of these updates changes a column that an index of ``records`` names, so they are HOT
 updates (migration 0004); the queue is the only index-bearing structure a status change touches.
 * :func:`acquire_pacer` / :func:`renew_pacer` / :func:`release_pacer`: one row per campaign in
-  ``campaign_pacers`` so exactly one instance paces a campaign at a time.
+  ``campaign_pacers`` so exactly one instance paces a campaign at a time. The lease's expiry is
+  set and compared on the database's clock, so instances on hosts with skewed clocks agree on
+  it; the holder fences itself on its own monotonic clock (:mod:`pacing.supervisor`).
 
-Time is always passed in (``now``); nothing here reads a clock. Retry decisions are the pure
-:func:`gateway.campaigns.retry.next_step`.
+Time is passed in (``now``) everywhere else; nothing here reads a local clock. Retry decisions
+are the pure :func:`gateway.campaigns.retry.next_step`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from gateway.campaigns.retry import next_step, parse_rules
 from gateway.db.errors import DatabaseError
 from pacing.dispositions import DispositionSet
 from pacing.outcomes import Outcome, PbxFault
+from pacing.ports import Acquired
 
 
 def _free(free_agents: Callable[[str], Collection[str]], campaign: Mapping[str, Any]) -> set[str]:
@@ -79,6 +82,9 @@ class LeasedRecord:
     attempts: int
     caller_id: str | None  # the number used before (sticky caller ID), if any
     lease_expires_at: datetime
+    # an agent-only callback leased within its grace (its agent is free): only that agent may
+    # take the call; None for anyone (no such callback, or the grace has passed)
+    callback_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +173,11 @@ WITH picked AS (
 UPDATE records r SET lease_owner = :iid, lease_expires_at = :until, updated_at = :now
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.campaign_id, r.phone, r.name, r.time_zones, r.priority, r.skill, r.agent,
-          r.custom, r.attempts, r.caller_id, r.lease_expires_at
+          r.custom, r.attempts, r.caller_id, r.lease_expires_at,
+          CASE WHEN r.status = 'callback' AND r.callback_agent IS NOT NULL
+                AND (r.callback_at IS NULL
+                     OR r.callback_at > CAST(:now AS timestamptz) - make_interval(secs => :grace_s))
+               THEN r.callback_agent END
 """)
 
 # One statement: the record leaves the queue as it starts dialing, and the attempt exists exactly
@@ -275,6 +285,7 @@ async def lease_records(
             attempts=r[9],
             caller_id=r[10],
             lease_expires_at=r[11],
+            callback_agent=r[12],
         )
         for r in rows
     ]
@@ -439,48 +450,76 @@ async def unsettled_attempts(
     return [UnsettledAttempt(r[0], int(r[1]), int(r[2]), r[3], r[4], r[5]) for r in rows]
 
 
-_ACQUIRE = text("""
-INSERT INTO campaign_pacers (campaign_id, instance_id, lease_expires_at)
-VALUES (:cid, :iid, :until)
+# The pacer lease runs on the database's clock (``now()``, the statement's transaction start):
+# every instance compares expiries against the same clock, whatever the skew between their
+# hosts. ``now()`` is never later than the moment the row is written, so an expiry it sets is
+# never later than ttl after the holder sent the statement (the holder's own deadline, counted
+# from its clock read before sending, is therefore safe) and a contender never sees a lease
+# expired before its time.
+_ACQUIRE_HEAD = """
+INSERT INTO campaign_pacers (campaign_id, instance_id, lease_expires_at)"""
+_ACQUIRE_TAIL = """
 ON CONFLICT (campaign_id) DO UPDATE
 SET instance_id = EXCLUDED.instance_id, lease_expires_at = EXCLUDED.lease_expires_at
 WHERE campaign_pacers.instance_id = EXCLUDED.instance_id
-   OR campaign_pacers.lease_expires_at <= :now
-RETURNING instance_id
-""")
+   OR campaign_pacers.lease_expires_at <= now()
+RETURNING campaign_id
+"""
+_ACQUIRE = text(
+    _ACQUIRE_HEAD + "\nVALUES (:cid, :iid, now() + make_interval(secs => :ttl))" + _ACQUIRE_TAIL
+)
+# Many campaigns in one statement (a supervision round), their rows locked in id order so that
+# two instances acquiring overlapping sets cannot deadlock; a campaign deleted meanwhile is
+# skipped.
+_ACQUIRE_MANY = text(
+    _ACQUIRE_HEAD
+    + "\nSELECT c.id, :iid, now() + make_interval(secs => :ttl) FROM campaigns c"
+    + "\nWHERE c.id = ANY(CAST(:cids AS bigint[])) ORDER BY c.id"
+    + _ACQUIRE_TAIL
+)
+# In the same transaction (the same now()): the leases among them still held by others.
+_OTHERS_EXPIRE = text(
+    "SELECT EXTRACT(EPOCH FROM min(lease_expires_at) - now()) FROM campaign_pacers "
+    "WHERE campaign_id = ANY(CAST(:cids AS bigint[])) AND instance_id <> :iid"
+)
+_RENEW = text(
+    "UPDATE campaign_pacers SET lease_expires_at = now() + make_interval(secs => :ttl) "
+    "WHERE campaign_id = :cid AND instance_id = :iid"
+)
 
 
 async def acquire_pacer(
-    engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float, now: datetime
+    engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float
 ) -> bool:
-    """Take (or keep) the pacing lease of a campaign; True if ``instance_id`` now holds it."""
+    """Take (or keep) the pacing lease of a campaign for ``ttl`` seconds of the database's clock;
+    True if ``instance_id`` now holds it (it held it already, or the last holder's lease expired).
+    """
     async with engine.begin() as conn:
         row = (
-            await conn.execute(
-                _ACQUIRE,
-                {
-                    "cid": campaign_id,
-                    "iid": instance_id,
-                    "until": now + timedelta(seconds=ttl),
-                    "now": now,
-                },
-            )
+            await conn.execute(_ACQUIRE, {"cid": campaign_id, "iid": instance_id, "ttl": ttl})
         ).first()
     return row is not None
 
 
-async def renew_pacer(
-    engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float, now: datetime
-) -> bool:
-    """Extend a held pacing lease; False if it was lost (expired and taken by another)."""
+async def acquire_pacers(
+    engine: AsyncEngine, campaign_ids: Sequence[int], instance_id: str, ttl: float
+) -> Acquired:
+    """:func:`acquire_pacer` for many campaigns in one statement: the ones now held, and when
+    the soonest of the leases other instances hold among them expires."""
+    if not campaign_ids:
+        return Acquired(frozenset())
+    params = {"cids": sorted(set(campaign_ids)), "iid": instance_id, "ttl": ttl}
     async with engine.begin() as conn:
-        result = await conn.execute(
-            text(
-                "UPDATE campaign_pacers SET lease_expires_at = :until "
-                "WHERE campaign_id = :cid AND instance_id = :iid"
-            ),
-            {"cid": campaign_id, "iid": instance_id, "until": now + timedelta(seconds=ttl)},
-        )
+        held = frozenset(int(c) for c in (await conn.execute(_ACQUIRE_MANY, params)).scalars())
+        soonest = (await conn.execute(_OTHERS_EXPIRE, params)).scalar_one()
+    return Acquired(held, None if soonest is None else float(soonest))
+
+
+async def renew_pacer(engine: AsyncEngine, campaign_id: int, instance_id: str, ttl: float) -> bool:
+    """Extend a held pacing lease to ``ttl`` seconds from now (the database's clock); False if it
+    was lost (expired and taken by another, or released)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(_RENEW, {"cid": campaign_id, "iid": instance_id, "ttl": ttl})
     return bool(result.rowcount == 1)
 
 

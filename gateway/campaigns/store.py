@@ -25,7 +25,7 @@ from pacing.calls import AttemptResult
 from pacing.errors import ScheduleError
 from pacing.lifecycle import OperationRefused
 from pacing.outcomes import Outcome
-from pacing.ports import CallOrder, CampaignView, Lease
+from pacing.ports import Acquired, CallOrder, CampaignView, Lease
 from pacing.schedule import CampaignSchedule
 from pacing.schedule_doc import parse_schedule
 from pacing.snapshot import ControlledResume, PacingConfig, PacingMode
@@ -167,7 +167,7 @@ class DbStore:
             self._engine, campaign_id, self._instance, limit, self._wall(), self._lease_s,
             skills=skills, free_agents=self._free_agents,
         )  # fmt: skip
-        return [Lease(r.id, r.phone, r.caller_id) for r in records]
+        return [Lease(r.id, r.phone, r.caller_id, r.callback_agent) for r in records]
 
     async def choose_caller_ids(
         self, campaign_id: int, leases: Sequence[Lease]
@@ -296,29 +296,27 @@ def db_result(result: AttemptResult) -> leasing.AttemptRow:
 
 
 class DbPacers:
-    """:class:`pacing.ports.Pacers` over the ``campaign_pacers`` lease table."""
+    """:class:`pacing.ports.Pacers` over the ``campaign_pacers`` lease table.
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        instance_id: str,
-        *,
-        ttl_s: float = 10.0,
-        wall: Callable[[], datetime] = _wall,
-    ) -> None:
+    ``ttl_s`` is how long one acquire holds the lease, on the database's clock; the supervisor
+    counts its own deadline from it (:mod:`pacing.supervisor`).
+    """
+
+    def __init__(self, engine: AsyncEngine, instance_id: str, *, ttl_s: float = 4.0) -> None:
         self._engine = engine
         self._instance = instance_id
         self._ttl = ttl_s
-        self._wall = wall
+
+    @property
+    def ttl_s(self) -> float:
+        return self._ttl
 
     async def running_campaigns(self) -> Sequence[int]:
         async with self._engine.connect() as conn:
             return [int(i) for i in (await conn.execute(_RUNNING)).scalars().all()]
 
-    async def acquire(self, campaign_id: int) -> bool:
-        return await leasing.acquire_pacer(
-            self._engine, campaign_id, self._instance, self._ttl, self._wall()
-        )
+    async def acquire(self, campaign_ids: Sequence[int]) -> Acquired:
+        return await leasing.acquire_pacers(self._engine, campaign_ids, self._instance, self._ttl)
 
     async def release(self, campaign_id: int) -> None:
         await leasing.release_pacer(self._engine, campaign_id, self._instance)

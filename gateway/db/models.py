@@ -415,3 +415,13 @@ class CampaignPacer(Base):
     )
     instance_id: Mapped[str] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgentFeedOwner(Base):
+    """Which gateway instance writes a server's call-less agent webhooks, until when."""
+
+    __tablename__ = "agent_feed_owners"
+
+    server: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -172,3 +172,57 @@ async def test_a_bad_skill_mapping_is_refused(api: Api) -> None:
     )
     assert response.status == 422
     assert (await response.json())["field"] == "pacing.skill_queues"
+
+
+async def test_an_agent_token_pauses_and_unpauses_its_own_agent(api: Api) -> None:
+    cid = (await api.campaign(queue="sales"))["id"]
+    base = f"/v1/campaigns/{cid}/agents"
+    me = api.names[Role.AGENT]  # the agent token is bound to the agent id of its name
+    login = {"interface": "PJSIP/2001", "name": me}
+    assert (await api.client.post(base, json=login, headers=api.auth(Role.OPS))).status == 201
+    h = api.auth(Role.AGENT)
+    paused = await api.client.post(f"{base}/{me}/pause", json={"reason": "break"}, headers=h)
+    assert paused.status == 200, await paused.text()
+    assert [(a.state, a.paused_reason) for a in api.agents.members("sales")] == [
+        ("paused", "break")]  # fmt: skip
+    assert (await api.client.post(f"{base}/{me}/unpause", headers=h)).status == 200
+    assert [a.state for a in api.agents.members("sales")] == ["free"]
+    entries = await _audit(api, cid)
+    assert [(actor, action) for actor, action, _ in entries][1:] == [
+        (me, "agent.pause"), (me, "agent.unpause")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/other/pause", {"reason": "break"}),  # another agent
+        ("POST", "/other/unpause", None),
+        ("POST", "/PJSIP%2F2002/pause", {"reason": "break"}),  # itself, but by interface
+        ("DELETE", "/other", None),  # logout: not for agent tokens
+        ("DELETE", "/SELF", None),  # not even its own
+        ("POST", "", {"interface": "PJSIP/2009", "name": "SELF"}),  # login, even as itself
+    ],
+)
+async def test_an_agent_token_may_not_touch_another_agent_or_log_in_and_out(
+    api: Api, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    cid = (await api.campaign(queue="sales"))["id"]
+    base = f"/v1/campaigns/{cid}/agents"
+    me = api.names[Role.AGENT]
+    ops = api.auth(Role.OPS)
+    for iface, name in (("PJSIP/2002", me), ("PJSIP/2003", "other")):
+        login = {"interface": iface, "name": name}
+        assert (await api.client.post(base, json=login, headers=ops)).status == 201
+    before = [(a.name, a.state) for a in api.agents.members("sales")]
+    if body is not None and body.get("name") == "SELF":
+        body = {**body, "name": me}
+    url = base + path.replace("SELF", me)
+    response = await api.client.request(method, url, json=body, headers=api.auth(Role.AGENT))
+    assert response.status == 403
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert problem["status"] == 403
+    assert [(a.name, a.state) for a in api.agents.members("sales")] == before  # nothing changed
+    # ops and admin are unchanged: they may act on any agent
+    paused = await api.client.post(f"{base}/other/pause", json={"reason": "x"}, headers=ops)
+    assert paused.status == 200

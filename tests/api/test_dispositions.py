@@ -453,19 +453,21 @@ async def test_an_agent_only_callback_is_leased_for_its_free_agent_or_after_the_
                          callback_scope="agent")  # fmt: skip
     assert done.status == 201
 
-    async def lease(now: datetime, free: set[str]) -> list[int]:
+    async def lease(now: datetime, free: set[str]) -> list[tuple[int, str | None]]:
         leased = await lease_records(
             api.engine, cid, "gw-cb", 5, now, 1, free_agents=lambda q: free
         )
-        return [r.id for r in leased]
+        return [(r.id, r.callback_agent) for r in leased]
 
     assert await lease(at - timedelta(seconds=1), {"ann"}) == []  # not due
     assert await lease(at, set()) == []  # due, ann not free
     assert await lease(at, {"bob"}) == []  # someone else is free: kept for ann
     assert await lease(at + timedelta(seconds=599), {"bob"}) == []
-    assert await lease(at + timedelta(seconds=5), {"ann", "bob"}) == [rid]  # ann is free
+    # ann is free: leased for ann only (the call is dialled to ann, not the queue)
+    assert await lease(at + timedelta(seconds=5), {"ann", "bob"}) == [(rid, "ann")]
     later = at + timedelta(seconds=600)  # the lease above expired (1 s)
-    assert await lease(later, set()) == [rid]  # the grace is over: anyone
+    assert await lease(later, set()) == [(rid, None)]  # the grace is over: anyone
+    assert await lease(later + timedelta(seconds=2), {"ann"}) == [(rid, None)]  # anyone still
 
 
 async def test_a_campaign_waits_for_its_held_wrapups_before_completing(api: Api) -> None:

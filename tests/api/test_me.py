@@ -25,7 +25,7 @@ async def test_viewer_holds_only_read(api: Api) -> None:
 
 async def test_an_agent_token_holds_dispose_and_names_its_agent(api: Api) -> None:
     body = await (await api.client.get("/v1/me", headers=api.auth(Role.AGENT))).json()
-    assert body["permissions"] == ["dispose", "self", "watch_agent"]
+    assert body["permissions"] == ["agents_pause", "dispose", "self", "watch_agent"]
     assert body["agent_id"] == api.names[Role.AGENT]
 
 

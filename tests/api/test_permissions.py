@@ -27,6 +27,7 @@ EXPECTED = {
     Permission.WEBHOOKS_WRITE: {A},
     Permission.TOKENS_MANAGE: {A},
     Permission.AGENTS_CONTROL: {A, O},
+    Permission.AGENTS_PAUSE: {A, O, G},
     Permission.DISPOSE: {A, O, G},
     Permission.SELF: {A, O, R, V, G},
     Permission.WATCH_AGENT: {A, O, R, V, G},
@@ -83,6 +84,12 @@ async def _call(api: Api, permission: Permission, role: Role) -> int:
         Permission.AGENTS_CONTROL: lambda: post(
             f"/v1/campaigns/{cid}/agents",
             json={"interface": "PJSIP/1001", "name": "agent1001"},
+            headers=h,
+        ),
+        # the agent token's own agent (past the role check: 404, not logged in to the queue)
+        Permission.AGENTS_PAUSE: lambda: post(
+            f"/v1/campaigns/{cid}/agents/{api.names[G]}/pause",
+            json={"reason": "break"},
             headers=h,
         ),
         # past the role check, an attempt that does not exist is a 404

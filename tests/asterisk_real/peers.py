@@ -1,7 +1,8 @@
 """The two peers a conformance test runs against: the simulator and the real Asterisk 22.
 
 Both hold the same world: callee numbers by prefix (``+1555100…`` a person, ``200`` a machine,
-``300`` no answer, ``400`` busy, ``500`` congestion, ``600`` an unallocated number), queue
+``300`` no answer, ``400`` busy, ``500`` congestion, ``600`` an unallocated number, ``700`` a
+line that answers and says nothing), queue
 ``sales`` with one agent (``Agent 101``) and ``sales3`` with three (``Agent 301``–``303``),
 agents that answer at once, and a queue-level wrap-up of 5 s (``asterisk_conf/queues.conf``).
 A test body takes a :class:`Peer` and never asks which one it has, except through
@@ -14,12 +15,13 @@ import asyncio
 import collections
 import dataclasses
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from asterisk_sim import AgentConfig, CarrierProfile, Dist, QueueConfig, SimAsterisk, SimConfig
 from gateway.asterisk.ami.adapter import AmiEndpoint, AmiLink
-from gateway.asterisk.ami.events import AmiEvent
+from gateway.asterisk.ami.events import AmiEvent, UserEvent
 from gateway.asterisk.pool import Driver, ServerConfig
 from tests.asterisk_real.pbx import (
     AMI_SECRET,
@@ -34,55 +36,70 @@ from tests.gateway.conftest import FAST
 
 WRAPUP_S = 5.0  # [dialer-queue] wrapuptime in asterisk_conf/queues.conf
 _KINDS = {"+1555100": "live", "+1555200": "machine", "+1555300": "no_answer",
-          "+1555400": "busy", "+1555500": "congestion", "+1555600": "failure"}  # fmt: skip
+          "+1555400": "busy", "+1555500": "congestion", "+1555600": "failure",
+          "+1555700": "silent"}  # fmt: skip
+# AMD's verdict time per callee. The real Asterisk's Local callees send no frames after their
+# sound, so a person (and a silent line) is NOTSURE once AMD's bound (1 s) has passed: the
+# simulator's 1.5 s is past it too. The machine's greeting passes amd.conf's 0.6 s of voice at
+# about 0.85 s (MACHINE, LONGGREETING).
+_AMD_S = {"machine": 0.85}
 _DIALLED = re.compile(r"^(?:Local/(\d+)@dialer-test-carrier|PJSIP/\+?(\d+)@carrier-a)-")
 
 
 def _carrier(prefix: str, kind: str) -> CarrierProfile:
-    w = {kind: 1.0}
+    w = {"live" if kind == "silent" else kind: 1.0}
     return CarrierProfile(
         prefix=prefix, ring_time=Dist.fixed(0.3), callee_hangup=Dist.fixed(6.0),
-        amd_time=Dist.fixed(1.5), post_dial_delay=Dist.fixed(0.1), live=w.get("live", 0.0),
+        amd_time=Dist.fixed(_AMD_S.get(kind, 1.5)), post_dial_delay=Dist.fixed(0.1),
+        live=w.get("live", 0.0),
         machine=w.get("machine", 0.0), no_answer=w.get("no_answer", 0.0),
         busy=w.get("busy", 0.0), congestion=w.get("congestion", 0.0),
         failure=w.get("failure", 0.0),
     )  # fmt: skip
 
 
-def _agent(ext: str) -> AgentConfig:
-    return AgentConfig(ext, f"Agent {ext}")  # PJSIP/agent-<ext>: the simulator's own phones
+def _agent(ext: str, wrapup: float = 0.0) -> AgentConfig:
+    # PJSIP/agent-<ext>: the simulator's own phones; ``wrapup``: the member's own, as the member
+    # line's sixth field (tests/asterisk_real/world/queues.conf: Agent 101 has one, 301-303 not)
+    return AgentConfig(ext, f"Agent {ext}", wrapup=wrapup)
 
 
 def sim_world() -> SimConfig:
-    def queue(name: str, exts: tuple[str, ...]) -> QueueConfig:
-        return QueueConfig(name, agents=tuple(_agent(e) for e in exts),
+    def queue(name: str, exts: tuple[str, ...], own_wrapup: float = 0.0) -> QueueConfig:
+        return QueueConfig(name, agents=tuple(_agent(e, own_wrapup) for e in exts),
                            ring_time=Dist.fixed(0.05), talk_time=Dist.fixed(300.0),
                            wrapup=WRAPUP_S, strategy="rrmemory")  # fmt: skip
 
     carriers = (*(_carrier(p, k) for p, k in _KINDS.items()), _carrier("", "live"))
     return SimConfig(
         seed=1, ami_port=0, ari_port=0, time_scale=1.0, carriers=carriers,
-        queues=(queue("sales", ("101",)), queue("sales3", ("301", "302", "303"))),
+        queues=(queue("sales", ("101",), WRAPUP_S), queue("sales3", ("301", "302", "303"))),
         rtcp_interval=1.0, ami_secret=AMI_SECRET, ari_password=ARI_PASSWORD,
     )  # fmt: skip
 
 
 class Dialled:
     """An AMI session of its own that counts the callee channels Asterisk created per number
-    (``Newchannel`` of each trunk channel), so a test sees "dialled twice" on either peer."""
+    (``Newchannel`` of each trunk channel), so a test sees "dialled twice" on either peer, and
+    keeps the dialplan's ``UserEvent`` s with the wall-clock time they arrived (``user_events``).
+    """
 
     def __init__(self, port: int) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
         self.events: list[AmiEvent] = []
+        self.user_events: list[tuple[float, UserEvent]] = []
         self.link = AmiLink(
             AmiEndpoint("watch", "127.0.0.1", port, AMI_USER, AMI_SECRET),
-            on_event=self._on_event, on_state=lambda s: self._state.set(), filters=("Newchannel",),
-            timing=FAST,
+            on_event=self._on_event, on_state=lambda s: self._state.set(),
+            filters=("Newchannel", "UserEvent"), timing=FAST,
         )  # fmt: skip
         self._task: asyncio.Task[None] | None = None
         self._state = asyncio.Event()
 
     def _on_event(self, event: AmiEvent) -> None:
+        if isinstance(event, UserEvent):
+            self.user_events.append((time.time(), event))
+            return
         channel = getattr(event, "channel", "")
         if getattr(event, "name", "") != "Newchannel" or channel.endswith(";2"):
             return

@@ -7,6 +7,11 @@ channels' ``Newchannel`` and ``Hangup`` (which carry the Q.850 cause): the track
 settle on the response alone and recorded the unallocated number as ``no_answer`` with no
 cause. The simulator always sent the
 Hangups first (the recorded single-call traces do), so only the real Asterisk showed it.
+
+``ami-amd-bounded``: a person, a machine and a silent line at once into ``dialer-outbound`` with
+AMD bounded to 1 s (the 2 s rule; the world's amd.conf): the machine is MACHINE
+(LONGGREETING), the person and the silent line NOTSURE (TOOLONG, at the bound), the person takes
+the only agent and the silent line leaves the queue after ``QUEUE_WAIT`` = 1 s (HoldTime 1).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from gateway.asterisk.ami.events import parse_event
+from gateway.asterisk.ami.events import QueueCaller, UserEvent, parse_event
 from gateway.asterisk.ami.parser import AmiParser
 from gateway.asterisk.calls.model import OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker
@@ -71,3 +76,18 @@ def test_core_restart_fails_the_ringing_call_with_pbx_restart() -> None:
         "15553000001": (Outcome.FAILED, PbxFault.PBX_RESTART),
         "15551000001": (Outcome.ABANDONED, None),
     }
+
+
+def test_amd_bounded_to_the_connect_limit() -> None:
+    # the person is still talking to the agent when the recording ends; the others settle
+    got = {n: (r.outcome, r.amd_status) for n, r in replay("ami-amd-bounded").items()}
+    assert got == {
+        "15552000001": (Outcome.MACHINE, "MACHINE"), "15557000001": (Outcome.ABANDONED, "NOTSURE"),
+    }  # fmt: skip
+    events = [
+        parse_event(m) for m in AmiParser().feed((TRACES / "ami-amd-bounded.txt").read_bytes())
+    ]
+    causes = sorted(e.amd_cause for e in events if isinstance(e, UserEvent) and e.amd_cause)
+    assert causes == ["LONGGREETING-400-400", "TOOLONG-900", "TOOLONG-900"]  # within 1000 ms
+    left = [e for e in events if isinstance(e, QueueCaller) and e.name == "QueueCallerAbandon"]
+    assert [e.hold_time for e in left] == [1]  # QUEUE_WAIT: 2 s less AMD's 1 s, in whole seconds

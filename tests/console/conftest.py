@@ -15,7 +15,6 @@ this module imports Playwright only inside the fixtures that need it.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import importlib
 import re
@@ -33,16 +32,14 @@ import pytest
 import pytest_asyncio
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Running, Service
+from dialer.app import Running
 from dialer.demo import (
     daytime_region,
     demo_numbers,
     records_csv,
-    wait_ready,
-    with_simulated_servers,
 )
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
 from tests.dbutil import fresh_database
+from tests.service import running_service, sim_settings
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Page, Request, ViewportSize
@@ -188,45 +185,30 @@ async def served(console_database: str, chromium: str) -> AsyncIterator[Served]:
     del chromium
     config = SimConfig.demo(agents=10, seed=5, ami_port=0, ari_port=0, time_scale=0.1)
     bootstrap = secrets.token_urlsafe(16)
-    async with SimAsterisk(config) as sim:
-        settings = with_simulated_servers(
-            Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(console_database)),
-                api_token=Secret(bootstrap),
-                instance_id=f"console-{uuid.uuid4().hex[:6]}",
-                tick_interval_s=0.1,
-            ),
-            sim,
-            bootstrap,
-        )
-        stop = asyncio.Event()
-        ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        try:
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            base = f"http://127.0.0.1:{running.http_port}"
-            headers = {"Authorization": f"Bearer {bootstrap}"}
-            timeout = aiohttp.ClientTimeout(total=60)
-            async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
-                region = daytime_region(datetime.now(UTC))
-                served = Served(running, base, Tokens(*[""] * 8), http, region)
-                tag = uuid.uuid4().hex[:6]
-                owner_name, ops_name, reviewer_name = (f"{w}-{tag}" for w in ("owner", "ops", "qa"))
-                served.tokens = Tokens(
-                    admin=bootstrap,
-                    owner=await _token(served, owner_name, "ops"),
-                    other_ops=await _token(served, ops_name, "ops"),
-                    reviewer=await _token(served, reviewer_name, "reviewer"),
-                    viewer=await _token(served, f"viewer-{tag}", "viewer"),
-                    owner_name=owner_name,
-                    other_ops_name=ops_name,
-                    reviewer_name=reviewer_name,
-                )
-                yield served
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    instance = f"console-{uuid.uuid4().hex[:6]}"
+    async with (
+        SimAsterisk(config) as sim,
+        running_service(sim_settings(sim, console_database, bootstrap, instance)) as running,
+    ):
+        base = f"http://127.0.0.1:{running.http_port}"
+        headers = {"Authorization": f"Bearer {bootstrap}"}
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(headers=headers, timeout=timeout) as http:
+            region = daytime_region(datetime.now(UTC))
+            served = Served(running, base, Tokens(*[""] * 8), http, region)
+            tag = uuid.uuid4().hex[:6]
+            owner_name, ops_name, reviewer_name = (f"{w}-{tag}" for w in ("owner", "ops", "qa"))
+            served.tokens = Tokens(
+                admin=bootstrap,
+                owner=await _token(served, owner_name, "ops"),
+                other_ops=await _token(served, ops_name, "ops"),
+                reviewer=await _token(served, reviewer_name, "reviewer"),
+                viewer=await _token(served, f"viewer-{tag}", "viewer"),
+                owner_name=owner_name,
+                other_ops_name=ops_name,
+                reviewer_name=reviewer_name,
+            )
+            yield served
 
 
 @dataclasses.dataclass

@@ -15,6 +15,7 @@ from gateway.campaigns.leasing import (
     AttemptRow,
     AttemptStart,
     acquire_pacer,
+    acquire_pacers,
     lease_records,
     release_pacer,
     renew_pacer,
@@ -24,6 +25,7 @@ from gateway.campaigns.leasing import (
 )
 from gateway.db.engine import make_engine
 from pacing.outcomes import Outcome, PbxFault
+from pacing.ports import Acquired
 
 pytestmark = pytest.mark.db
 
@@ -205,11 +207,93 @@ async def test_dnc_and_callee_window(engine: AsyncEngine) -> None:
 
 async def test_one_pacer_per_campaign(engine: AsyncEngine) -> None:
     cid = await make_campaign(engine, 0)
-    assert await acquire_pacer(engine, cid, "a", 10, NOON_NY)
-    assert not await acquire_pacer(engine, cid, "b", 10, NOON_NY + timedelta(seconds=5))
-    assert await renew_pacer(engine, cid, "a", 10, NOON_NY + timedelta(seconds=5))
-    assert not await acquire_pacer(engine, cid, "b", 10, NOON_NY + timedelta(seconds=14))
-    assert await acquire_pacer(engine, cid, "b", 10, NOON_NY + timedelta(seconds=16))
-    assert not await renew_pacer(engine, cid, "a", 10, NOON_NY + timedelta(seconds=16))
-    await release_pacer(engine, cid, "b")
-    assert await acquire_pacer(engine, cid, "a", 10, NOON_NY + timedelta(seconds=17))
+    assert await acquire_pacer(engine, cid, "a", 60)
+    assert not await acquire_pacer(engine, cid, "b", 60)  # held, not expired
+    assert await acquire_pacer(engine, cid, "a", 60)  # the holder renews by acquiring
+    assert await renew_pacer(engine, cid, "a", 60)
+    assert not await renew_pacer(engine, cid, "b", 60)
+    await release_pacer(engine, cid, "b")  # not b's to release: nothing happens
+    assert not await acquire_pacer(engine, cid, "b", 60)
+    await release_pacer(engine, cid, "a")
+    assert await acquire_pacer(engine, cid, "b", 60)
+    assert not await renew_pacer(engine, cid, "a", 60)
+    assert not await acquire_pacer(engine, cid, "a", 60)
+
+
+_DB_CLOCK = text("SELECT clock_timestamp()")
+_EXPIRY = text("SELECT lease_expires_at FROM campaign_pacers WHERE campaign_id = :cid")
+
+
+async def _db_clock(engine: AsyncEngine) -> datetime:
+    async with engine.connect() as conn:
+        return (await conn.execute(_DB_CLOCK)).scalar_one()  # type: ignore[no-any-return]
+
+
+async def _expiry(engine: AsyncEngine, cid: int) -> datetime:
+    async with engine.connect() as conn:
+        return (await conn.execute(_EXPIRY, {"cid": cid})).scalar_one()  # type: ignore[no-any-return]
+
+
+async def test_pacer_lease_runs_on_the_database_clock(engine: AsyncEngine) -> None:
+    """The expiry is ttl after the database's time of the statement (no caller's clock is
+    involved, so skewed hosts agree), and a renewal counts the ttl afresh from then."""
+    cid = await make_campaign(engine, 0)
+    before = await _db_clock(engine)
+    assert await acquire_pacer(engine, cid, "a", 60)
+    after = await _db_clock(engine)
+    assert before + timedelta(seconds=60) <= await _expiry(engine, cid)
+    assert await _expiry(engine, cid) <= after + timedelta(seconds=60)
+    assert await renew_pacer(engine, cid, "a", 3600)
+    assert await _expiry(engine, cid) >= after + timedelta(seconds=3600)
+
+
+async def test_an_expired_pacer_lease_is_taken_and_its_holder_cannot_renew(
+    engine: AsyncEngine,
+) -> None:
+    cid = await make_campaign(engine, 0)
+    assert await acquire_pacer(engine, cid, "a", 60)
+    assert await renew_pacer(engine, cid, "a", 0.2)  # the last renewal before the holder stops
+    expiry = await _expiry(engine, cid)
+    await asyncio.sleep((expiry - await _db_clock(engine)).total_seconds() + 0.05)
+    assert await _db_clock(engine) > expiry
+    assert await acquire_pacer(engine, cid, "b", 60)  # expired on the database's clock: taken
+    assert not await renew_pacer(engine, cid, "a", 60)  # the old holder finds it lost
+    assert not await acquire_pacer(engine, cid, "a", 60)
+    assert await acquire_pacer(engine, cid, "b", 60)
+
+
+async def test_many_pacer_leases_in_one_statement(engine: AsyncEngine) -> None:
+    one, two, three = [await make_campaign(engine, 0) for _ in range(3)]
+    missing = three + 10_000_000  # no such campaign (deleted meanwhile): skipped, no error
+    first = await acquire_pacers(engine, [two, one], "a", 60)
+    assert first == Acquired(frozenset({one, two}), None)
+    other = await acquire_pacers(engine, [one, two, three, missing], "b", 60)
+    assert other.held == {three}
+    assert other.others_expire_in_s is not None
+    assert 0 < other.others_expire_in_s <= 60  # a's leases, on the database's clock
+    again = await acquire_pacers(engine, [one, two, three], "a", 60)  # renewed
+    assert again.held == {one, two}
+    assert await renew_pacer(engine, one, "a", 0.5)
+    soon = await acquire_pacers(engine, [one, two], "b", 60)
+    assert soon.held == frozenset()
+    assert soon.others_expire_in_s is not None
+    assert 0 < soon.others_expire_in_s <= 0.5  # the soonest of a's two
+    expiry = await _expiry(engine, one)
+    await asyncio.sleep((expiry - await _db_clock(engine)).total_seconds() + 0.05)
+    taken = await acquire_pacers(engine, [one, two, three], "b", 60)
+    assert taken.held == {one, three}
+    assert await acquire_pacers(engine, [], "b", 60) == Acquired(frozenset())
+
+
+async def test_two_instances_acquiring_the_same_campaigns_at_once(engine: AsyncEngine) -> None:
+    """Overlapping sets, in different orders, at the same time: no deadlock, one holder each."""
+    cids = [await make_campaign(engine, 0) for _ in range(20)]
+    for _ in range(10):
+        got_a, got_b = await asyncio.gather(
+            acquire_pacers(engine, cids, "a", 60), acquire_pacers(engine, cids[::-1], "b", 60)
+        )
+        assert got_a.held | got_b.held == set(cids)
+        assert not got_a.held & got_b.held
+        for cid in cids:
+            await release_pacer(engine, cid, "a")
+            await release_pacer(engine, cid, "b")

@@ -32,11 +32,13 @@ def exercise(metrics: Metrics) -> None:
     metrics.guard_tripped("abandon_rate")
     metrics.link_state("ast1", "ami", "ready")
     metrics.link_state("ast1", "ari", "backoff")
+    metrics.feed_owner("ast1", True)
     metrics.link_reconnected("ast1", "ari")
     metrics.link_rtt("ast1", "ami", 0.002)
     metrics.campaign_info("c1", "Spring renewals")
     metrics.campaigns({"running": 1})
     metrics.disposition("c1", "sale")
+    metrics.call_illegal_input("connected", "machine")
     metrics.call_originated("+15551234567", "ast1")  # refused: counted as dropped
 
 

@@ -72,11 +72,19 @@ def test_the_shipped_configuration_is_consistent() -> None:
     [
         (
             "extensions.conf",
-            "Queue(${DIALER_QUEUE},,,,${DIALER_CONNECT_TIMEOUT})",
+            "Queue(${DIALER_QUEUE},b(dialer-agent-predial^s^1),,,${QUEUE_WAIT})",
             "Queue(${DIALER_QUEUE},,,,30)",
             "extensions.conf:{line}: [dialer-outbound] s: "
-            "Queue(${DIALER_QUEUE},,,,${DIALER_CONNECT_TIMEOUT}) missing or out of order",
+            "Queue(${DIALER_QUEUE},…,${QUEUE_WAIT}) missing or out of order",
         ),
+        ("extensions.conf", "AMD(,,,$[${DIALER_CONNECT_TIMEOUT} * 1000 - 1000])", "AMD()",
+         "AMD()'s total analysis time (4th argument) is not bounded by"),
+        ("extensions.conf", "[dialer-agent-predial]", "[dialer-agent-predial-old]",
+         "Queue() b() handler [dialer-agent-predial] s missing"),
+        ("extensions.conf", 'GotoIf($["${CHANNEL(channeltype)}" != "PJSIP"]?done)', "NoOp()",
+         "[dialer-agent-predial] sets PJSIP_HEADER without testing CHANNEL(channeltype) = PJSIP"),
+        ("extensions.conf", "QUEUE_WAIT=$[FLOOR(${CONNECT_BY} -", "QUEUE_WAIT=$[FLOOR(2 -",
+         "Queue()'s ${QUEUE_WAIT} is not set from CONNECT_BY"),
         ("extensions.conf", "campaign ${DIALER_CAMPAIGN}", "campaign ${DIALER_CAMPAING}",
          "${DIALER_CAMPAING} is not a gateway variable"),
         ("extensions.conf", "Playback(dialer-identification)", "Playback(goodbye)",
@@ -115,6 +123,14 @@ def test_the_shipped_configuration_is_consistent() -> None:
          "noload app_amd.so: the dialer needs it"),
         ("cdr_manager.conf", "enabled = yes", "enabled = no",
          "cdr_manager.conf:5: enabled is not yes"),
+        ("extensions.conf", "U(dialer-agent-connect^", "U(dialer-agent-connex^",
+         "no Dial(${DIALER_AGENT_INTERFACE},${QUEUE_WAIT},U(dialer-agent-connect^…))"),
+        ("extensions.conf", "UserEvent(DialerAgentConnect,", "UserEvent(DialerAgentConnected,",
+         "[dialer-agent-connect] s does not send UserEvent(DialerAgentConnect"),
+        ("extensions.conf", 'GotoIf($["${DIALER_AGENT_INTERFACE}" != ""]?agent)', "NoOp()",
+         "${DIALER_AGENT_INTERFACE} is not tested before Queue()"),
+        ("modules.conf", "noload = chan_iax2.so", "noload = app_dial.so",
+         "noload app_dial.so: the dialer needs it"),
     ],
 )  # fmt: skip
 def test_a_broken_copy_fails_with_a_clear_line(

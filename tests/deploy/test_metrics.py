@@ -139,12 +139,23 @@ def test_the_guard_itself_names_the_refused_label() -> None:
         (lambda m: m.caller_ids("c1", {"blocked": 1}), "state"),
         (lambda m: m.link_state("ast1", "sip", "ready"), "link"),
         (lambda m: m.link_state("ast1", "ami", "up"), "state"),
+        (lambda m: m.call_illegal_input("talking", "machine"), "state"),
+        (lambda m: m.call_illegal_input("connected", "teleport"), "input"),
     ],
 )
 def test_fixed_vocabularies_are_enforced(metrics: Metrics, call: object, label: str) -> None:
     assert callable(call)
     call(metrics)
     assert value(metrics, "dialer_metrics_dropped_total", label=label, reason="vocabulary") == 1
+
+
+def test_illegal_call_inputs_are_counted_by_state_and_input(metrics: Metrics) -> None:
+    metrics.call_illegal_input("connected", "machine")
+    metrics.call_illegal_input("connected", "machine")
+    metrics.call_illegal_input("queued", "join_queue")
+    got = value(metrics, "dialer_call_illegal_inputs_total", state="connected", input="machine")
+    assert got == 2
+    assert value(metrics, "dialer_call_illegal_inputs_total", state="queued", input="join_queue")
 
 
 def test_free_labels_are_capped_and_forget_frees_a_slot() -> None:

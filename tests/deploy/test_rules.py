@@ -21,6 +21,8 @@ EXPECTED_ALERTS = {
     "DialerAsteriskLinkDown",
     "DialerPacingLoopStalled",
     "DialerGatewayDown",
+    "DialerAgentWebhooksDropped",
+    "DialerAgentFeedUnowned",
 }
 
 

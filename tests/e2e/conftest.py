@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Running, Service
-from dialer.demo import wait_ready, with_simulated_servers
+from dialer.app import Running
 from gateway.db.embedded import EmbeddedPostgres
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from tests.service import running_service, sim_settings
 
 # Simulated time runs 10x faster than wall time (E2E_TIME_SCALE=1 replays at real speed).
 TIME_SCALE = float(os.environ.get("E2E_TIME_SCALE", "0.1"))
@@ -66,27 +65,9 @@ async def serve(
     sim: SimAsterisk, own_database: OwnDatabase, token: str, instance_id: str
 ) -> AsyncIterator[Stack]:
     """The whole gateway service over ``sim`` and the test's database, until the block ends."""
-    settings = with_simulated_servers(
-        Settings(
-            http=HttpSettings(port=0),
-            database=DatabaseSettings(url=Secret(own_database.url)),
-            api_token=Secret(token),
-            instance_id=instance_id,
-            tick_interval_s=0.1,
-        ),
-        sim,
-        token,
-    )
-    stop = asyncio.Event()
-    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-    try:
-        running = await asyncio.wait_for(wait_ready(ready, task), 60)
-        api = f"http://127.0.0.1:{running.http_port}/v1"
-        yield Stack(running, sim, own_database, api, token)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    settings = sim_settings(sim, own_database.url, token, instance_id)
+    async with running_service(settings) as running:
+        yield Stack(running, sim, own_database, f"http://127.0.0.1:{running.http_port}/v1", token)
 
 
 @pytest.fixture

@@ -28,10 +28,10 @@ from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
 from control_api.webhooks import SIGNATURE_HEADER, verify
-from dialer.app import Running, Service
-from dialer.demo import set_up_campaign, wait_ready, with_simulated_servers
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.app import Running
+from dialer.demo import set_up_campaign
 from tests.e2e.conftest import TIME_SCALE
+from tests.service import running_service, sim_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -57,27 +57,12 @@ class Stack:
 async def stack(database_url: str) -> AsyncIterator[Stack]:
     config = SimConfig.demo(agents=AGENTS, seed=5, ami_port=0, ari_port=0, time_scale=TIME_SCALE)
     token = secrets.token_urlsafe(16)
-    async with SimAsterisk(config) as sim:
-        settings = with_simulated_servers(
-            Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(database_url)),
-                api_token=Secret(token),
-                instance_id=f"agentev-{secrets.token_hex(4)}",
-                tick_interval_s=0.1,
-            ),
-            sim,
-            token,
-        )
-        stop = asyncio.Event()
-        ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        try:
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            yield Stack(running, sim, f"http://127.0.0.1:{running.http_port}/v1", token)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
+    instance = f"agentev-{secrets.token_hex(4)}"
+    async with (
+        SimAsterisk(config) as sim,
+        running_service(sim_settings(sim, database_url, token, instance)) as running,
+    ):
+        yield Stack(running, sim, f"http://127.0.0.1:{running.http_port}/v1", token)
 
 
 @dataclass

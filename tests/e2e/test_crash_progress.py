@@ -19,11 +19,10 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Running, Service
-from dialer.demo import set_up_campaign, wait_ready
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.demo import set_up_campaign
 from tests.e2e.conftest import TIME_SCALE, OwnDatabase, until
-from tests.e2e.test_takeover import _config, _config_servers, _serve_a
+from tests.e2e.test_takeover import _config, _serve_a
+from tests.service import running_service, sim_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -76,19 +75,9 @@ async def test_calls_talking_to_agents_survive_a_kill_as_answered(
         unsettled = {a for a in reached & at_kill.keys() if at_kill[a][0] == "dialing"}
         assert len(unsettled) >= 3, "the kill must leave calls that reached an agent in flight"
 
-        settings = Settings(
-            http=HttpSettings(port=0),
-            database=DatabaseSettings(url=Secret(own_database.url)),
-            api_token=Secret(token),
-            instance_id="instance-a",  # the same instance comes back and reconciles its calls
-            tick_interval_s=0.1,
-            servers=_config_servers(sim),
-        )
-        stop = asyncio.Event()
-        ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-        await asyncio.wait_for(wait_ready(ready, task), 60)
-        try:
+        # the same instance comes back and reconciles its calls
+        settings = sim_settings(sim, own_database.url, token, "instance-a")
+        async with running_service(settings):
 
             async def settled() -> bool:
                 rows = await _attempts(own_database.url, cid)
@@ -96,9 +85,6 @@ async def test_calls_talking_to_agents_survive_a_kill_as_answered(
 
             await until(settled, 120, "the restarted instance to settle the calls it left")
             after = await _attempts(own_database.url, cid)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
     outcomes = {a: after[a][1] for a in reached & after.keys()}
     assert {a: o for a, o in outcomes.items() if o != "answered"} == {}
     assert all(after[a][2] for a in unsettled), "the agent of each call is kept"

@@ -279,44 +279,77 @@ async def _agent_only_callback(stack: Stack, grace_s: int) -> tuple[int, int, st
     return cid, int(attempt["record_id"]), keeper, at
 
 
-async def test_an_agent_only_callback_reaches_its_agent(two_agents: Stack) -> None:
+async def _dispose_callback(stack: Stack, attempt_id: str) -> str | None:
+    """The agent of ``attempt_id`` schedules another callback to themselves, in 1 s."""
+    at = datetime.now(UTC) + timedelta(seconds=1)
+    admin = {"Authorization": f"Bearer {stack.token}"}
+    async with aiohttp.ClientSession(headers=admin) as http:
+        body = {"code": "callback", "callback_at": at.isoformat(), "callback_scope": "agent"}
+        done = await _call(http, "POST", f"{stack.api}/attempts/{attempt_id}/disposition",
+                           json=body)  # fmt: skip
+    agent: str | None = done["callback_agent"]
+    return agent
+
+
+CALLBACK_ROUNDS = 6  # a pick by the queue (or at random) of one of two free agents fails 6 in a row
+
+
+async def test_an_agent_only_callback_reaches_its_agent_while_others_are_free(
+    two_agents: Stack,
+) -> None:
+    """Both agents free: each agent-only callback still reaches its agent, never the other, round
+    after round (the queue alone, rrmemory, would give it to the one that took no call yet)."""
     stack = two_agents
     _, rid, keeper, at = await _agent_only_callback(stack, grace_s=600)
     other = next(n for n in ("Agent 101", "Agent 102") if n != keeper)
-    stack.sim.world.queues.pause("sales", _member(stack, other).interface, True, "break")
-    await _agent_is(stack, AgentStatus.PAUSED, 5, other)
-    await _agent_is(stack, AgentStatus.FREE, 5, keeper)
+    for n in range(2, CALLBACK_ROUNDS + 2):
+        await _agent_is(stack, AgentStatus.FREE, 10, other)  # the queue could give it the call
 
-    async def dialled_again() -> bool:
-        return len(await _attempts_of(stack, rid)) == 2
+        async def reached(count: int = n) -> bool:
+            rows = await _attempts_of(stack, rid)
+            return len(rows) == count and rows[-1]["agent"] is not None
 
-    await until(dialled_again, 30, "the callback to be dialled")
-    second = (await _attempts_of(stack, rid))[1]
-    assert second["originated_at"] >= at  # at its time, well within the 600 s grace
+        await until(reached, 30, f"callback {n - 1} to reach an agent")
+        last = (await _attempts_of(stack, rid))[-1]
+        assert last["agent"] == keeper, f"callback {n - 1} reached {last['agent']}"
+        assert last["originated_at"] >= at
+        if n < CALLBACK_ROUNDS + 1:
 
-    async def reached() -> bool:
-        rows = await _attempts_of(stack, rid)
-        return rows[1]["agent"] is not None
+            async def done(attempt: str = str(last["id"])) -> bool:
+                sql = "SELECT 1 FROM attempts WHERE id = :a AND status = 'settled'"
+                return bool(await _rows(stack, sql, a=attempt))
 
-    await until(reached, 30, "the callback to reach an agent")
-    assert (await _attempts_of(stack, rid))[1]["agent"] == keeper
+            await until(done, 30, f"callback {n - 1} to settle")
+            assert await _dispose_callback(stack, str(last["id"])) == keeper
+    assert _member(stack, other).calls_taken == 0  # the other agent took none of them
+    assert _member(stack, keeper).calls_taken == 1  # the first call: the queue; then Dial()
 
 
-async def test_an_agent_only_callback_waits_then_falls_back_to_anyone(two_agents: Stack) -> None:
+@pytest.mark.parametrize("away", ["paused", "logged_out"])
+async def test_an_agent_only_callback_waits_then_falls_back_to_anyone(
+    two_agents: Stack, away: str
+) -> None:
     stack = two_agents
     cid, rid, keeper, at = await _agent_only_callback(stack, grace_s=4)
     other = next(n for n in ("Agent 101", "Agent 102") if n != keeper)
-    stack.sim.world.queues.pause("sales", _member(stack, keeper).interface, True, "break")
-    await _agent_is(stack, AgentStatus.PAUSED, 5, keeper)
+    interface = _member(stack, keeper).interface
+    if away == "paused":
+        stack.sim.world.queues.pause("sales", interface, True, "break")
+        await _agent_is(stack, AgentStatus.PAUSED, 5, keeper)
+        hold = "callback_agent_busy"
+    else:
+        assert stack.sim.world.queues.remove("sales", interface) is not None
+        await until(lambda: _true(_agent_status(stack, keeper) is None), 5, "the agent logged out")
+        hold = "callback_agent_logged_out"
 
     async def held_for_the_agent() -> bool:
         why = (await _diagnostics(stack, cid, rid))["record"]
-        return bool(why["why"] == "callback_agent_busy")
+        return bool(why["why"] == hold)
 
     await until(held_for_the_agent, 10, "the diagnostics to say the callback waits for its agent")
     record = (await _diagnostics(stack, cid, rid))["record"]
     assert record["callback"]["agent"] == keeper
-    assert record["callback"]["hold"] == "callback_agent_busy"
+    assert record["callback"]["hold"] == hold
     assert datetime.fromisoformat(record["callback"]["until"]) == at + timedelta(seconds=4)
     assert len(await _attempts_of(stack, rid)) == 1  # not dialled while its agent is away
 

@@ -27,11 +27,11 @@ def _args(url: str) -> argparse.Namespace:
     faults.register_bench(parser.add_subparsers())
     argv = ["faults", "--database-url", url, "--faults", "ami_cut,sim_restart,kill",
             "--repeat", "1", "--agents", "60", "--records", "3000", "--power-ratio", "2",
-            "--warmup-s", "6", "--settle-s", "4", "--drain-s", "40"]  # fmt: skip
+            "--warmup-s", "6", "--settle-s", "4", "--drain-s", "90"]  # fmt: skip
     return parser.parse_args(argv)
 
 
-@pytest.mark.timeout(420)  # three faults, each followed by its resume and settle, then the drain
+@pytest.mark.timeout(480)  # three faults, each followed by its resume and settle, then the drain
 async def test_single_instance_faults_lose_nothing(database_server_url: str) -> None:
     host = urlsplit(database_server_url).hostname or ""
     if not host or host.startswith("/"):
@@ -46,7 +46,11 @@ async def test_single_instance_faults_lose_nothing(database_server_url: str) -> 
     assert report["originates_unknown_to_db"] == 0, report
     assert report["left_dialing"] == 0, report
     # a restarted simulator forgets its calls (like a crashed Asterisk): those may be unknown;
-    # after an AMI cut and a gateway kill the ledger gives the real outcome
+    # after an AMI cut and a gateway kill the ledger gives the real outcome of a call that ended
+    # while the link was down, and of one found alive that ended with nothing saying how (its
+    # answer and agent came while no session listened). Measured runs end with none; one per
+    # fault is margin for a loaded machine, not an expected loss
     by_fault = {f["fault"]: f["unknown"] for f in report["faults"]}
-    assert by_fault["ami_cut"] == 0, report["faults"]
-    assert by_fault["kill"] <= max(2, report["attempts"] // 100), report["faults"]
+    bound = 1
+    assert by_fault["ami_cut"] <= bound, report["faults"]
+    assert by_fault["kill"] <= bound, report["faults"]

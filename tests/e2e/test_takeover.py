@@ -26,10 +26,10 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Running, Service
-from dialer.demo import set_up_campaign, wait_ready, with_simulated_servers
-from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.app import Running
+from dialer.demo import set_up_campaign
 from tests.e2e.conftest import TIME_SCALE, OwnDatabase, until
+from tests.service import running_service, sim_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -94,54 +94,37 @@ async def test_a_killed_instance_is_taken_over_without_losing_or_repeating_a_cal
         try:
             campaign = await set_up_campaign(f"http://127.0.0.1:{port}/v1", token, 400, seed=21)
             cid = campaign.campaign_id
-            settings = Settings(
-                http=HttpSettings(port=0),
-                database=DatabaseSettings(url=Secret(own_database.url)),
-                api_token=Secret(token),
-                instance_id="instance-b",
-                tick_interval_s=0.1,
-                servers=_config_servers(sim),
-            )
-            stop = asyncio.Event()
-            ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-            service_b = Service(settings, takeover_after_s=6.0).run(stop, on_ready=ready.set_result)
-            task_b = asyncio.create_task(service_b)
-            running = await asyncio.wait_for(wait_ready(ready, task_b), 60)
+            settings = sim_settings(sim, own_database.url, token, "instance-b")
+            async with running_service(settings, takeover_after_s=6.0) as running:
 
-            async def a_is_dialling() -> bool:
-                counts = await _counts(running, cid)
-                return counts.get(("instance-a", "dialing"), 0) >= 3 and counts.get(
-                    ("instance-a", "settled"), 0) >= 5  # fmt: skip
+                async def a_is_dialling() -> bool:
+                    counts = await _counts(running, cid)
+                    return counts.get(("instance-a", "dialing"), 0) >= 3 and counts.get(
+                        ("instance-a", "settled"), 0) >= 5  # fmt: skip
 
-            await until(a_is_dialling, 120, "instance A to have calls settled and in flight")
-            assert not any(i == "instance-b" for i, _ in await _counts(running, cid))
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-            before_kill = await _ids(running, cid)
+                await until(a_is_dialling, 120, "instance A to have calls settled and in flight")
+                assert not any(i == "instance-b" for i, _ in await _counts(running, cid))
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
+                before_kill = await _ids(running, cid)
 
-            async def taken_over() -> bool:
-                counts = await _counts(running, cid)
-                placed_by_b = len(await _ids(running, cid) - before_kill)
-                return counts.get(("instance-a", "dialing"), 0) == 0 and placed_by_b >= 5
+                async def taken_over() -> bool:
+                    counts = await _counts(running, cid)
+                    placed_by_b = len(await _ids(running, cid) - before_kill)
+                    return counts.get(("instance-a", "dialing"), 0) == 0 and placed_by_b >= 5
 
-            await until(taken_over, 120, "instance B to adopt A's calls and place new ones")
-            counts_after = await _counts(running, cid)
-            assert ("instance-b", "dialing") in counts_after or (
-                "instance-b", "settled") in counts_after  # fmt: skip
-            assert all(status == "settled" for i, status in counts_after if i == "instance-a")
-            ids = await _ids(running, cid)
-            sent = sim.originate_counts
-            twice = sorted(i for i in ids if sent.get(i, 0) > 1)
-            assert twice == [], f"attempts sent more than once: {twice}"
-            assert set(sent) <= ids, "an Originate for an attempt the database does not know"
-            assert cid in running.supervisor.runners  # B paces the campaign now
-            stop.set()
-            await asyncio.wait_for(task_b, 30)
+                await until(taken_over, 120, "instance B to adopt A's calls and place new ones")
+                counts_after = await _counts(running, cid)
+                assert ("instance-b", "dialing") in counts_after or (
+                    "instance-b", "settled") in counts_after  # fmt: skip
+                assert all(status == "settled" for i, status in counts_after if i == "instance-a")
+                ids = await _ids(running, cid)
+                sent = sim.originate_counts
+                twice = sorted(i for i in ids if sent.get(i, 0) > 1)
+                assert twice == [], f"attempts sent more than once: {twice}"
+                assert set(sent) <= ids, "an Originate for an attempt the database does not know"
+                assert cid in running.supervisor.runners  # B paces the campaign now
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-
-
-def _config_servers(sim: SimAsterisk) -> tuple[AsteriskServer, ...]:
-    return with_simulated_servers(Settings(), sim, "unused").servers

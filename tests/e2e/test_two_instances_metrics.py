@@ -9,7 +9,6 @@ alerts stay healthy (no "many-to-many matching") and the campaign has one target
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -21,11 +20,11 @@ import pytest
 from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
-from dialer.app import Running, Service
-from dialer.demo import set_up_campaign, wait_ready, with_simulated_servers
-from gateway.settings import DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.app import Running
+from dialer.demo import set_up_campaign
 from tests.deploy.promserver import PrometheusServer, running_prometheus, write_config
 from tests.e2e.conftest import TIME_SCALE, OwnDatabase, until
+from tests.service import running_service, sim_settings
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -41,25 +40,8 @@ _HAND_OVER = text(
 async def _instance(
     database: OwnDatabase, sim: SimAsterisk, token: str, name: str
 ) -> AsyncIterator[Running]:
-    settings = with_simulated_servers(
-        Settings(
-            http=HttpSettings(port=0),
-            database=DatabaseSettings(url=Secret(database.url)),
-            api_token=Secret(token),
-            instance_id=name,
-            tick_interval_s=0.1,
-        ),
-        sim,
-        token,
-    )
-    stop = asyncio.Event()
-    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-    try:
-        yield await asyncio.wait_for(wait_ready(ready, task), 60)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
+    async with running_service(sim_settings(sim, database.url, token, name)) as running:
+        yield running
 
 
 async def _exports(running: Running, campaign: str) -> bool:

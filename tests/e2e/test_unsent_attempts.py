@@ -10,7 +10,7 @@ witness); each test asserts that every settled attempt and every closed record h
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -21,11 +21,11 @@ from sqlalchemy import text
 
 from asterisk_sim import SimAsterisk, SimConfig
 from bench.witness import Relay as TcpCut
-from dialer.app import Running, Service
-from dialer.demo import set_up_campaign, wait_ready
-from gateway.settings import AsteriskServer, DatabaseSettings, HttpSettings, Secret, Settings
+from dialer.app import Running
+from dialer.demo import set_up_campaign
 from tests.dbutil import blank_database
 from tests.e2e.conftest import TIME_SCALE, until
+from tests.service import running_service, sim_settings, with_server
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -51,41 +51,24 @@ RigFactory = Callable[[int, float], Any]
 @pytest.fixture
 async def rig(database_server_url: str) -> AsyncIterator[RigFactory]:
     with blank_database(database_server_url) as database_url:
-        stops: list[tuple[asyncio.Event, asyncio.Task[None], SimAsterisk, TcpCut]] = []
+        async with contextlib.AsyncExitStack() as stack:
 
-        async def make(channels: int, rate: float) -> Rig:
-            config = SimConfig.demo(agents=10, seed=8, ami_port=0, ari_port=0,
-                                    time_scale=TIME_SCALE)  # fmt: skip
-            sim = SimAsterisk(config)
-            await sim.start()
-            relay = await TcpCut(sim.ami_port).start()
-            token = secrets.token_urlsafe(16)
-            creds = sim.credentials
-            server = AsteriskServer(
-                name="sim", ami_port=relay.port, ami_username=creds.ami_user,
-                ami_secret=Secret(creds.ami_secret), ari_port=sim.ari_port,
-                ari_username=creds.ari_user, ari_password=Secret(creds.ari_password),
-                ari_app=creds.ari_app, channels=channels, originate_rate=rate,
-                trunk="PJSIP/{number}@carrier-a",
-            )  # fmt: skip
-            settings = Settings(
-                http=HttpSettings(port=0), database=DatabaseSettings(url=Secret(database_url)),
-                api_token=Secret(token), instance_id=f"unsent-{secrets.token_hex(3)}",
-                tick_interval_s=0.1, servers=(server,),
-            )  # fmt: skip
-            stop = asyncio.Event()
-            ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(Service(settings).run(stop, on_ready=ready.set_result))
-            stops.append((stop, task, sim, relay))
-            running = await asyncio.wait_for(wait_ready(ready, task), 60)
-            return Rig(running, sim, relay, f"http://127.0.0.1:{running.http_port}/v1", token)
+            async def make(channels: int, rate: float) -> Rig:
+                config = SimConfig.demo(agents=10, seed=8, ami_port=0, ari_port=0,
+                                        time_scale=TIME_SCALE)  # fmt: skip
+                sim = await stack.enter_async_context(SimAsterisk(config))
+                relay = await TcpCut(sim.ami_port).start()
+                stack.push_async_callback(relay.stop)
+                token = secrets.token_urlsafe(16)
+                instance = f"unsent-{secrets.token_hex(3)}"
+                settings = with_server(
+                    sim_settings(sim, database_url, token, instance),
+                    ami_port=relay.port, channels=channels, originate_rate=rate,
+                )  # fmt: skip
+                running = await stack.enter_async_context(running_service(settings))
+                return Rig(running, sim, relay, f"http://127.0.0.1:{running.http_port}/v1", token)
 
-        yield make
-        for stop, task, sim, relay in stops:
-            stop.set()
-            await asyncio.wait_for(task, 30)
-            await relay.stop()
-            await sim.stop()
+            yield make
 
 
 async def _settled(rig: Rig, cid: int) -> int:

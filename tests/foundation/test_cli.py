@@ -45,6 +45,17 @@ async def test_a_bad_setting_stops_the_start_with_exit_2() -> None:
     assert "DIALER_HTTP_PORT" in lines[0]
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+async def test_config_is_taken_before_or_after_the_command(tmp_path: Path, where: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[bogus]\nx = 1\n")
+    args = ("--config", str(bad), "serve") if where == "before" else ("serve", "--config", str(bad))
+    code, out = await _run(dict(os.environ), *args)
+    assert code == 2
+    (line,) = out.strip().splitlines()
+    assert line.startswith(f"dialer: error: setting {bad}: bogus: unknown setting; known: ")
+
+
 async def _wait_for_port(proc: asyncio.subprocess.Process) -> int:
     assert proc.stdout is not None
     async with asyncio.timeout(60):

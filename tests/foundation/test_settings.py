@@ -26,6 +26,17 @@ def test_wrapup_limit_and_default_disposition(tmp_path: Path) -> None:
     assert (settings.wrapup_limit_s, settings.default_disposition) == (120, "no_sale")
 
 
+def test_pacer_lease(tmp_path: Path) -> None:
+    assert load_settings({}).pacer_lease_s == 4.0
+    config = tmp_path / "dialer.toml"
+    config.write_text("pacer_lease_s = 3\n")
+    assert load_settings({}, config).pacer_lease_s == 3.0
+    assert load_settings({"DIALER_PACER_LEASE": "12.5"}, config).pacer_lease_s == 12.5
+    config.write_text("pacer_lease_s = 2\n")
+    with pytest.raises(SettingsError, match=r"pacer_lease_s: expected at least 3 s"):
+        load_settings({}, config)
+
+
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
     config = tmp_path / "dialer.toml"
     config.write_text('[http]\nport = 9000\nhost = "0.0.0.0"\n[log]\nformat = "json"\n')
@@ -48,6 +59,10 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
         ({"DIALER_AGENT_EVENTS_CLIENT_QUEUE": "x"}, "DIALER_AGENT_EVENTS_CLIENT_QUEUE"),
         ({"DIALER_WRAPUP_LIMIT": "-5"}, "DIALER_WRAPUP_LIMIT"),
         ({"DIALER_DEFAULT_DISPOSITION": "Not Interested"}, "DIALER_DEFAULT_DISPOSITION"),
+        ({"DIALER_PACER_LEASE": "2.5"}, "DIALER_PACER_LEASE"),  # under 3 renewal intervals
+        ({"DIALER_PACER_LEASE": "301"}, "DIALER_PACER_LEASE"),
+        ({"DIALER_PACER_LEASE": "inf"}, "DIALER_PACER_LEASE"),
+        ({"DIALER_PACER_LEASE": "nan"}, "DIALER_PACER_LEASE"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
@@ -69,12 +84,13 @@ def test_servers_from_toml_and_their_secrets_stay_hidden(tmp_path: Path) -> None
     config = tmp_path / "dialer.toml"
     config.write_text(
         '[[servers]]\nname = "pbx1"\nami_secret = "s3cret-ami"\nari_password = "s3cret-ari"\n'
-        'driver = "ari"\nchannels = 120\n'
+        'driver = "ari"\nchannels = 120\nqueue_wrapup = "sales=5, sales-es=10"\n'
     )
     settings = load_settings({"DIALER_DATABASE_URL": "postgresql://u:dbpass@h/db"}, config)
     (server,) = settings.servers
     assert server.driver == "ari"
     assert server.channels == 120
+    assert server.queue_wrapup == (("sales", 5), ("sales-es", 10))
     assert server.ami_secret.reveal() == "s3cret-ami"
     shown = repr(settings) + str(settings)
     for secret in ("s3cret-ami", "s3cret-ari", "dbpass"):
@@ -87,6 +103,7 @@ def test_servers_from_toml_and_their_secrets_stay_hidden(tmp_path: Path) -> None
         ('[[servers]]\nhost = "x"\n', "servers[0].name"),
         ('[[servers]]\nname = "a"\ndriver = "sip"\n', "servers[0].driver"),
         ('[[servers]]\nname = "a"\nbogus = 1\n', "servers[0].bogus"),
+        ('[[servers]]\nname = "a"\nqueue_wrapup = "sales:5"\n', "servers[0].queue_wrapup"),
         ('[[servers]]\nname = "a"\n[[servers]]\nname = "a"\n', "servers"),
         ("[http\n", "--config"),
     ],

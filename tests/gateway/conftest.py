@@ -123,3 +123,13 @@ async def make_dialer(recorder: Recorder) -> AsyncIterator[DialerFactory]:
 
 async def wait_healthy(dialer: Dialer, recorder: Recorder, servers: int = 1) -> None:
     await recorder.until(lambda: dialer.capacity().healthy >= servers)
+
+
+@pytest.fixture
+async def hub_of() -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Tasks a test starts (an agent event hub's ``run``); cancelled and awaited after it."""
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -43,6 +43,7 @@ class FakeAmi:
     def __init__(self, *, secret: str = "s3cret", accept_filters: bool = True) -> None:
         self.secret = secret
         self.accept_filters = accept_filters
+        self.answer_ping = True  # False: Pings go unanswered (a busy or wedged manager)
         self.received = bytearray()
         self.actions: list[Message] = []
         self.logins = 0
@@ -71,6 +72,11 @@ class FakeAmi:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def send_event(self, raw: bytes) -> None:
+        """Write one event to every connected session."""
+        for writer in list(self._writers):
+            writer.write(raw)
 
     def count(self, action: str) -> int:
         return sum(1 for m in self.actions if m.get("Action") == action)
@@ -126,6 +132,8 @@ class FakeAmi:
         if action == "Status":
             return b""  # never answered: lets a test hold an action pending
         if action == "Ping":
+            if not self.answer_ping:
+                return b""
             return (head + "Ping: Pong\r\nTimestamp: 1.0\r\n\r\n").encode()
         if action in ("CoreShowChannels", "QueueStatus"):
             complete = (

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 import pytest
 
-from gateway.agentevents.hub import AgentEventHub, Subscription
+from gateway.agentevents.hub import AgentEventHub, Subscription, _Cache
 from gateway.agentevents.model import AgentEvent, EventType, TooSlow
 from gateway.agentevents.replay import Gap, ReplayBuffer
 from gateway.asterisk.agentfeed import AgentChange, CallRef, ChangeKind
@@ -56,6 +56,30 @@ def test_the_buffer_replays_after_an_id_and_signals_a_gap_past_its_oldest() -> N
         buffer.append(_event(16))
 
 
+def test_the_card_cache_lets_go_of_expired_cards_without_being_asked_for_them() -> None:
+    """A card is read for each answered call and rarely asked for again past its ttl: held
+    until 10,000 newer ones pushed it out, the cache grew for over an hour of a soak."""
+    now = [0.0]
+    cache = _Cache(10_000, 60.0, lambda: now[0])
+    for record_id in range(100):
+        cache.put(RecordCard(record_id, 7, "", "+15551234567", "", {}))
+    now[0] = 30.0
+    cache.put(RecordCard(100, 7, "", "+15551234567", "", {}))
+    assert len(cache) == 101  # none expired yet
+    now[0] = 61.0
+    cache.put(RecordCard(101, 7, "", "+15551234567", "", {}))
+    assert len(cache) == 2  # the first hundred expired; 100 (put at 30 s) and 101 are held
+    assert cache.get(0) is None
+    assert cache.get(100) is not None
+    now[0] = 95.0
+    cache.put(RecordCard(100, 7, "", "+15551234567", "", {}))  # put again: held from now on
+    now[0] = 125.0
+    cache.put(RecordCard(102, 7, "", "+15551234567", "", {}))
+    assert len(cache) == 2  # 101 (put at 61 s) expired, 100 (put again at 95 s) is held
+    assert cache.get(101) is None
+    assert cache.get(100) is not None
+
+
 class Cards:
     """Record cards as the database would answer, counting the look-ups."""
 
@@ -73,15 +97,6 @@ class Cards:
         self.asked.set()
         await asyncio.sleep(5.0 if self.slow & set(ids) else self.delay_s)
         return {i: self.cards[i] for i in ids if i in self.cards}
-
-
-@pytest.fixture
-async def hub_of() -> AsyncIterator[list[asyncio.Task[None]]]:
-    tasks: list[asyncio.Task[None]] = []
-    yield tasks
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _start(tasks: list[asyncio.Task[None]], cards: Cards, **kw: object) -> AgentEventHub:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from gateway.asterisk.agents import AgentBoard, AgentStatus
 from gateway.asterisk.ami import events as ev
 from gateway.asterisk.ami.parser import AmiParser
@@ -117,6 +119,38 @@ def test_link_loss_then_reconcile_resumes_live_calls_and_ends_the_rest() -> None
     assert len(tracker) == 0
 
 
+def test_a_call_found_alive_after_a_restart_that_ends_undecided_is_read_from_the_ledger() -> None:
+    # a gateway restart: the new process adopts calls whose answer and agent came before it
+    # listened. Found alive (no agent visible yet), they end with cause 16, which says nothing:
+    # the ledger line the hang-up wrote decides (issue 15: they ended unknown before)
+    results: list[AttemptResult] = []
+    now = [0.0]
+    asked: list[int] = []
+    tracker = CallTracker("pbx1", on_result=results.append, clock=lambda: now[0],
+                          on_ask_ledger=lambda: asked.append(1))  # fmt: skip
+    talked, lost, busy = "a" * 32, "b" * 32, "c" * 32
+    for attempt in (talked, lost, busy):
+        tracker.adopt(attempt, restarted=True)
+    assert tracker.reconcile([talked, lost, busy]) == []  # all three still have a channel
+    for attempt in (talked, lost):
+        tracker.handle(ev.Hangup("Local/x;1", attempt, attempt, 16, "Normal Clearing"))
+    tracker.handle(ev.Hangup("Local/y;1", busy, busy, 17, "User busy"))  # the cause decides
+    assert [(r.attempt_id, r.outcome) for r in results] == [(busy, Outcome.BUSY)]
+    assert len(asked) == 2  # the runtime is told; the queries name the two undecided calls
+    queries = tracker.take_ledger_queries()
+    assert [q.attempt_id for q in queries] == [talked, lost]
+    assert tracker.take_ledger_queries() == []
+    t = time.time()
+    line = f"v1&c:16&a:{t - 30:.0f}&k:ANSWERED&d:&q:&m:Agent 7&e:{t - 1:.0f}"
+    assert tracker.recovered(talked, line, last=False)
+    assert not tracker.recovered(lost, None, last=False)  # not written yet: still waiting
+    assert tracker.recovered(lost, None, last=True)  # never written: unknown
+    outcomes = {r.attempt_id: (r.outcome, r.agent) for r in results}
+    assert outcomes[talked] == (Outcome.ANSWERED, "Agent 7")
+    assert outcomes[lost] == (Outcome.UNKNOWN, None)
+    assert len(tracker) == 0
+
+
 def test_rtcp_reports_become_call_quality() -> None:
     results: list[AttemptResult] = []
     now = [0.0]
@@ -146,3 +180,68 @@ def test_a_held_member_is_paused_until_asterisk_says_otherwise() -> None:
     assert board.snapshot("sales", 2.0).count(AgentStatus.PAUSED) == 1
     board.on_member(member("sales", "PJSIP/agent-101", name="QueueMemberPause"), 3.0)
     assert board.snapshot("sales", 3.0).free == 1
+
+
+DIRECT_CONNECT = (
+    b"Event: UserEvent\r\nPrivilege: user,all\r\nChannel: Local/302@dialer-test-agents-00000007;1"
+    b"\r\nUniqueid: 1733220000.42\r\nLinkedid: " + b"a" * 32 + b"\r\n"
+    b"UserEvent: DialerAgentConnect\r\nAttemptId: " + b"a" * 32 + b"\r\nQueue: sales3\r\n"
+    b"Interface: Local/302@dialer-test-agents/n\r\n\r\n"
+)
+
+
+def test_a_direct_connect_is_the_agent_connect_of_its_attempt_and_ends_without_wrapup() -> None:
+    """DialerAgentConnect (raw bytes, split across two reads) stands for the AgentConnect that
+    app_queue does not send for a Dial(): named by the attempt's channel; the member's device
+    going free again ends it, with no wrap-up (app_queue applies none after a call it did not
+    place), and on_member says so (the feed's ``ended``)."""
+    parser = AmiParser(expect_banner=False)
+    messages = parser.feed(DIRECT_CONNECT[:50]) + parser.feed(DIRECT_CONNECT[50:])
+    (user,) = [e for e in map(ev.parse_event, messages) if e is not None]
+    assert isinstance(user, ev.UserEvent)
+    assert (user.user_event, user.attempt_id, user.queue, user.interface) == (
+        ev.DIRECT_CONNECT, "a" * 32, "sales3", "Local/302@dialer-test-agents/n")  # fmt: skip
+    connect = ev.direct_connect(user, "Agent 302")
+    assert (connect.name, connect.uniqueid, connect.member_name) == (
+        "AgentConnect", "a" * 32, "Agent 302")  # fmt: skip
+    board = AgentBoard()
+    iface = "Local/302@dialer-test-agents/n"
+    board.on_member(member("sales3", iface, wrapup=5), now=0.0)
+    assert board.on_member(member("sales3", iface, status=2, wrapup=5), now=1.0) is False
+    board.on_agent(connect, now=1.0)
+    assert board.snapshot("sales3", 2.0).on_call == 1
+    assert board.on_member(member("sales3", iface, status=1, wrapup=5), now=3.0) is True
+    assert board.snapshot("sales3", 3.0).free == 1  # no wrap-up after a direct call
+    # a queue call of the same member still gets its 5 s wrap-up
+    queued = ev.AgentEvent("AgentConnect", "sales3", "b" * 32, "b" * 32, iface, "Agent 302")
+    board.on_agent(queued, now=4.0)
+    assert board.on_member(member("sales3", iface, status=1, wrapup=5), now=6.0) is False
+    assert board.snapshot("sales3", 7.0).count(AgentStatus.WRAPUP) == 1
+
+
+def test_own_left_attempt_absent_from_server_and_kept_ledger_is_withdrawn() -> None:
+    """Left by our own crashed process: no channel and no ledger line means it was never sent."""
+    results: list[AttemptResult] = []
+    now = [0.0]
+    tracker = make_tracker(results, now)
+    never, unsure, ours, taken = "e" * 32, "f" * 32, "g" * 32, "h" * 32
+    tracker.adopt(never, restarted=True)
+    tracker.adopt(unsure, restarted=True)
+    tracker.adopt(taken)  # another instance's: its sender may only be frozen
+    tracker.track(req(ours), dial_string="PJSIP/+15551234567@c")  # sent by this process
+    tracker.sent(ours)
+    tracker.link_lost()
+    queries = tracker.reconcile([])
+    assert sorted(q.attempt_id for q in queries) == [never, unsure, ours, taken]
+    assert not tracker.recovered(never, None, last=False, ledger_kept=True)  # read it again
+    assert tracker.recovered(never, None, last=True, ledger_kept=True)
+    assert tracker.recovered(ours, None, last=True, ledger_kept=True)  # its bytes were written
+    assert tracker.recovered(unsure, None, last=True, ledger_kept=False)  # no ledger to trust
+    assert tracker.recovered(taken, None, last=True, ledger_kept=True)
+    by_id = {r.attempt_id: r for r in results}
+    assert by_id[never].sent is False
+    assert "never sent" in by_id[never].detail
+    assert (by_id[ours].sent, by_id[ours].outcome) == (True, Outcome.UNKNOWN)
+    assert (by_id[unsure].sent, by_id[unsure].outcome) == (True, Outcome.UNKNOWN)
+    assert (by_id[taken].sent, by_id[taken].outcome) == (True, Outcome.UNKNOWN)
+    assert len(tracker) == 0

@@ -147,6 +147,48 @@ async def test_keepalive_ping_measures_rtt(
     assert lut.link.stats().state == "ready"
 
 
+async def test_a_late_ping_while_bytes_arrive_keeps_the_link_within_the_idle_bound(
+    make_link: Callable[..., LinkUnderTest], fake_ami: FakeAmi
+) -> None:
+    """A Ping answered late behind a stream of events is a busy link, not a dead one; but no
+    Ping answered for ``idle_timeout`` (5 s here) ends the session even while bytes flow."""
+    lut = make_link()
+    await lut.until(lambda: lut.link.ready)
+    fake_ami.answer_ping = False
+    event = b"Event: VarSet\r\nChannel: PJSIP/x-1\r\nVariable: a\r\nValue: b\r\n\r\n"
+
+    async def chatter() -> None:
+        while True:
+            fake_ami.send_event(event)
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(chatter())
+    try:
+        pings = fake_ami.count("Ping")
+        await asyncio.sleep(3.5)  # past one ping_timeout (2 s) since a Ping went unanswered
+        assert fake_ami.count("Ping") > pings
+        assert lut.lost == 0
+        assert fake_ami.logins == 1
+        await lut.until(lambda: lut.lost == 1, within=8.0)  # the idle bound: dropped all the same
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    fake_ami.answer_ping = True
+    await lut.until(lambda: lut.link.ready and fake_ami.logins == 2, within=10.0)
+
+
+async def test_an_unanswered_ping_on_a_silent_link_ends_the_session(
+    make_link: Callable[..., LinkUnderTest], fake_ami: FakeAmi
+) -> None:
+    lut = make_link()
+    await lut.until(lambda: lut.link.ready)
+    fake_ami.answer_ping = False
+    await lut.until(lambda: lut.lost == 1, within=4.0)  # one ping_interval + ping_timeout
+    fake_ami.answer_ping = True
+    await lut.until(lambda: lut.link.ready and fake_ami.logins == 2, within=10.0)
+
+
 async def test_refused_filters_still_get_ready(
     make_link: Callable[..., LinkUnderTest], fake_ami: FakeAmi
 ) -> None:

@@ -53,6 +53,14 @@ async def test_dialer_refuses_control_characters_and_sends_nothing(
         (validate.text, ("note", "tab\tinside")),
         (validate.dial_string, ("PJSIP/{number}@carrier-a\r\n", "+15551234567")),
         (validate.dial_string, ("PJSIP/carrier-a", "+15551234567")),
+        # an agent-only callback's member interface goes into Dial() and its U() arguments
+        (validate.member_interface, ("PJSIP/agent-101\r\nAction: Originate",)),
+        (validate.member_interface, ("PJSIP/agent-101&PJSIP/agent-102",)),  # Dial's list
+        (validate.member_interface, ("PJSIP/agent-101^x",)),  # U()'s argument separator
+        (validate.member_interface, ("PJSIP/agent-101,30,U(evil)",)),
+        (validate.member_interface, ("PJSIP/${EVIL}",)),
+        (validate.member_interface, ("Agent 101",)),  # a member name, not an interface
+        (validate.member_interface, ("agent-101",)),  # no TECH/
     ],
 )
 def test_validators_refuse(func: object, args: tuple[str, ...]) -> None:
@@ -128,3 +136,29 @@ async def test_ari_requests_refuse_injection_before_sending(
         assert seen[0].startswith("/ari/channels?")
     finally:
         await client.close()
+
+
+def test_an_agent_only_callback_carries_its_member_interface_as_one_variable() -> None:
+    from gateway.asterisk.calls.runtime import originate_headers
+
+    req = dataclasses.replace(request(), agent_interface="Local/302@dialer-test-agents/n")
+    headers = originate_headers(req, "PJSIP/+15551000001@carrier-a")
+    validate.header_values(headers)
+    variables = [v for k, v in headers if k == "Variable"]
+    assert "DIALER_AGENT_INTERFACE=Local/302@dialer-test-agents/n" in variables
+    plain = originate_headers(request(), "PJSIP/+15551000001@carrier-a")
+    assert not any(v.startswith("DIALER_AGENT_INTERFACE") for k, v in plain if k == "Variable")
+
+
+async def test_dialer_refuses_a_bad_agent_interface_and_sends_nothing(
+    fake_ami: FakeAmi, make_dialer: DialerFactory, recorder: Recorder
+) -> None:
+    dialer = await make_dialer([ServerConfig("pbx1", ami_port=fake_ami.port,
+                                             ami_secret="s3cret")])  # fmt: skip
+    await wait_healthy(dialer, recorder)
+    req = dataclasses.replace(request(), agent_interface="PJSIP/a\r\nX-Injected: 1")
+    with pytest.raises(InvalidValue) as err:
+        dialer.originate(req)
+    assert err.value.field == "agent_interface"
+    assert dialer.in_flight() == {}
+    assert b"X-Injected" not in fake_ami.received

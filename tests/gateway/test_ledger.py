@@ -34,9 +34,7 @@ LINES = [
 def test_each_line_decides_the_outcome_the_live_events_would(value: str, outcome: Outcome) -> None:
     line = ledger.parse(value)
     assert line is not None
-    ev = Evidence()
-    ledger.evidence(line, ev)
-    assert decide(ev) is outcome
+    assert decide(ledger.evidence(line, Evidence())) is outcome
 
 
 def test_the_fields_of_a_connected_call() -> None:
@@ -57,9 +55,9 @@ def test_evidence_from_live_events_is_kept() -> None:
     ev = Evidence(connected=True, callee_cause=16)
     line = ledger.parse("v1&c:19&a:0.000000&k:FAILED&d:&q:&m:&e:1")
     assert line is not None
-    ledger.evidence(line, ev)
-    assert ev.callee_cause == 16
-    assert decide(ev) is Outcome.ANSWERED
+    got = ledger.evidence(line, ev)
+    assert got.callee_cause == 16
+    assert decide(got) is Outcome.ANSWERED
 
 
 def test_families_cover_the_call_hours_newest_first_with_a_clock_margin() -> None:

@@ -110,3 +110,54 @@ def test_grammar_table(func: object, value: str, ok: bool) -> None:
     else:
         with pytest.raises(InvalidValue):
             func(value)  # type: ignore[operator]
+
+
+def _refused_field(headers: list[tuple[str, str]]) -> str | None:
+    """The one-by-one checks of ``header_values`` (its slow path): the field refused, if any."""
+    try:
+        for key, value in headers:
+            validate.text("AMI header name", key, max_len=64)
+            validate.text(f"AMI header {key}", value, max_len=1024)
+            if key.lower() == "variable" and value != LEDGER_PUSH_HEADER:
+                name_, _, val = value.partition("=")
+                validate.variable(name_, val)
+    except InvalidValue as exc:
+        return exc.field
+    return None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Action", "Originate"), ("Variable", "DIALER_QUEUE=sales")],
+        [("Action", "Originate"), ("Variable", LEDGER_PUSH_HEADER)],
+        [("Action", "Originate"), ("variable", "A=b=c")],  # the first "=" splits; "=" is a token
+        [("Action", "Originate"), ("Variable", "NOVALUE")],  # no "=": a name with an empty value
+        [("Action", "Originate"), ("Variable", "=x")],
+        [("Action", "Originate"), ("Variable", "1A=x")],
+        [("Action", "Originate"), ("Variable", "A" * 65 + "=x")],
+        [("Action", "Originate"), ("Variable", "A=" + "x" * 257)],
+        [("Action", "Originate"), ("Variable", "A=x\x85")],
+        [("Action", "Originate"), ("CallerID", '"Acme" <+15551234567>')],
+        [("Action", "Originate"), ("CallerID", "Acme\u2028Action: Hangup")],
+        [("Action", "Originate"), ("ActionID", "x\r\nAction: Originate")],
+        [("Action", "Origi\x00nate")],
+        [("A" * 65, "x")],
+        [("Action", "x" * 1025)],
+        [("Action", "x" * 1024)],
+        [("Action", 5)],  # not text at all
+    ],
+)
+def test_the_one_pass_header_check_agrees_with_the_full_checks(
+    headers: list[tuple[str, str]],
+) -> None:
+    """The fast path of ``header_values`` never lets through what a full check refuses: the
+    verdict (and, when refused, the field named) is that of the checks one by one."""
+    field = _refused_field(headers)
+    if field is None:
+        validate.header_values(headers)
+    else:
+        with pytest.raises(InvalidValue) as refused:
+            validate.header_values(headers)
+        assert refused.value.field == field
+        assert not validate._plain_headers(headers)

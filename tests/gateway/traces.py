@@ -27,7 +27,11 @@ class SentOriginate:
 
 def sent_actions(name: str) -> list[dict[str, str]]:
     """The actions the recording client sent, as dicts (first value per key)."""
-    raw = (TRACES / f"{name}.sent.txt").read_bytes().decode()
+    return parse_sent((TRACES / f"{name}.sent.txt").read_bytes().decode())
+
+
+def parse_sent(raw: str) -> list[dict[str, str]]:
+    """AMI actions as written (CRLF lines, a blank line after each), as dicts."""
     actions = []
     for block in raw.split("\r\n\r\n"):
         if not block.strip():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import random
 
 import pytest
 
@@ -12,6 +14,7 @@ from pacing.callerid import (
     NumberUsage,
     Unavailable,
     choose,
+    choose_many,
     health_score,
     locality,
     rest_orders,
@@ -143,3 +146,61 @@ def test_health_and_automatic_rest() -> None:
 def test_bad_numbers_are_refused() -> None:
     with pytest.raises(CallerIdError):
         CallerIdNumber("12345")
+
+
+def _one_by_one(
+    pool: tuple[CallerIdNumber, ...],
+    usage: dict[str, NumberUsage],
+    calls: list[tuple[str, str | None]],
+) -> tuple[list[object], dict[str, NumberUsage]]:
+    """The reference: :func:`choose` per call, each pick counted as the caller-ID book does."""
+    usage = dict(usage)
+    choices: list[object] = []
+    for callee, sticky in calls:
+        choice = choose(pool, usage, callee, NOW, sticky=sticky)
+        choices.append(choice)
+        if choice.number is not None:
+            used = usage.get(choice.number, NumberUsage())
+            usage[choice.number] = dataclasses.replace(
+                used, in_flight=used.in_flight + 1, today=used.today + 1, last_used_at=NOW
+            )
+    return choices, usage
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_choose_many_answers_as_choose_one_by_one(seed: int) -> None:
+    """Caps filling within the decision, cooldowns, sticky numbers, resting and duplicate
+    entries, health scores past the sample: every choice (reasons included) and the usage
+    after the decision are those of :func:`choose` called once per call."""
+    rng = random.Random(seed)
+    numbers = ["+12125550100", "+16465550100", "+13105550100", "+442071838750", "+12125550199"]
+    pool = tuple(
+        CallerIdNumber(
+            rng.choice(numbers) if rng.random() < 0.2 else number,
+            status=rng.choice([NumberStatus.ACTIVE] * 5 + [NumberStatus.RESTING]),
+            max_concurrent=rng.randint(0, 4),
+            max_per_day=rng.randint(1, 8),
+            cooldown=dt.timedelta(seconds=rng.choice([0, 0, 30])),
+        )
+        for number in numbers[: rng.randint(1, len(numbers))]
+    )
+    usage = {
+        n: NumberUsage(
+            in_flight=rng.randint(0, 2),
+            today=rng.randint(0, 3),
+            last_used_at=rng.choice([None, NOW - dt.timedelta(seconds=rng.randint(0, 60))]),
+            attempts=rng.choice([0, 60, 200]),
+            answers=rng.randint(0, 50),
+        )
+        for n in numbers
+        if rng.random() < 0.7
+    }
+    callees = ["+12125559999", "+13105559999", "+442079460000", "+33142685300", "+16465551234"]
+    calls = [
+        (rng.choice(callees), rng.choice([None, None, *numbers])) for _ in range(rng.randint(0, 30))
+    ]
+    expected = _one_by_one(pool, usage, calls)
+    assert choose_many(pool, usage, calls, NOW) == expected
+    assert choose_many((), usage, calls[:2], NOW)[0] == [
+        choose((), usage, callee, NOW, sticky=sticky) for callee, sticky in calls[:2]
+    ]

@@ -47,6 +47,18 @@ def test_abandon_windows_keep_day_and_month() -> None:
     assert stats.day.abandons == 0
 
 
+def test_the_hour_window_says_how_much_of_the_hour_it_covers() -> None:
+    windows = AbandonWindows()
+    assert windows.read(0.0).hour_span_s == 0.0  # nothing counted yet
+    windows.add(130.0, Outcome.ANSWERED)
+    assert windows.read(400.0).hour_span_s == pytest.approx(270.0)  # since the first attempt
+    assert windows.read(3000.0).hour_span_s == pytest.approx(2870.0)
+    windows.add(5000.0, Outcome.ANSWERED)
+    # A whole hour, though the window holds one attempt: the quiet stretch was counted too.
+    assert windows.read(5000.0).hour_span_s == HOUR
+    assert windows.read(9 * HOUR).hour_span_s == HOUR
+
+
 def test_estimator_starts_cautious_and_converges() -> None:
     estimator = CallEstimator(EstimatorPriors(live_answer_probability=0.5))
     assert estimator.estimates().live_answer_probability == 0.5

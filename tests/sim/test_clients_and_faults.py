@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -73,7 +74,7 @@ def _production_config(outcome: str, agents: int, strategy: str = "ringall") -> 
         post_dial_delay=Dist.fixed(0.5),
         ring_time=Dist.fixed(2.0),
         callee_hangup=Dist.fixed(30.0),
-        amd_time=Dist.fixed(1.5),
+        amd_time=Dist.fixed(0.5),
     )
     queue = QueueConfig(
         "sales",
@@ -93,7 +94,10 @@ def _production_config(outcome: str, agents: int, strategy: str = "ringall") -> 
     )
 
 
-def _dialer_originate(client: AmiTestClient, attempt: str, amd: str = "1") -> None:
+def _dialer_originate(
+    client: AmiTestClient, attempt: str, amd: str = "1", agent: str | None = None
+) -> None:
+    direct = [f"DIALER_AGENT_INTERFACE={agent}"] if agent else []
     client.send(
         "Originate",
         ActionID=attempt,
@@ -112,6 +116,7 @@ def _dialer_originate(client: AmiTestClient, attempt: str, amd: str = "1") -> No
             "DIALER_QUEUE=sales",
             f"DIALER_AMD={amd}",
             "DIALER_CONNECT_TIMEOUT=2",
+            *direct,
         ],
     )
 
@@ -289,3 +294,55 @@ async def test_admin_endpoint_and_drop_ari(sim: SimAsterisk) -> None:
         assert resp.status == 200
         resp = await http.post(f"{base}/sim/faults/bogus")
         assert resp.status == 404
+
+
+async def test_production_agent_only_callback_dials_that_member_not_the_queue() -> None:
+    """DIALER_AGENT_INTERFACE: Dial() of that member (ringall would ring both), as Asterisk 22
+    does it: no queue caller or Agent* events, the U() subroutine's DialerAgentConnect before
+    DialEnd ANSWER, the member's device status with InCall 0 and no CallsTaken."""
+    async with SimAsterisk(_production_config("live", agents=2)) as sim:
+        client = await AmiTestClient.connect(sim.ami_port)
+        await client.login()
+        attempt = "b" * 32
+        _dialer_originate(client, attempt, amd="0", agent="PJSIP/agent-102")
+        connect = await client.wait_for(is_event("UserEvent", UserEvent="DialerAgentConnect"))
+        assert (connect.get("AttemptId"), connect.get("Queue"), connect.get("Interface")) == (
+            attempt, "sales", "PJSIP/agent-102")  # fmt: skip
+        assert connect.get("Channel", "").startswith("PJSIP/agent-102-")  # the agent's channel
+        answered = await client.wait_for(
+            is_event("DialEnd", DestChannel=connect.get("Channel", ""), DialStatus="ANSWER")
+        )
+        assert client.messages.index(connect) < client.messages.index(answered)
+        await client.wait_for(is_event("Cdr", UniqueID=attempt), within=20)
+        statuses = [(m.get("MemberName"), m.get("Status"), m.get("InCall"), m.get("CallsTaken"))
+                    for m in client.events("QueueMemberStatus")]  # fmt: skip
+        assert statuses == [("Agent 102", "6", "0", "0"), ("Agent 102", "2", "0", "0"),
+                            ("Agent 102", "1", "0", "0")]  # fmt: skip
+        names = {m.get("Event") for m in client.messages}
+        assert not names & {"QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentComplete"}
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("agent", "ring_s", "dialstatus"),
+    [("PJSIP/agent-101", 5.0, "NOANSWER"), ("PJSIP/agent-999", 0.5, "CHANUNAVAIL")],
+)
+async def test_production_agent_only_callback_not_answered_is_abandoned(
+    agent: str, ring_s: float, dialstatus: str
+) -> None:
+    """The member does not answer within DIALER_CONNECT_TIMEOUT (2 s), or the interface is no
+    member: DialerAbandoned with the DIALSTATUS, the identification message, a free member."""
+    config = _production_config("live", agents=1)
+    queue = dataclasses.replace(config.queues[0], ring_time=Dist.fixed(ring_s))
+    async with SimAsterisk(dataclasses.replace(config, queues=(queue,))) as sim:
+        client = await AmiTestClient.connect(sim.ami_port)
+        await client.login()
+        attempt = "c" * 32
+        _dialer_originate(client, attempt, amd="0", agent=agent)
+        gone = await client.wait_for(is_event("UserEvent", UserEvent="DialerAbandoned"))
+        assert (gone.get("AttemptId"), gone.get("QueueStatus")) == (attempt, dialstatus)
+        user_events = [m.get("UserEvent") for m in client.events("UserEvent")]
+        assert "DialerAgentConnect" not in user_events
+        member = sim.world.queues.queues["sales"].members["PJSIP/agent-101"]
+        assert member.free
+        await client.close()

@@ -118,7 +118,8 @@ class Cdr:
 
 @dataclass(frozen=True, slots=True)
 class UserEvent:
-    """A dialplan ``UserEvent``; ``AMDResult`` and ``DialerAbandoned`` are the ones we send."""
+    """A dialplan ``UserEvent``; ``AMDResult``, ``DialerAbandoned`` and ``DialerAgentConnect``
+    are the ones we send."""
 
     user_event: str
     uniqueid: str
@@ -127,6 +128,25 @@ class UserEvent:
     amd_status: str = ""
     amd_cause: str = ""
     queue_status: str = ""
+    queue: str = ""  # DialerAgentConnect: the attempt's queue and the member dialled
+    interface: str = ""
+
+
+# An agent-only callback is connected by ``Dial()`` of the member, not by ``Queue()``, so
+# app_queue sends no ``AgentConnect``; the dialplan's ``dialer-agent-connect`` subroutine (run on
+# the agent's channel once it answers, before the bridge) sends this instead.
+DIRECT_CONNECT = "DialerAgentConnect"
+
+
+def direct_connect(e: UserEvent, member_name: str, queue: str | None = None) -> AgentEvent:
+    """The ``AgentConnect`` a ``DialerAgentConnect`` stands for: named by the attempt's channel
+    (its id is the attempt id, as an ``AgentConnect`` names the caller's), so the tracker, the
+    agent board and the agent feed take it as they take app_queue's; in ``queue`` (default the
+    event's: the attempt's queue)."""
+    return AgentEvent(
+        "AgentConnect", e.queue if queue is None else queue, e.attempt_id, e.linkedid,
+        e.interface, member_name, direct=True,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +172,7 @@ class AgentEvent:
     member_name: str
     hold_time: int = 0
     talk_time: int = 0
+    direct: bool = False  # not app_queue's: an agent-only callback's Dial() (DialerAgentConnect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +332,8 @@ def _user(m: Message) -> UserEvent:
         f.get("AMDSTATUS", ""),
         f.get("AMDCAUSE", ""),
         f.get("QueueStatus", ""),
+        f.get("Queue", ""),
+        f.get("Interface", ""),
     )
 
 

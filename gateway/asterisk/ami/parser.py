@@ -14,6 +14,7 @@ This module must not do I/O or hold global state; :class:`AmiParser` holds only 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from gateway.asterisk.errors import ProtocolError
@@ -21,6 +22,7 @@ from gateway.asterisk.errors import ProtocolError
 BANNER_PREFIX = b"Asterisk Call Manager/"
 _END = b"\r\n\r\n"
 MAX_MESSAGE = 1 << 20  # a single message larger than this is a protocol error
+_SEP, _ONCE = itertools.repeat(": "), itertools.repeat(1)  # str.split's arguments, for map()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +54,8 @@ class Message:
 def parse_block(block: str) -> Message:
     """Parse one message block (without its terminating blank line)."""
     lines = block.split("\r\n")
-    try:  # fast path: every line is "Key: value" and no key repeats
-        fields = dict(line.split(": ", 1) for line in lines)
+    try:  # fast path: every line is "Key: value" and no key repeats (split in C, no frame)
+        fields = dict(map(str.split, lines, _SEP, _ONCE))
     except ValueError:
         return _parse_block_slow(lines)
     if len(fields) != len(lines):
@@ -75,13 +77,6 @@ def _parse_block_slow(lines: list[str]) -> Message:
     return Message(fields, tuple(extra))
 
 
-def _wanted(block: str, keep: frozenset[str]) -> bool:
-    if not block.startswith("Event: "):
-        return True
-    end = block.find("\r\n")
-    return (block[7:end] if end >= 0 else block[7:]) in keep
-
-
 def split(data: bytes, keep: frozenset[str] | None = None) -> tuple[list[Message], bytes]:
     """Parse every complete message in ``data``; return them and the incomplete tail.
 
@@ -92,10 +87,18 @@ def split(data: bytes, keep: frozenset[str] | None = None) -> tuple[list[Message
     if end < 0:
         return [], data
     body = data[:end].decode("utf-8", "replace")
-    blocks = [b.lstrip("\r\n") if b.startswith("\r\n") else b for b in body.split("\r\n\r\n")]
-    if keep is None:
-        return [parse_block(b) for b in blocks if b], data[end + 4 :]
-    return [parse_block(b) for b in blocks if b and _wanted(b, keep)], data[end + 4 :]
+    messages: list[Message] = []
+    for block in body.split("\r\n\r\n"):
+        if block.startswith("\r\n"):
+            block = block.lstrip("\r\n")
+        if not block:
+            continue
+        if keep is not None and block.startswith("Event: "):  # dropped unparsed if unwanted
+            eol = block.find("\r\n", 7)
+            if (block[7:eol] if eol >= 0 else block[7:]) not in keep:
+                continue
+        messages.append(parse_block(block))
+    return messages, data[end + 4 :]
 
 
 class AmiParser:

@@ -1,1 +1,2 @@
-"""Call tracking: the call-leg state machine and the tracker that turns events into outcomes."""
+"""Call tracking: the call-leg state machine (a pure transition function) and the tracker that
+turns events into its inputs and runs its commands."""

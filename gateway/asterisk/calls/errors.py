@@ -2,8 +2,8 @@
 re-exports.
 
 ``IllegalTransition`` is raised by :func:`gateway.asterisk.calls.state.apply` and leaves the state
-as it
-was. Nothing here may define a second root.
+as it was (:func:`gateway.asterisk.calls.machine.step` returns an ``Illegal`` command instead).
+Nothing here may define a second root.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gateway.asterisk import validate
-from gateway.asterisk.calls.outcome import Evidence
+from gateway.asterisk.calls.outcome import Evidence, evolve
 
 FAMILY = "dialer-outcome"
 VERSION = "v1"
@@ -116,19 +116,25 @@ def parse(value: str) -> LedgerLine | None:
     )
 
 
-def evidence(line: LedgerLine, ev: Evidence) -> None:
-    """Add what the line says to what the live events already told (never removes evidence)."""
+def evidence(line: LedgerLine, ev: Evidence) -> Evidence:
+    """``ev`` with what the line says added to what the live events already told (never removes
+    evidence)."""
+    live_answer, connected = ev.live_answer, ev.connected
+    machine, abandoned = ev.machine, ev.abandoned
     if line.answered:
-        ev.live_answer = True
+        live_answer = True
         if line.member:
-            ev.connected = True
+            connected = True
         elif line.amd_status == "MACHINE":
-            ev.machine = True
+            machine = True
         elif line.queue_status in _ABANDONED_QUEUE_STATUSES:
-            ev.abandoned = True
-    if line.cause and not ev.callee_cause:
-        ev.callee_cause = line.cause
-    if line.disposition and not ev.disposition:
-        ev.disposition = line.disposition
-    if not line.answered and ev.reason is None and not ev.callee_cause and not ev.disposition:
-        ev.reason = 0  # ended before answer with no cause: `failed` (retryable), not unknown
+            abandoned = True
+    callee_cause = ev.callee_cause or line.cause
+    disposition = ev.disposition or line.disposition
+    reason = ev.reason
+    if not line.answered and reason is None and not callee_cause and not disposition:
+        reason = 0  # ended before answer with no cause: `failed` (retryable), not unknown
+    return evolve(
+        ev, live_answer=live_answer, connected=connected, machine=machine, abandoned=abandoned,
+        callee_cause=callee_cause, disposition=disposition, reason=reason,
+    )  # fmt: skip

@@ -2,10 +2,11 @@
 :class:`gateway.asterisk.calls.tracker.CallTracker`.
 
 Internal to call tracking: nothing outside ``gateway.asterisk.calls`` holds a ``Leg``; the world
-sees
-frozen :class:`~gateway.asterisk.calls.model.InFlightCall` and
-:class:`~pacing.calls.AttemptResult`
-values instead. Slotted to keep 10,000 calls in flight small. No behaviour, no I/O.
+sees frozen :class:`~gateway.asterisk.calls.model.InFlightCall` and
+:class:`~pacing.calls.AttemptResult` values instead. It holds the leg's state and evidence
+(frozen values that only :func:`gateway.asterisk.calls.machine.step` makes), the tracker's
+indexing of its channels, its times and its deadline. Slotted to keep 10,000 calls in flight
+small. No behaviour, no I/O.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ class Leg:
     __slots__ = (
         "action_id",
         "adopted",
-        "agent",
-        "amd_status",
         "attempt_id",
         "base",
         "channel",
@@ -33,17 +32,13 @@ class Leg:
         "detail",
         "dial_string",
         "ev",
-        "held",
         "hung",
         "live",
-        "needs_response",
         "partner",
         "primary",
         "quality",
-        "reconciling",
         "req",
-        "response_seen",
-        "seen_channel",
+        "restarted",
         "server",
         "state",
         "t0",
@@ -61,14 +56,14 @@ class Leg:
         dial_string: str,
         t0: float,
         wall0: datetime,
-        needs_response: bool,
+        ev: Evidence,
     ) -> None:
         self.req = req
         self.attempt_id = req.attempt_id
         self.server = server
         self.dial_string = dial_string
         self.state = CallState.QUEUED
-        self.ev = Evidence()
+        self.ev = ev  # replaced, never changed: see gateway.asterisk.calls.machine.step
         self.t0 = t0
         self.wall0 = wall0
         self.t_ring: float | None = None
@@ -76,20 +71,14 @@ class Leg:
         self.t_connect: float | None = None
         self.t_end: float | None = None  # from the outcome ledger; else the settle time
         self.adopted = False  # tracked again after a restart: placed at an unknown time
+        self.restarted = False  # adopted from this instance's own previous (dead) process
         self.primary: str | None = None
         self.partner: str | None = None
         self.base: str | None = None
         self.channel: str | None = None
-        self.live: set[str] = set()
-        self.hung: set[str] = set()
-        self.seen_channel = False
-        self.needs_response = needs_response
-        self.response_seen = False
-        self.agent: str | None = None
-        self.amd_status: str | None = None
+        self.live: set[str] = set()  # the attempt's own channels alive (uniqueids)
+        self.hung: set[str] = set()  # … and hung up
         self.quality: QualityAccumulator | None = None
-        self.reconciling = False
-        self.held = False  # ended silently: waiting a moment for a Shutdown that would explain it
         self.deadline = t0 + req.ring_timeout_s + 120.0
         self.detail = ""
         self.action_id = req.attempt_id

@@ -26,6 +26,9 @@ class OriginateRequest:
     queue: str
     ring_timeout_s: float  # >= 15
     amd: bool = True
+    # An agent-only callback: the member interface (``PJSIP/agent-101``) the callee is connected
+    # to by ``Dial()`` instead of the queue (``DIALER_AGENT_INTERFACE``); "" for anyone.
+    agent_interface: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,11 @@ logins before app_queue is loaded, and ``QueueStatus`` is then an unknown comman
 startup time of ``CoreStatus`` tells whether Asterisk started again since the last session
 (:class:`BootWatch`); if so, the calls it no longer has are failed with ``pbx_lost`` (or
 ``pbx_restart`` after a ``Shutdown``), not ``unknown``.
+
+Agents. Queue events go to the agent board, then to the agent feed
+(:mod:`gateway.asterisk.agentfeed`), whose changes go to ``on_agent_call``. After the queue
+resync of a link-up, the feed says the member changes the link missed (one ``state`` each,
+:meth:`AgentFeed.resynced`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.asterisk import validate
 from gateway.asterisk.agentfeed import AgentChange, AgentFeed
 from gateway.asterisk.agents import AgentBoard, AgentView, QueueSnapshot
 from gateway.asterisk.ami import events as ev
@@ -40,7 +46,7 @@ from gateway.asterisk.ari.stream import AriEventStream
 from gateway.asterisk.calls import ledger
 from gateway.asterisk.calls.model import CallProgress, OriginateRequest
 from gateway.asterisk.calls.tracker import CallTracker, LedgerQuery
-from gateway.asterisk.errors import AriError, GatewayError, LinkDown
+from gateway.asterisk.errors import AriError, GatewayError, InvalidValue, LinkDown
 from gateway.asterisk.pool import ServerCapacity, ServerConfig, ServerView, TokenBucket
 from gateway.asterisk.queuesync import QueueSync
 from pacing.calls import AttemptResult
@@ -52,6 +58,7 @@ CONNECT_TIMEOUT_S = "2"
 ARI_WORKERS = 16
 LEDGER_READERS = 32  # DBGet actions in flight while reading the outcome ledger
 LEDGER_RETRY_S = 1.0
+LEDGER_AFTER_END_S = 0.2  # a resumed call ended undecided: its ledger line is read after this
 BOOT_WAIT_S = 60.0  # how long a new session waits for FullyBooted before reconciling anyway
 
 
@@ -98,13 +105,16 @@ def originate_headers(req: OriginateRequest, dial: str) -> list[tuple[str, str]]
 
 
 def dialer_variables(req: OriginateRequest) -> dict[str, str]:
-    return {
+    variables = {
         "DIALER_ATTEMPT_ID": req.attempt_id,
         "DIALER_CAMPAIGN": str(req.campaign_id),
         "DIALER_QUEUE": req.queue,
         "DIALER_AMD": "1" if req.amd else "0",
         "DIALER_CONNECT_TIMEOUT": CONNECT_TIMEOUT_S,
     }
+    if req.agent_interface:  # an agent-only callback: the dialplan dials this member directly
+        variables["DIALER_AGENT_INTERFACE"] = req.agent_interface
+    return variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,7 @@ class ServerRuntime:
         on_agent_call: Callable[[AgentChange], None] | None = None,
         on_progress: Callable[[CallProgress], None] | None = None,
         on_sent: Callable[[str], None] | None = None,
+        on_illegal: Callable[[str, str], None] | None = None,
         clock: Callable[[], float],
         timing: LinkTiming,
         reconcile_wait_s: float,
@@ -147,6 +158,8 @@ class ServerRuntime:
             clock=clock,
             reconcile_wait_s=reconcile_wait_s,
             on_progress=on_progress,
+            on_illegal=on_illegal,
+            on_ask_ledger=self._ledger_asked,
         )
         self.agents = AgentBoard()
         self.bucket = TokenBucket(config.originate_rate, clock())
@@ -154,6 +167,8 @@ class ServerRuntime:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._ledger_tasks: set[asyncio.Task[None]] = set()
+        self._ledger_pending: asyncio.Task[None] | None = None
+        self._ledger_kept = False  # a ledger line was read: this server's dialplan keeps them
         self._resync_interval = resync_interval_s
         self.send_delays: deque[float] = deque(maxlen=20000)
         self.ami = AmiLink(
@@ -176,8 +191,9 @@ class ServerRuntime:
         self.boots = BootWatch()
         self.restarts_seen = 0
         self.queue_sync = QueueSync(
-            config.name, self.ami, self.agents, on_change=self._agent_changed, clock=clock
-        )
+            config.name, self.ami, self.agents, on_change=self._agent_changed, clock=clock,
+            declared_wrapup=dict(config.queue_wrapup),
+        )  # fmt: skip
         self.ari: AriClient | None = None
         self.stream: AriEventStream | None = None
         self._ari_jobs: asyncio.Queue[Callable[[], Coroutine[Any, Any, None]]] = asyncio.Queue()
@@ -383,10 +399,19 @@ class ServerRuntime:
             return
         if kind is ev.QueueMemberEvent:
             member: ev.QueueMemberEvent = event  # type: ignore[assignment]
-            self.agents.on_member(member, self._clock())
+            direct_ended = self.agents.on_member(member, self._clock())
             self._agent_changed(member.queue)
+            if direct_ended:  # the agent-only callback's end: the feed's ``ended``
+                done = ev.AgentEvent("AgentComplete", member.queue, "", "", member.interface,
+                                     member.member_name, direct=True)  # fmt: skip
+                self._agent_calls(self.feed.on_agent(done, None, self.agents, self._clock()))
             self._agent_calls(self.feed.on_member(member, self.agents, self._clock()))
             return
+        if isinstance(event, ev.UserEvent) and event.user_event == ev.DIRECT_CONNECT:
+            direct = self._direct_connect(event)
+            if direct is None:
+                return
+            event, kind = direct, ev.AgentEvent
         if kind is ev.AgentEvent:
             agent: ev.AgentEvent = event  # type: ignore[assignment]
             req = self.tracker.request_of(agent.uniqueid)  # before the tracker may forget it
@@ -396,6 +421,32 @@ class ServerRuntime:
             self._agent_calls(self.feed.on_agent(agent, req, self.agents, self._clock()))
             return
         self.tracker.handle(event)
+
+    def _direct_connect(self, user: ev.UserEvent) -> ev.AgentEvent | None:
+        """An agent-only callback's member answered (``DialerAgentConnect``): the
+        ``AgentConnect`` it stands for, with the member's name as queue events give it. Only
+        for an attempt of a gateway (ours, or another instance's: the board counts the member
+        busy and the feed leaves that call to the instance that placed it), a queue and
+        interface that are valid names (the event's fields came back from the dialplan)."""
+        ours = user.attempt_id in self.tracker
+        if not ours and not validate.is_attempt_id(user.attempt_id):
+            return None
+        try:
+            validate.name("queue", user.queue)
+            validate.member_interface(user.interface)
+        except InvalidValue:
+            log.warning("call=%s DialerAgentConnect with bad fields ignored", user.attempt_id)
+            return None
+        now = self._clock()
+        # the member's queue: the attempt's, else one it is in (a skill queue); in none (logged
+        # out meanwhile), the attempt is connected all the same but no board member is made up
+        for queue in (user.queue, *self.agents.queues()):
+            view = self.agents.member(queue, user.interface, now)
+            if view is not None:
+                return ev.direct_connect(user, view.name, queue)
+        if ours:
+            self.tracker.handle(ev.direct_connect(user, ""))
+        return None
 
     def _fully_booted(self, event: ev.FullyBooted) -> None:
         self._booted.set()
@@ -487,9 +538,17 @@ class ServerRuntime:
         finally:
             self._boot_checked.set()
         try:
-            await self.reconcile_now()
+            # the queues first: the reconcile names the agent bridged to a call by the board's
+            # members, which a restarted gateway does not know before its first QueueStatus (its
+            # calls connected while it was down ended unknown, not answered)
             await self.resync_queues()
-        except GatewayError as exc:  # the tracker's deadlines retry; the next resync repairs
+            # the member changes made while the link was down, one ``state`` each
+            self._agent_calls(self.feed.resynced(self.agents, self._clock()))
+        except GatewayError as exc:  # the next resync repairs it
+            log.warning("server %s: queue resync after link-up failed: %s", self.config.name, exc)
+        try:
+            await self.reconcile_now()
+        except GatewayError as exc:  # the tracker's deadlines retry
             log.warning("server %s: reconcile after link-up failed: %s", self.config.name, exc)
         self._ami_synced = True
         self._synced("ami")
@@ -543,6 +602,26 @@ class ServerRuntime:
             self._ledger_tasks.add(task)
             task.add_done_callback(self._ledger_tasks.discard)
 
+    def _ledger_asked(self) -> None:
+        """A call found alive after a lost link ended undecided: read its ledger line soon
+        (one reader task takes every line asked for meanwhile)."""
+        if self._ledger_pending is None or self._ledger_pending.done():
+            task = asyncio.create_task(self._read_asked(), name="ledger-asked")
+            self._ledger_pending = task
+            self._ledger_tasks.add(task)
+            task.add_done_callback(self._ledger_tasks.discard)
+
+    async def _read_asked(self) -> None:
+        await asyncio.sleep(LEDGER_AFTER_END_S)  # the hangup handler writes as the call ends
+        queries = self.tracker.take_ledger_queries()
+        self._ledger_pending = None  # lines asked for from now on get a reader of their own
+        if not queries or not self.ami.ready:
+            return  # a lost link: the reconcile after link-up reads them (they are reconciling)
+        try:
+            await self._read_ledger(queries)
+        except GatewayError as exc:  # the next reconcile reads them again
+            log.warning("server %s: outcome ledger not read: %s", self.config.name, exc)
+
     async def _read_again(self, queries: list[LedgerQuery]) -> None:
         await asyncio.sleep(LEDGER_RETRY_S)
         try:
@@ -563,10 +642,12 @@ class ServerRuntime:
                 return None
 
         values = await asyncio.gather(*(read(q) for q in queries))
+        self._ledger_kept = self._ledger_kept or any(v is not None for v in values)
+        kept = self._ledger_kept
         return [
             q
             for q, value in zip(queries, values, strict=True)
-            if not self.tracker.recovered(q.attempt_id, value, last=last)
+            if not self.tracker.recovered(q.attempt_id, value, last=last, ledger_kept=kept)
             and q.attempt_id in self.tracker
         ]
 

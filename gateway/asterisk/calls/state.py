@@ -5,14 +5,15 @@ and ends in ``ended``; ``settled`` means the outcome is known (a machine, an aba
 hang-up is still awaited. Asterisk does not order events across types (an ``OriginateResponse``
 can follow the hang-up; ``DialEnd ANSWER`` can follow ``OriginateResponse``), so stale progress
 inputs in a later state are self-loops in the table rather than errors: the table says which
-late arrivals are harmless. Anything else raises :class:`IllegalTransition` and the state stays.
+late arrivals are harmless. Inputs that only add evidence or bookkeeping (a cause, a CDR, a
+channel hanging up, a lost link) are self-loops in every live state; whether the attempt then
+ends is decided by :func:`gateway.asterisk.calls.machine.step`, which owns the state and the
+evidence together and is the only user of :data:`TRANSITIONS` at run time. A pair the table
+does not hold is illegal: :func:`apply` raises :class:`IllegalTransition` and the state stays;
+``step`` keeps the state and returns an ``Illegal`` command (counted and logged at WARNING).
 
-The machine knows nothing about the outcome itself: the tracker decides the outcome from the
-evidence it gathered (reason, causes, dispositions, queue and AMD events) when the leg ends.
-Every transition is logged from :func:`apply`, as ``call=<id> ringing -[answer]-> answered``.
 :func:`phase_of` is the one place a leg state becomes the pacing core's
-:class:`pacing.calls.CallPhase`.
-This module is pure apart from that log line.
+:class:`pacing.calls.CallPhase`. This module is pure apart from :func:`apply`'s DEBUG line.
 """
 
 from __future__ import annotations
@@ -48,13 +49,40 @@ class CallInput(enum.StrEnum):
     REJECT = "reject"  # the network refused the call (busy, no answer, congestion, failure)
     HANGUP = "hangup"  # every channel of the attempt is gone: the attempt ends
     GIVE_UP = "give_up"  # bounded wait expired (outcome unknown) or the gateway cancelled
+    # Inputs that move no state by themselves; :func:`gateway.asterisk.calls.machine.step` may
+    # end the attempt after them (with ``hangup`` or ``give_up``).
+    ADOPT = "adopt"  # a gateway restart: tracked again by id, never sent
+    CHANNEL = "channel"  # one of the attempt's channels appeared, changed, or ARI created it
+    NOTE = "note"  # evidence only: a cause, a Dial status, a CDR, an AMD verdict not MACHINE
+    GONE = "gone"  # one of the attempt's channels hung up
+    REFUSED = "refused"  # Asterisk refused the Originate (Response: Error, an ARI error)
+    CANCEL = "cancel"  # the gateway ends the call
+    UNCERTAIN = "uncertain"  # the request may or may not have reached Asterisk
+    LINK_LOST = "link_lost"  # the event stream broke
+    SHUTDOWN = "shutdown"  # Asterisk said it restarts or stops: it ended every call
+    RESTARTED = "restarted"  # Asterisk started again since the last session
+    FOUND = "found"  # reconcile: the call still has a channel on the server
+    MISSING = "missing"  # reconcile: it has none
+    LEDGER = "ledger"  # reconcile: the outcome ledger's reading (a line, or none)
+    SETTLE = "settle"  # the gateway stops: an ended call waiting for a verdict settles now
+    EXPIRE = "expire"  # the bounded wait expired
 
 
 S, In = CallState, CallInput
 _LIVE = (S.QUEUED, S.DIALING, S.RINGING, S.ANSWERED, S.IN_QUEUE, S.CONNECTED, S.SETTLED)
+_SENT = _LIVE[1:]
+# Inputs that leave the state as it is wherever the call lives: facts and bookkeeping.
+_EVERYWHERE = (
+    In.CHANNEL, In.NOTE, In.GONE, In.REFUSED, In.CANCEL, In.UNCERTAIN, In.LINK_LOST,
+    In.SHUTDOWN, In.RESTARTED, In.FOUND, In.MISSING, In.LEDGER, In.SETTLE, In.EXPIRE,
+)  # fmt: skip
 
 TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
     (S.QUEUED, In.SENT): S.DIALING,
+    (S.QUEUED, In.ADOPT): S.DIALING,
+    # events may beat the write notification
+    (S.QUEUED, In.RING): S.RINGING,
+    (S.QUEUED, In.ANSWER): S.ANSWERED,
     (S.DIALING, In.RING): S.RINGING,
     (S.DIALING, In.ANSWER): S.ANSWERED,
     (S.RINGING, In.RING): S.RINGING,
@@ -68,6 +96,8 @@ TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
     (S.QUEUED, In.REJECT): S.SETTLED,
     (S.DIALING, In.REJECT): S.SETTLED,
     (S.RINGING, In.REJECT): S.SETTLED,
+    # the ARI driver: the verdict on the AMI stream can beat the answer on the ARI WebSocket
+    **{(s, i): S.SETTLED for s in _LIVE[:3] for i in (In.MACHINE, In.ABANDON)},
     # late, harmless arrivals (event reordering seen in the traces)
     **{
         (s, i): s
@@ -80,6 +110,8 @@ TRANSITIONS: dict[tuple[CallState, CallInput], CallState] = {
     (S.SETTLED, In.REJECT): S.SETTLED,
     (S.SETTLED, In.ABANDON): S.SETTLED,
     (S.CONNECTED, In.CONNECT): S.CONNECTED,
+    **{(s, In.SENT): s for s in _SENT},  # the write notification after the first events
+    **{(s, i): s for s in _LIVE for i in _EVERYWHERE},
     # the end: from any live state
     **{(s, In.HANGUP): S.ENDED for s in _LIVE},
     **{(s, In.GIVE_UP): S.ENDED for s in _LIVE},
