@@ -165,6 +165,14 @@ TOKEN_CREATE = Schema(
         ),
     ),
     example={"name": "ops-night-shift", "role": "ops"},
+    # gateway.campaigns.tokens.check_agent: an agent token names its agent, no other does
+    rules=(
+        {
+            "if": {"properties": {"role": {"const": "agent"}}, "required": ["role"]},
+            "then": {"required": ["agent_id"]},
+            "else": {"not": {"required": ["agent_id"]}},
+        },
+    ),
 )
 
 

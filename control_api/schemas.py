@@ -272,6 +272,9 @@ class Schema:
     name: str
     fields: tuple[Field, ...]
     example: Mapping[str, Any] | None = None  # a body the server accepts (the document's)
+    #: JSON Schema rules that tie fields together (``allOf``), stated so that a client or a
+    #: generator knows them; :meth:`parse` leaves them to the service that enforces them.
+    rules: tuple[Mapping[str, Any], ...] = ()
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {
@@ -282,6 +285,8 @@ class Schema:
         required = [f.name for f in self.fields if f.required]
         if required:
             schema["required"] = required
+        if self.rules:
+            schema["allOf"] = [dict(rule) for rule in self.rules]
         if self.example is not None:
             schema["examples"] = [dict(self.example)]
         return schema

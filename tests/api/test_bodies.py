@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 from control_api import bodies, routes_admin
@@ -84,3 +85,23 @@ def test_schedule_and_retry_rules_are_checked_by_their_schemas() -> None:
     for body in bad:
         with pytest.raises(Invalid):
             bodies.UPDATE.parse(body)
+
+
+@pytest.mark.parametrize("role", list(tokens.Role))
+@pytest.mark.parametrize("agent_id", [None, "Agent 101"])
+def test_the_token_body_schema_states_the_agent_rule_the_service_enforces(
+    role: tokens.Role, agent_id: str | None
+) -> None:
+    """A client that follows the document never meets the service's agent_id refusal."""
+    body: dict[str, str] = {"name": "t", "role": str(role)}
+    if agent_id is not None:
+        body["agent_id"] = agent_id
+    schema = document(ROUTES, "test")["components"]["schemas"]["TokenCreate"]
+    valid = jsonschema.Draft202012Validator(schema).is_valid(body)
+    try:
+        tokens.check_agent(role, agent_id)
+    except Invalid:
+        accepted = False
+    else:
+        accepted = True
+    assert valid == accepted, (body, valid, accepted)
