@@ -11,6 +11,7 @@ from control_api.errors import Invalid
 from control_api.openapi import document
 from gateway.campaigns import audit, campaigns, governance, outbox, tokens
 from gateway.campaigns.typed import columns
+from gateway.db.models import Role
 
 
 def test_campaign_reply_names_the_domain_columns() -> None:
@@ -87,10 +88,10 @@ def test_schedule_and_retry_rules_are_checked_by_their_schemas() -> None:
             bodies.UPDATE.parse(body)
 
 
-@pytest.mark.parametrize("role", list(tokens.Role))
+@pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("agent_id", [None, "Agent 101"])
 def test_the_token_body_schema_states_the_agent_rule_the_service_enforces(
-    role: tokens.Role, agent_id: str | None
+    role: Role, agent_id: str | None
 ) -> None:
     """A client that follows the document never meets the service's agent_id refusal."""
     body: dict[str, str] = {"name": "t", "role": str(role)}
