@@ -286,6 +286,7 @@ class Service:
             wall=_wall,
             clock=self._clock,
             buffer=self.settings.agent_events.buffer,
+            buffer_age_s=self.settings.agent_events.replay_s,
             client_queue=self.settings.agent_events.client_queue,
         )
 

@@ -71,6 +71,7 @@ class LogSettings:
 @dataclass(frozen=True, slots=True)
 class AgentEventSettings:
     buffer: int = 10_000  # events kept for replay (gateway.agentevents)
+    replay_s: int = 600  # ... and none older than this
     client_queue: int = 1_000  # events queued for one WebSocket client before it is dropped
 
 

@@ -283,6 +283,14 @@ FIELDS: tuple[Field, ...] = (
         "missed some (a gap message) instead of missing them silently.",
     ),
     Field(
+        "DIALER_AGENT_EVENTS_REPLAY_S",
+        ("agent_events", "replay_s"),
+        _int_range(10, 86_400),
+        "600",
+        "Seconds of agent events kept for replay (at most DIALER_AGENT_EVENTS_BUFFER of them); "
+        "a client away longer gets a gap message. Bounds memory at low event rates.",
+    ),
+    Field(
         "DIALER_AGENT_EVENTS_CLIENT_QUEUE",
         ("agent_events", "client_queue"),
         _int_range(10, 1_000_000),

@@ -49,7 +49,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from gateway.agentevents.model import AgentEvent, TooSlow, event_of
@@ -177,6 +177,7 @@ class AgentEventHub:
         wall: Callable[[], datetime] = _utc_now,
         clock: Callable[[], float] = time.monotonic,
         buffer: int = 10_000,
+        buffer_age_s: float | None = 600.0,
         client_queue: int = 1_000,
         webhook_backlog: int = 50_000,
         fetch_timeout_s: float = 0.5,
@@ -192,7 +193,11 @@ class AgentEventHub:
         self._fetch_timeout_s = fetch_timeout_s
         self._read_ahead_timeout_s = read_ahead_timeout_s
         self._client_queue = client_queue
-        self._buffer = ReplayBuffer(buffer, int(wall().timestamp() * 1_000_000) + 1)
+        self._buffer = ReplayBuffer(
+            buffer,
+            int(wall().timestamp() * 1_000_000) + 1,
+            None if buffer_age_s is None else timedelta(seconds=buffer_age_s),
+        )
         self._cache = _Cache(max(buffer, 1_000), cache_ttl_s, clock)
         self._inbox: deque[tuple[AgentChange, datetime]] = deque()
         self._ahead: set[int] = set()  # records of answered calls, to read before the connect

@@ -1,5 +1,9 @@
-"""The replay buffer: the last N agent events, so that a client resumes from an event id
-without a gap. Pure: no I/O, no clock.
+"""The replay buffer: the agent events of the last few minutes (at most N of them), so that a
+client resumes from an event id without a gap. Pure: no I/O, no clock (an event's own time
+says how old the held ones are).
+
+The age bound keeps memory steady: at a few events a second a count bound alone takes hours to
+fill, so the process would grow for hours before it levelled off (seen in ``bench soak``).
 
 Ids are consecutive (one process numbers them one by one), so the events after an id are a
 slice found by arithmetic. :meth:`ReplayBuffer.since` answers a resume: the events after the
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 
 from gateway.agentevents.model import AgentEvent
 
@@ -36,13 +41,17 @@ class Gap:
 
 
 class ReplayBuffer:
-    """The last ``size`` events, numbered from ``first_id`` on."""
+    """The last ``size`` events, numbered from ``first_id`` on, none older than ``max_age``
+    before the newest (``None``: no age bound)."""
 
-    def __init__(self, size: int, first_id: int) -> None:
+    def __init__(self, size: int, first_id: int, max_age: timedelta | None = None) -> None:
         if size < 1:
             raise ValueError("the replay buffer holds at least one event")
+        if max_age is not None and max_age <= timedelta(0):
+            raise ValueError("the replay buffer's age bound must be positive")
         self._events: deque[AgentEvent] = deque(maxlen=size)
         self._next = first_id
+        self._max_age = max_age
 
     @property
     def next_id(self) -> int:
@@ -64,6 +73,10 @@ class ReplayBuffer:
             raise ValueError(f"event {event.id} out of sequence (expected {self._next})")
         self._events.append(event)
         self._next += 1
+        if self._max_age is not None:
+            cutoff = event.at - self._max_age
+            while self._events[0].at < cutoff:  # the newest is never older than itself
+                self._events.popleft()
 
     def since(self, after: int) -> tuple[Gap | None, list[AgentEvent]]:
         """The events after ``after``; a :class:`Gap` first when some of them are gone."""
