@@ -14,10 +14,13 @@ stays down longer lets the lease go, for another instance that hears the server 
 
 :meth:`owns` is what the agent event hub asks for each call-less change: true only until the
 local deadline of the last successful take or renewal, measured on the monotonic clock from
-*before* the statement was sent, so it ends no later than the row's expiry in the database and
-two instances never both write a server's changes. The changes of a gap between an owner's
-death and its takeover (at most ``ttl_s``) are written by nobody; a stopped owner releases its
-rows on the way out, so a graceful stop leaves no gap beyond one ``every_s``.
+*before* the statement was sent less a margin (``margin_s``, 1 s: a change allowed just before
+the deadline is still being written), on the pacer lease's terms
+(:class:`pacing.fencing.LeaseTerms`). So it ends before the row's expiry in the database and two
+instances never both write a server's changes, not even after the owner stalled (SIGSTOP, a
+swap storm). The changes of a gap between an owner's death and its takeover (at most ``ttl_s``)
+are written by nobody; a stopped owner releases its rows on the way out, so a graceful stop
+leaves no gap beyond one ``every_s``.
 
 ``on_owner(server, owned)`` is told each round what this instance holds (the
 ``dialer_agent_feed_owner`` gauge: summed over the instances, 1 per server, and 0 while nobody
@@ -37,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.campaigns import feedowners
 from gateway.logs import event
+from pacing.fencing import MARGIN_S, LeaseTerms
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class FeedOwners:
         ttl_s: float = 3.0,
         every_s: float = 1.0,
         hold_down_s: float = 30.0,
+        margin_s: float = MARGIN_S,
         on_owner: Callable[[str, bool], None] = lambda _server, _owned: None,
     ) -> None:
         self._engine = engine
@@ -62,6 +67,7 @@ class FeedOwners:
         self._servers = tuple(servers)
         self._eligible = eligible
         self._clock = clock
+        self._terms = LeaseTerms(ttl_s, every_s, margin_s)  # refuses terms that would flap
         self._ttl_s = ttl_s
         self._every_s = every_s
         self._hold_down_s = hold_down_s
@@ -114,7 +120,7 @@ class FeedOwners:
                 self._lost(server, repr(exc))
             return
         if ok:
-            self._until[server] = started + self._ttl_s
+            self._until[server] = self._terms.held_until(started)
             if not held:
                 event(log, "agent feed owner", server=server, instance=self._instance)
         elif server in self._until:

@@ -21,6 +21,9 @@ fencing a healthy holder: what remains of the ttl after the margin covers at lea
 intervals, and the ttl at least three. A contender does not wait for its next round to try a
 lease that is about to expire: :func:`next_round_s` brings the round forward to just after it.
 
+The agent feed lease of each Asterisk server (``dialer.feedowner``) is held on the same terms:
+its holder stops writing at :meth:`LeaseTerms.held_until` as well.
+
 Pure: every time is passed in, nothing here reads a clock or awaits.
 """
 

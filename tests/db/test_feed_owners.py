@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dialer.feedowner import FeedOwners
 from gateway.campaigns.feedowners import acquire_feed, feed_owner, release_feed, renew_feed
 from gateway.metrics import Metrics
+from pacing.errors import LeaseTermsError
 
 pytestmark = pytest.mark.db
 
@@ -97,7 +98,7 @@ async def test_the_keeper_takes_over_from_an_owner_that_died(engine: AsyncEngine
     registry = CollectorRegistry()
     keeper = FeedOwners(
         engine, "alive", [server], eligible=lambda s: True, clock=time.monotonic,
-        ttl_s=1.0, every_s=0.1, on_owner=Metrics(registry, process=False).feed_owner,
+        ttl_s=1.0, every_s=0.1, margin_s=0.3, on_owner=Metrics(registry, process=False).feed_owner,
     )  # fmt: skip
 
     def gauge() -> float | None:
@@ -123,7 +124,7 @@ async def test_the_keeper_keeps_a_short_cut_and_lets_go_of_a_long_one(engine: As
     up = {server: True}
     keeper = FeedOwners(
         engine, "gw", [server], eligible=lambda s: up[s], clock=time.monotonic,
-        ttl_s=1.0, every_s=0.05, hold_down_s=0.5,
+        ttl_s=1.0, every_s=0.05, hold_down_s=0.5, margin_s=0.3,
     )  # fmt: skip
     task = asyncio.create_task(keeper.run())
     try:
@@ -141,3 +142,30 @@ async def test_the_keeper_keeps_a_short_cut_and_lets_go_of_a_long_one(engine: As
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_keeper_stops_writing_a_margin_before_its_lease_can_expire(
+    engine: AsyncEngine,
+) -> None:
+    """Ownership ends ``margin_s`` before the row can expire, counted from before the statement
+    was sent: a frozen owner (its clock runs on, its renewals do not) stops in time."""
+    server = f"ast-{uuid.uuid4().hex[:8]}"
+    now = [100.0]
+    keeper = FeedOwners(
+        engine, "gw", [server], eligible=lambda s: True, clock=lambda: now[0],
+        ttl_s=3.0, every_s=1.0, margin_s=1.0,
+    )  # fmt: skip
+    task = asyncio.create_task(keeper.run())
+    try:
+        await _until(lambda: _now(keeper.owns(server)))  # taken at clock 100: held until 102
+        now[0] = 101.999
+        assert keeper.owns(server)
+        now[0] = 102.0
+        assert not keeper.owns(server)
+        assert await feed_owner(engine, server) == "gw"  # the row itself has not expired
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    with pytest.raises(LeaseTermsError):  # terms that leave no room for a late renewal
+        FeedOwners(engine, "gw", [server], eligible=lambda s: True, clock=time.monotonic,
+                   ttl_s=3.0, every_s=1.0, margin_s=1.5)  # fmt: skip
