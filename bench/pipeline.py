@@ -225,6 +225,60 @@ class Run:
         ):
             return int((await resp.json())["originates"])
 
+    async def sim_received(self) -> set[str]:
+        """The attempt ids whose Originate the simulator received and carried out (its
+        ``/sim/counts``: every Originate by ``ActionID`` and ``ChannelId``, both the attempt id)."""
+        auth = base64.b64encode(f"dialer:{self.secret}".encode()).decode()
+        url = f"http://127.0.0.1:{self.ari_port}/sim/counts"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url, headers={"Authorization": f"Basic {auth}"}) as resp,
+        ):
+            return set((await resp.json()).keys())
+
+    async def unreached(self, cids: list[int], received: set[str]) -> dict[str, Any]:
+        """Attempts settled without the simulator having received their Originate, by class.
+
+        ``record_open``: the record is dialable again (``new``, ``retry``, ``callback``) or
+        in a call; ``record_closed``: the record is closed (``done``) without any call having
+        reached Asterisk, a defect. Withdrawn attempts (never sent) leave no row: the writers
+        count them (``withdrawn``). ``received_without_attempt``: Originates the simulator
+        received for an attempt that has no row (withdrawn, yet sent: a defect too)."""
+        conn = await asyncpg.connect(self.database.direct)
+        try:
+            rows = await conn.fetch(
+                "SELECT a.id, a.outcome, a.fault, r.status AS record_status, r.attempts "
+                "FROM attempts a JOIN records r ON r.id = a.record_id "
+                "WHERE a.campaign_id = ANY($1) AND a.status = 'settled'", cids)  # fmt: skip
+            ids = {str(i) for (i,) in await conn.fetch(
+                "SELECT id FROM attempts WHERE campaign_id = ANY($1)", cids)}  # fmt: skip
+        finally:
+            await conn.close()
+        missing = [r for r in rows if str(r["id"]) not in received]
+        closed = [r for r in missing if r["record_status"] == "done"]
+        by: dict[str, int] = {}
+        for r in missing:
+            key = f"{r['outcome']}{'/' + r['fault'] if r['fault'] else ''}->{r['record_status']}"
+            by[key] = by.get(key, 0) + 1
+        return {
+            "total": len(missing), "record_open": len(missing) - len(closed),
+            "record_closed": len(closed), "by_outcome": dict(sorted(by.items())),
+            "received_without_attempt": len({a for a in received if len(a) == 32} - ids),
+            "examples": [str(r["id"]) for r in closed[:5]],
+        }  # fmt: skip
+
+    async def stall(self, seconds: float) -> None:
+        """The simulator stops answering for ``seconds`` (it still takes bytes off the
+        socket, unread: what a loaded Asterisk does), so the gateway's AMI Ping goes
+        unanswered and the link is dropped with Originates Asterisk never read."""
+        auth = base64.b64encode(f"dialer:{self.secret}".encode()).decode()
+        url = f"http://127.0.0.1:{self.ari_port}/sim/faults/stall?seconds={seconds}"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, headers={"Authorization": f"Basic {auth}"}) as resp,
+        ):
+            resp.raise_for_status()
+
     async def xacts(self) -> int:
         conn = await asyncpg.connect(self.database.direct)
         try:
@@ -268,6 +322,14 @@ def _backlog(samples: list[list[float]], every_s: float) -> list[list[float]]:
     return [[round(k * every_s, 1), v] for k, v in sorted(out.items())]
 
 
+def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for one in counts:
+        for k, v in one.items():
+            out[k] = out.get(k, 0) + int(v)
+    return out
+
+
 def _steady(timeline: list[tuple[float, int]], total: int) -> float | None:
     """Calls per second between 10 % and 90 % of the total."""
     low = next((p for p in timeline if p[1] >= 0.1 * total), None)
@@ -293,6 +355,7 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
     timeline: list[tuple[float, int]] = []
     progress: list[list[Any]] = []  # [s, settled, placed, in flight, last decisions]
     last_change, sent, resumes, refused = t0, 0, 0, 0
+    stall_at = total // 3 if run.args.sim_stall > 0 else None  # settled calls before a stall
     states = await asyncpg.connect(run.database.direct)
     while sent < total and time.monotonic() - last_change < run.args.stall_s:
         await asyncio.sleep(0.25)
@@ -314,6 +377,10 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
         if now_sent != sent:
             last_change, sent = time.monotonic(), now_sent
             timeline.append((round(last_change - t0, 3), sent))
+        if stall_at is not None and sent >= stall_at:
+            stall_at = None
+            await run.stall(run.args.sim_stall)
+            last_change = time.monotonic() + run.args.sim_stall  # a stall is not the end
     await states.close()
     wall = (timeline[-1][0] if timeline else time.monotonic() - t0) or 1e-9
     reads = [await w.ask("read") for w in workers]
@@ -321,6 +388,7 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
     xacts = await run.xacts() - xacts0
     originated = await run.sim_originates() - sim0
     truth = await run.truth(cids)
+    unreached = await run.unreached(cids, await run.sim_received())
     trips = sum(int(r["round_trips"]) for r in reads)
     settled = sum(int(r["sent"]) for r in reads)
     kinds: dict[str, int] = {}
@@ -332,8 +400,11 @@ async def _drive(run: Run, workers: list[Worker], cids: list[int]) -> dict[str, 
         "wall_s": round(wall, 2), "calls_per_s": round(settled / wall, 1),
         "steady_calls_per_s": _steady(timeline, total),
         "originated": originated, "settled": truth["settled"], "stored_by_writers": settled,
+        "settled_not_received": unreached,
         "left_dialing": truth["dialing"], "records_done": truth["records_done"],
-        "withdrawn": sum(int(r["withdrawn"]) for r in reads), "guard_pauses_resumed": resumes,
+        "withdrawn": sum(int(r["withdrawn"]) for r in reads),
+        "withdrawn_why": _summed([r["withdrawn_why"] for r in reads]),
+        "guard_pauses_resumed": resumes,
         "resumes_refused": refused,
         "round_trips": trips, "round_trips_per_call": round(trips / max(settled, 1), 4),
         "round_trip_kinds": kinds, "pg_transactions": xacts,
@@ -483,6 +554,13 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
         type=float,
         default=30.0,
         help="end the campaign phase when nothing settled for this long",
+    )
+    p.add_argument(
+        "--sim-stall",
+        type=float,
+        default=0.0,
+        help="stall the simulator this many s once a third of each phase's calls settled "
+        "(over ~10 s: the AMI Ping goes unanswered and the link drops); 0: no stall",
     )
     p.add_argument("--quick", action="store_true", help="a small run (tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -10,7 +10,7 @@ Started by :mod:`bench.pipeline` as ``python -m bench.pipeline_worker --config F
   statement sent (``before_cursor_execute``; an ``executemany`` is one pipelined send), each
   ``BEGIN``, ``COMMIT`` and ``ROLLBACK``;
 - the result writer's backlog (results received, not yet stored), sampled every 0.25 s;
-- the results stored (sent calls, and withdrawn attempts that were never sent).
+- the results stored (sent calls, and withdrawn attempts that were never sent, by why).
 
 It answers commands from stdin, one a line, each with one JSON line on stdout: ``acquire CID``
 (take the campaign's pacer lease for this instance, so that each instance paces its own
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ class Probe:
         self.trips = RoundTrips(running.engine)
         self.sent = 0
         self.withdrawn = 0
+        self.withdrawn_why: dict[str, int] = {}  # withdrawn attempts by the tracker's detail
         self.marked = time.monotonic()
         self.backlog: list[tuple[float, int]] = []
         self.peak_backlog = 0
@@ -85,10 +87,13 @@ class Probe:
             self.sent += 1
         else:
             self.withdrawn += 1
+            why = re.split("[:,]", result.detail or "not sent")[0][:60]
+            self.withdrawn_why[why] = self.withdrawn_why.get(why, 0) + 1
 
     def mark(self) -> None:
         self.trips.zero()
         self.sent = self.withdrawn = self.peak_backlog = 0
+        self.withdrawn_why = {}
         self.backlog = []
         self.marked = time.monotonic()
 
@@ -103,6 +108,7 @@ class Probe:
         return {
             "sent": self.sent,
             "withdrawn": self.withdrawn,
+            "withdrawn_why": dict(self.withdrawn_why),
             "round_trips": self.trips.total,
             "round_trip_kinds": dict(self.trips.counts),
             "backlog_peak": self.peak_backlog,
