@@ -21,6 +21,9 @@ reaches an agent and as it settles, and of the agents' states every tick:
   first.
 * **Wrap-up is learnt from agent events**: an agent seen leaving wrap-up (to free or busy) gives
   one wrap-up time, measured from the state's own ``since`` stamps.
+* **The model's calibration**: a call placed on the model's risk (beyond one per free agent)
+  carries that risk; its live answer — connected or abandoned — feeds
+  :class:`pacing.stats.RiskCalibration`, and the estimates carry the ratio.
 * **Abandons of stranded callers** (answered live, no agent within the limit) are counted with
   whether the pacing could have avoided them: those of calls placed beyond one-per-free-agent are
   the policy's; those placed progressively, or abandoned while an agent sat free, are not (the
@@ -39,11 +42,11 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pacing.outcomes import Outcome
 from pacing.snapshot import Agent, AgentState, Estimates
-from pacing.stats import CallEstimator, EstimatorPriors
+from pacing.stats import CallEstimator, EstimatorPriors, RiskCalibration
 
 IGNORED = frozenset({Outcome.DNC, Outcome.CANCELLED, Outcome.UNKNOWN})
 
@@ -149,6 +152,7 @@ class _Call:
     progressive: bool
     order: int  # dial order: calls placed in one tick share a time, never an order
     answered_at: float | None = None
+    risk: float | None = None  # the model's abandon risk, for a call placed on it
 
 
 class Learner:
@@ -157,6 +161,7 @@ class Learner:
     def __init__(self, prior: Prior = DEFAULT_PRIOR, wait_sample: int = 200) -> None:
         self.prior = prior
         self.estimator = CallEstimator(estimator_priors(prior))
+        self.calibration = RiskCalibration()
         self._calls: dict[str, _Call] = {}
         self._unresolved: OrderedDict[str, int] = OrderedDict()  # attempt → dial order
         self._dialled = 0
@@ -166,10 +171,13 @@ class Learner:
         self.live_answers = 0
         self.wraps_learnt = 0
 
-    def dialled(self, attempt_id: str, at: float, *, progressive: bool = False) -> None:
-        """A call was placed; ``progressive``: within one call per free agent."""
+    def dialled(
+        self, attempt_id: str, at: float, *, progressive: bool = False, risk: float | None = None
+    ) -> None:
+        """A call was placed; ``progressive``: within one call per free agent; ``risk``: the
+        model's abandon risk it was placed on (None: not placed on the model's risk)."""
         self._dialled += 1
-        self._calls[attempt_id] = _Call(at, progressive, self._dialled)
+        self._calls[attempt_id] = _Call(at, progressive, self._dialled, risk=risk)
         self._unresolved[attempt_id] = self._dialled
 
     def answered(self, attempt_id: str, at: float) -> None:
@@ -183,6 +191,8 @@ class Learner:
         call = self._calls.get(attempt_id)
         if call is None or self._unresolved.pop(attempt_id, None) is None:
             return
+        if call.risk is not None:
+            self.calibration.observe(call.risk, abandoned=False)
         answered = call.answered_at if call.answered_at is not None else at
         self.live_answers += 1
         self._waits.append(max(0.0, at - answered))
@@ -207,6 +217,8 @@ class Learner:
         if outcome is Outcome.ABANDONED:
             progressive = call.progressive if call is not None else False
             self._abandons.append((at, progressive, agent_free))
+            if call is not None and call.risk is not None:
+                self.calibration.observe(call.risk, abandoned=True)
         unresolved = self._unresolved.pop(attempt_id, None) is not None
         if call is None or not unresolved or outcome in IGNORED:
             self._release()
@@ -256,4 +268,5 @@ class Learner:
 
     def estimates(self, talking: Iterable[float] = ()) -> Estimates:
         """The estimates a snapshot carries; ``talking``: elapsed talk of the calls going on."""
-        return self.estimator.estimates(talking)
+        estimates = self.estimator.estimates(talking)
+        return replace(estimates, risk_scale=self.calibration.scale())

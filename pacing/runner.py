@@ -142,6 +142,7 @@ class CampaignRunner:
         self._prior = prior  # given: recent history of the same server or list
         self._learner = Learner(prior or choose_prior())
         self._progressive = False  # the calls being placed now do not over-dial
+        self._risks: deque[float | None] = deque()  # the model's risk of each call being placed
         self.status = RunnerStatus()
         self.last_snapshot: PacingSnapshot | None = None
 
@@ -444,6 +445,7 @@ class CampaignRunner:
         if self._fenced() is not None:  # stalled since the lease: write nothing, give them back
             await self._store.release(self.campaign_id, unplaced + [o.record_id for o in orders])
         else:
+            self._risks = deque(decision.call_risks)  # in order, as the orders are sent
             await self._write_and_send(orders, unplaced)
 
     async def _write_and_send(self, orders: list[CallOrder], unplaced: list[int]) -> None:
@@ -500,6 +502,9 @@ class CampaignRunner:
             return None
         self._in_flight[order.attempt_id] = CallInFlight(order.attempt_id, self._clock())
         self._queue_of[order.attempt_id] = order.queue
-        self._learner.dialled(order.attempt_id, self._clock(), progressive=self._progressive)
+        risk = self._risks.popleft() if self._risks else None
+        self._learner.dialled(
+            order.attempt_id, self._clock(), progressive=self._progressive, risk=risk
+        )
         self.status.placed += 1
         return server

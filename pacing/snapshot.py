@@ -142,6 +142,9 @@ class Estimates:
     talk_log_sd: float = 1.0
     wrap_mean: float = 10.0
     sample_size: int = 0  # finished attempts behind the answer probabilities
+    # How many times the abandons the model priced its calls at came true (1: as priced); see
+    # pacing.stats.RiskCalibration. The policy divides its risk threshold by it.
+    risk_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.live_answer_probability <= 1.0:
@@ -152,6 +155,8 @@ class Estimates:
             raise SnapshotError("ring quantiles must be at least two ascending values")
         if self.talk_log_sd < 0 or self.wrap_mean < 0:
             raise SnapshotError("talk spread and wrap-up time must not be negative")
+        if not self.risk_scale > 0.0:
+            raise SnapshotError(f"risk scale {self.risk_scale} must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,3 +251,6 @@ class Decision:
     detail: str
     ring_timeout_s: float
     risk_threshold: float | None = None  # predictive only: the abandon risk a call may carry
+    # predictive only: the model's abandon risk of each call placed, in order; None for a call
+    # placed as one per free agent (placed whatever its risk, so it says nothing of the model)
+    call_risks: tuple[float | None, ...] = ()

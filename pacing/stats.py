@@ -2,6 +2,8 @@
 
 * :class:`WindowCounter` — outcome counts over one rolling window, kept in fixed buckets so adding
   and reading are O(1) amortised; :class:`AbandonWindows` holds the hour, 24 h and 30 d windows.
+* :class:`RiskCalibration` — how far the predictive model's priced abandon risk is from the
+  abandons that came of it, as a ratio the policy divides its threshold by.
 * :class:`CallEstimator` — exponentially weighted estimates of the live-answer and machine
   probabilities and a sliding sample of ring times to answer (read as quantiles), counted in dial
   order so quick answers cannot bias them; log-normal talk time from a Kaplan–Meier fit over
@@ -134,6 +136,62 @@ def wholly_after(
     ``start``: a bucket is stamped with its latest end and spans ``bucket_s`` before it, so one
     that may hold attempts from before ``start`` is left out."""
     return [(at, outcome, n) for at, outcome, n in history if at - bucket_s >= start]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationTuning:
+    """How fast the calibration ratio moves, and how far."""
+
+    prior_abandons: float = 2.0  # pseudo-abandons on both sides: a ratio of 1 until evidence
+    memory: float = 2000.0  # live answers; the sums' effective window once warmed up
+    error_z: float = 1.0  # the ratio is read this many standard errors up
+    low: float = 0.67
+    high: float = 4.0
+
+
+class RiskCalibration:
+    """Realised abandons over the abandons the model priced, for calls placed on its risk.
+
+    The predictive model (:mod:`pacing.policies.model`) prices each call beyond one per free
+    agent with ``P(abandoned | live answer)``. Its approximations — log-normal talk, a wrap-up
+    of fixed length, agents taken to be free when their wrap-up ends (they may pause or leave
+    instead), a normal surplus for a handful of agents — hold on some call mixes and not on
+    others: in the harder bench world its calls were abandoned 2–3 times as often as priced,
+    and 8 times as often at the lowest risks, where the controller clamps down to hold the
+    rolling hour. The controller's rolling counts correct the *day* (they are its integral
+    term), but not a threshold that must bite now. So the live answers of those calls are
+    compared with their priced risk: ``(A + a₀) / (R + a₀)`` over exponentially decayed sums
+    (``a₀`` pseudo-abandons on both sides), read at its upper error bar (:meth:`scale`) and
+    clamped; the policy prices its calls at ``risk × scale``.
+
+    Fed in the order live answers happen: a call connected to an agent, or abandoned.
+    """
+
+    def __init__(self, tuning: CalibrationTuning = CalibrationTuning()) -> None:
+        self._tuning = tuning
+        self._priced = 0.0
+        self._abandons = 0.0
+        self.observed = 0
+
+    def observe(self, risk: float, abandoned: bool) -> None:
+        """One live answer of a call priced at ``risk``: abandoned or connected."""
+        keep = 1.0 - 1.0 / self._tuning.memory
+        self._priced = self._priced * keep + max(0.0, risk)
+        self._abandons = self._abandons * keep + (1.0 if abandoned else 0.0)
+        self.observed += 1
+
+    def scale(self) -> float:
+        """The ratio of realised to priced abandons at its upper error bar, clamped.
+
+        The realised count is Poisson: its upper bound ``A + a₀ + z·√(A + a₀)`` over the priced
+        ``R + a₀``. On thin evidence (a cold campaign, the first hours of a small team) the
+        bound sits well above the point estimate, so the policy is the more careful the less
+        it knows of its model; with hundreds of live answers it closes on the ratio.
+        """
+        t = self._tuning
+        seen = self._abandons + t.prior_abandons
+        ratio = (seen + t.error_z * math.sqrt(seen)) / (self._priced + t.prior_abandons)
+        return min(t.high, max(t.low, ratio))
 
 
 @dataclass(frozen=True, slots=True)

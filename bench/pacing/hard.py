@@ -271,8 +271,8 @@ class HardDay:
         self.seq += 1
         heapq.heappush(self.heap, (at, self.seq, kind, ref))
 
-    def dial(self) -> None:
-        """Place the next attempt of the stream."""
+    def dial(self, risk: float | None = None) -> None:
+        """Place the next attempt of the stream (``risk``: the model's, as the decision says)."""
         rng = self.rng
         u, r, tu, tz, tv, a, w = (rng.random() for _ in range(7))
         live = self.s.live_rate(self.now)
@@ -284,7 +284,7 @@ class HardDay:
         self.count += 1
         self.attempts[k] = _Attempt(kind, ring, talk, amd, 5.0 + 15.0 * w, self.now)
         self.in_flight[k] = CallInFlight(str(k), self.now)
-        self.learner.dialled(str(k), self.now, progressive=self.progressive)
+        self.learner.dialled(str(k), self.now, progressive=self.progressive, risk=risk)
         if kind == NOANSWER:
             self.push(self.now + self.s.ring_timeout, EV_RING_END, k)
         else:
@@ -432,8 +432,9 @@ class HardDay:
         if decision.calls > 0:
             over = len(snapshot.calls) + decision.calls > snapshot.count(AgentState.FREE)
             self.progressive = not over
-            for _ in range(decision.calls):
-                self.dial()
+            risks = decision.call_risks
+            for n in range(decision.calls):
+                self.dial(risks[n] if n < len(risks) else None)
         return decision
 
     def run(self, policy: Policy, tick: float = 1.0) -> DayResult:

@@ -21,7 +21,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pacing.calls import CallPhase
 from pacing.outcomes import Outcome
@@ -34,7 +34,7 @@ from pacing.snapshot import (
     PacingConfig,
     PacingSnapshot,
 )
-from pacing.stats import AbandonWindows, CallEstimator
+from pacing.stats import AbandonWindows, CallEstimator, RiskCalibration
 
 Policy = Callable[[PacingSnapshot, float], Decision]
 
@@ -126,6 +126,8 @@ class Simulation:
         self.queue: deque[int] = deque()
         self.windows = AbandonWindows()
         self.estimator = CallEstimator()
+        self.calibration = RiskCalibration()  # the model's priced risk against what came true
+        self.risks: dict[int, float] = {}  # call → the model's risk it was placed on
         self.attempts = 0
         self.talk_s = 0.0
         self.busy_s = 0.0
@@ -137,9 +139,11 @@ class Simulation:
         self.seq += 1
         heapq.heappush(self.heap, (at, self.seq, kind, ref))
 
-    def dial(self) -> None:
-        """Place the next attempt of the stream."""
+    def dial(self, risk: float | None = None) -> None:
+        """Place the next attempt of the stream (``risk``: the model's, as the decision says)."""
         k = self.attempts
+        if risk is not None:
+            self.risks[k] = risk
         self.attempts += 1
         kind, ring, talk = self.stream.next()
         self.calls[k] = CallInFlight(str(k), self.now)
@@ -163,6 +167,9 @@ class Simulation:
         """Record the outcome of call ``k`` and forget it."""
         self.calls.pop(k, None)
         self.pending.pop(k, None)
+        risk = self.risks.pop(k, None)
+        if risk is not None and outcome.is_live_answer:
+            self.calibration.observe(risk, outcome is Outcome.ABANDONED)
         self.windows.add(self.now, outcome)
         if outcome.is_live_answer:
             self.live.append((self.now, outcome is Outcome.ABANDONED))
@@ -252,10 +259,12 @@ class Simulation:
             changed = False
             if step % max(1, round(5.0 / tick)) == 0:
                 self.estimator.release(self.oldest_ringing())
-                self.estimates = self.estimator.estimates(self.talking(at))
+                estimates = self.estimator.estimates(self.talking(at))
+                self.estimates = replace(estimates, risk_scale=self.calibration.scale())
             decision = policy(self.snapshot(), at)
-            for _ in range(decision.calls):
-                self.dial()
+            risks = decision.call_risks
+            for n in range(decision.calls):
+                self.dial(risks[n] if n < len(risks) else None)
         while self.heap and self.heap[0][0] <= end:
             when, _, kind, ref = heapq.heappop(self.heap)
             self.now = when

@@ -3,9 +3,10 @@
 Design. :mod:`pacing.policies.model` prices the n-th call placed now with the probability that it
 is abandoned should it be answered live; :mod:`pacing.policies.controller` says how much risk a call
 may carry from the rolling abandon counts. ``decide`` places the largest number of calls whose
-last one stays within that risk, never fewer than progressive would (one per unclaimed free agent),
-and within the caps. When the controller says the abandon budget is spent it paces progressively
-by itself until the windows recover, as it does during a controlled resume marked
+last one stays within that risk — the model's risk times its measured calibration
+(:class:`pacing.stats.RiskCalibration`) — never fewer than progressive would (one per unclaimed
+free agent), and within the caps. When the controller says the abandon budget is spent it paces
+progressively by itself until the windows recover, as it does during a controlled resume marked
 progressive-only.
 
 Pure: a function of the snapshot and ``now``.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pacing.policies import progressive
 from pacing.policies.caps import apply_caps, resume_active, ring_timeout
 from pacing.policies.controller import DEFAULT_TUNING, ControllerTuning, risk_threshold
-from pacing.policies.model import horizons, most_calls
+from pacing.policies.model import horizons, most_calls, risk
 from pacing.snapshot import AgentState, Decision, DecisionReason, PacingSnapshot
 
 UNBOUNDED = 10**6
@@ -46,12 +47,14 @@ def decide(
         return Decision(slow.calls, reason, detail, timeout, risk_threshold=0.0)
     limit, bound = apply_caps(snapshot, now, UNBOUNDED)
     points = horizons(snapshot, now)
-    count = most_calls(points, threshold.theta, limit)
+    scale = snapshot.estimates.risk_scale  # the model's abandons came true this many times over
+    count = most_calls(points, threshold.theta / scale, limit)
     floor = snapshot.count(AgentState.FREE) - len(snapshot.calls)
     count = min(limit, max(count, floor))
+    risks = tuple(None if n <= floor else risk(points, n) for n in range(1, count + 1))
     detail = (
         f"risk per call ≤ {threshold.theta:.2%} (aim {threshold.aim:.2%}, "
-        f"{threshold.binding} factor {threshold.factor:.2f})"
+        f"{threshold.binding} factor {threshold.factor:.2f}, model ×{scale:.2f})"
     )
     if count == limit and bound is not None:
         reason = bound
@@ -61,4 +64,6 @@ def decide(
         reason = DecisionReason.ABANDON_RISK
     else:
         reason = DecisionReason.AGENTS_COVERED
-    return Decision(count, reason, detail, timeout, risk_threshold=threshold.theta)
+    return Decision(
+        count, reason, detail, timeout, risk_threshold=threshold.theta, call_risks=risks
+    )
