@@ -45,6 +45,11 @@ def _check_campaign_run(run: dict[str, Any], instances: int) -> None:
     assert run["originated"] == run["settled"] == run["stored_by_writers"] == total
     assert run["records_done"] == total
     assert run["left_dialing"] == 0
+    # ... and every attempt settled was received by the simulator (none closed without a call)
+    unreached = run["settled_not_received"]
+    assert unreached["total"] == unreached["record_open"] + unreached["record_closed"] == 0
+    assert unreached["received_without_attempt"] == 0
+    assert sum(run["withdrawn_why"].values()) == run["withdrawn"]
     assert run["round_trips"] > 0
     assert run["round_trips"] == sum(run["round_trip_kinds"].values())
     assert run["round_trips_per_call"] == round(run["round_trips"] / total, 4)
