@@ -14,8 +14,8 @@ import pytest
 
 from dialer.cli import CORE_COMMANDS, build_parser, command_of
 
-# What `serve` imports: its parser, then the service (the CLI imports both at its top).
-SERVE = "from dialer.cli import build_parser; build_parser(['serve'])"
+# What `serve` imports: the CLI and its parser, then the service (dialer.cli.serve).
+SERVE = "from dialer.cli import build_parser; build_parser(['serve']); import dialer.app"
 # Loaded on first use only: XLSX and PDF downloads, migrations that must run, other commands.
 NOT_AT_START = {"openpyxl", "fpdf", "alembic", "mako", "pygments", "rich", "asterisk_sim", "bench"}
 
