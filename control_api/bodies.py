@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import zoneinfo
 
-import holidays
 import phonenumbers
+from holidays.registry import EntityLoader
 
 from control_api.schemas import INT32, Field, Reply, Schema
 from gateway.asterisk import validate
@@ -56,7 +56,9 @@ HOLIDAYS = Schema(
             "country",
             "string",
             True,
-            enum=tuple(sorted(holidays.list_supported_countries())),
+            # the codes of holidays.list_supported_countries(), without importing its ~280
+            # country modules as that does (0.25 s of every start)
+            enum=tuple(sorted(EntityLoader.get_country_codes())),
             enum_name="HolidayCountry",
             fmt="holiday-country",
         ),

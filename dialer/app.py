@@ -3,7 +3,8 @@
 ``Service.run(stop)`` starts the parts in order and tears them down in reverse when ``stop`` is
 set (SIGINT/SIGTERM in ``dialer serve``):
 
-1. the database (embedded PostgreSQL unless a URL is configured), migrated;
+1. the database (embedded PostgreSQL unless a URL is configured), migrated (Alembic runs only
+   when the database is behind the scripts: :func:`gateway.db.migrate.upgrade_to_head`);
 2. the metrics registry, the result writer, the agent event hub (fed by the dialer's agent
    changes, read by the API's WebSocket streams, writing the agent webhooks), the dialer
    (AMI/ARI links to every server), the campaign supervisor, the control API under ``/v1`` and
@@ -63,7 +64,7 @@ from gateway.campaigns import cards, leasing, outbox
 from gateway.campaigns.store import PENDING_SERVER, DbPacers, DbStore
 from gateway.db.embedded import EmbeddedPostgres
 from gateway.db.engine import make_engine, ping
-from gateway.db.migrate import upgrade
+from gateway.db.migrate import upgrade_to_head
 from gateway.logs import event
 from gateway.metrics import Metrics
 from gateway.settings import Settings
@@ -139,7 +140,7 @@ class Service:
             engine = make_engine(url, pool_size=self.settings.database.pool_size)
             stack.push_async_callback(engine.dispose)
             if self.settings.database.auto_migrate:
-                await upgrade(url)
+                await upgrade_to_head(engine, url)
             await self._run_wired(stack, url, engine, stop, on_ready)
         event(log, "service stopped")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import holidays
 import jsonschema
 import pytest
 
@@ -16,6 +17,11 @@ from gateway.db.models import Role
 
 def test_campaign_reply_names_the_domain_columns() -> None:
     assert tuple(f.name for f in bodies.CAMPAIGN.fields) == campaigns.COLUMNS
+
+
+def test_holiday_countries_are_those_the_holidays_library_supports() -> None:
+    (country,) = (f for f in bodies.HOLIDAYS.fields if f.name == "country")
+    assert country.enum == tuple(sorted(holidays.list_supported_countries()))
 
 
 def test_pause_event_reply_names_the_domain_columns() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dialer.heap import freeze_startup_heap, pin_mmap_threshold
+from dialer.heap import freeze_startup_heap, hold_collection, pin_mmap_threshold, resume_collection
 
 
 @pytest.fixture
@@ -91,3 +91,13 @@ def test_socket_reads_leave_no_holes_in_the_heap_once_the_mmap_threshold_is_pinn
 def test_an_operators_own_mmap_threshold_is_left_alone() -> None:
     assert not pin_mmap_threshold({"MALLOC_MMAP_THRESHOLD_": "65536"})
     assert not pin_mmap_threshold({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"})
+
+
+def test_collection_held_during_the_start_and_resumed_after() -> None:
+    assert gc.isenabled()
+    hold_collection()
+    try:
+        assert not gc.isenabled()
+    finally:
+        resume_collection()
+    assert gc.isenabled()
