@@ -18,29 +18,11 @@ from pacing.snapshot import (
     Agent,
     AgentState,
     CallInFlight,
-    Estimates,
     PacingConfig,
     PacingSnapshot,
-    RollingStats,
-    WindowCounts,
 )
 from pacing.stats import CalibrationTuning, RiskCalibration
-
-NOW = 10_000.0
-EST = Estimates(
-    live_answer_probability=0.25,
-    machine_probability=0.1,
-    ring_quantiles=tuple(3.0 + 1.7 * k for k in range(11)),
-    talk_log_mean=math.log(60.0) - 0.35,
-    talk_log_sd=0.83,
-    wrap_mean=10.0,
-    sample_size=5000,
-)
-CALM = RollingStats(
-    hour=WindowCounts(800, 300, 250, 5),
-    day=WindowCounts(8000, 2400, 2000, 40),
-    month=WindowCounts(8000, 2400, 2000, 40),
-)
+from tests.pacing.test_policies import CALM, EST, NOW  # the policy tables' healthy day
 
 
 def fed(priced: float, abandons: int, live: int = 1000) -> RiskCalibration:
